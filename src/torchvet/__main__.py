@@ -1,0 +1,3 @@
+from torchvet.cli import main
+
+raise SystemExit(main())
