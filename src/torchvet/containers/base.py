@@ -1,0 +1,89 @@
+"""What every container reader shares: the scan context and the result it fills in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from torchvet.pickle.machine import Limits, Naming, PersistentLoader, run_stream
+from torchvet.pickle.models import Knowledge
+from torchvet.pickle.trace import StreamTrace
+from torchvet.pickle.values import Value
+from torchvet.policy.judge import Policy, judge
+from torchvet.results import Category, Finding
+
+
+@dataclass
+class ScanContext:
+    """Policy and bounds for one scan; shared by all files of a run."""
+
+    policy: Policy
+    limits: Limits = field(default_factory=Limits)
+    path: str = ""  # the file's path (torch.load's .safetensors rule looks at it)
+    max_pickle_bytes: int = 1 << 30  # largest pickle record read into memory
+    knowledge: Knowledge | None = None
+
+    def __post_init__(self) -> None:
+        facts = self.policy.facts
+        self.naming = Naming(facts.name_mapping, facts.import_mapping)
+        if self.knowledge is None:
+            self.knowledge = Knowledge(facts)
+
+    def for_path(self, path: str) -> ScanContext:
+        return ScanContext(self.policy, self.limits, path, self.max_pickle_bytes, self.knowledge)
+
+
+@dataclass
+class ContainerScan:
+    """What a container reader found in one file."""
+
+    format: str
+    findings: list[Finding] = field(default_factory=list)
+    # torch.load(weights_only=True)'s first error, in torch's words; None if it loads.
+    torch_error: str | None = None
+    allowlist: list[str] = field(default_factory=list)
+    streams: list[StreamTrace] = field(default_factory=list)
+    root: Value | None = None  # the object torch.load would return (symbolically)
+    # Extra data a converter needs (e.g. the zip archive and its prefix).
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def add(
+        self,
+        category: Category,
+        message: str,
+        entry: str = "",
+        offset: int | None = None,
+        global_name: str | None = None,
+    ) -> None:
+        self.findings.append(Finding(category, message, entry, offset, global_name))
+
+    def torch_fails(self, message: str) -> None:
+        """Record torch's error unless an earlier one was already recorded."""
+        if self.torch_error is None:
+            self.torch_error = message
+
+    def run_pickle(
+        self,
+        ctx: ScanContext,
+        buf: bytes,
+        entry: str,
+        persistent_load: PersistentLoader | None = None,
+        start: int = 0,
+        torch_reads: bool = True,
+    ) -> StreamTrace:
+        """Run the machine over one stream, judge it and merge the findings.
+
+        ``torch_reads``: whether torch.load(weights_only=True) reads this stream, so that
+        its first failure becomes torch's error for the file.
+        """
+        trace = run_stream(
+            buf, entry, ctx.naming, persistent_load, start, ctx.limits, ctx.knowledge
+        )
+        verdict = judge(trace, ctx.policy)
+        self.findings.extend(verdict.findings)
+        for name in verdict.allowlist:
+            if name not in self.allowlist:
+                self.allowlist.append(name)
+        if torch_reads and verdict.torch_error is not None:
+            self.torch_fails(verdict.torch_error)
+        self.streams.append(trace)
+        return trace

@@ -1,0 +1,96 @@
+"""The pickle opcode table, derived from CPython's ``pickletools.opcodes``.
+
+``pickletools`` is the exact, documented description of protocols 0-5 (68 opcodes:
+name, code, argument descriptor, protocol). We take the table from it rather than
+retyping it. We do not reuse its argument *readers* (``genops``): they decode
+differently from the unpicklers we must predict (they escape-decode and ASCII-decode
+GLOBAL names, where pickle and torch read raw UTF-8; they return SHORT_BINSTRING as
+latin-1 text, where torch decodes UTF-8 strictly) and they read through a file
+object one call at a time. ``readers.py`` has one small reader per argument kind,
+keyed by the descriptor names below, over a bytes buffer with explicit offsets.
+"""
+
+from __future__ import annotations
+
+import pickletools
+from dataclasses import dataclass
+
+# The 34 opcodes torch's weights-only unpickler (torch/_weights_only_unpickler.py, 2.13)
+# implements; every other opcode makes it raise "Unsupported operand <byte>".
+TORCH_WEIGHTS_ONLY_OPCODES = frozenset(
+    {
+        "PROTO",
+        "STOP",
+        "MARK",
+        "GLOBAL",
+        "REDUCE",
+        "NEWOBJ",
+        "BUILD",
+        "BINPERSID",
+        "APPEND",
+        "APPENDS",
+        "SETITEM",
+        "SETITEMS",
+        "TUPLE",
+        "TUPLE1",
+        "TUPLE2",
+        "TUPLE3",
+        "EMPTY_TUPLE",
+        "EMPTY_LIST",
+        "EMPTY_DICT",
+        "EMPTY_SET",
+        "NONE",
+        "NEWTRUE",
+        "NEWFALSE",
+        "BININT",
+        "BININT1",
+        "BININT2",
+        "LONG1",
+        "BINFLOAT",
+        "BINUNICODE",
+        "SHORT_BINSTRING",
+        "BINGET",
+        "LONG_BINGET",
+        "BINPUT",
+        "LONG_BINPUT",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Opcode:
+    name: str
+    code: int  # the opcode byte
+    arg: str | None  # pickletools ArgumentDescriptor name, None if no argument
+    proto: int  # protocol that introduced it
+    torch_ok: bool  # accepted by torch's weights-only unpickler
+
+    @property
+    def char(self) -> str:
+        return chr(self.code)
+
+
+def _build_table() -> tuple[Opcode, ...]:
+    table = []
+    for info in pickletools.opcodes:
+        table.append(
+            Opcode(
+                name=info.name,
+                code=ord(info.code),
+                arg=info.arg.name if info.arg is not None else None,
+                proto=info.proto,
+                torch_ok=info.name in TORCH_WEIGHTS_ONLY_OPCODES,
+            )
+        )
+    return tuple(table)
+
+
+OPCODES: tuple[Opcode, ...] = _build_table()
+BY_NAME: dict[str, Opcode] = {op.name: op for op in OPCODES}
+# Indexed by opcode byte; None for bytes that are not opcodes.
+BY_CODE: tuple[Opcode | None, ...] = tuple(
+    next((op for op in OPCODES if op.code == b), None) for b in range(256)
+)
+
+assert len(OPCODES) == 68, "pickletools' opcode table changed; review the machine"
+assert TORCH_WEIGHTS_ONLY_OPCODES <= BY_NAME.keys()

@@ -1,0 +1,255 @@
+"""Symbolic values: what the machine keeps on its stack and in its memo.
+
+Nothing here is ever a real object from the file: a global is a *name*, a call is a
+*record* of callee and arguments, an instance knows only the name of its runtime type
+(when torchvet can tell it) and the state BUILD gave it. Every value remembers the
+byte offset of the opcode that made it.
+
+``pytype`` is the name of the value's runtime type as torch's unpickler would see it
+(``type(obj)``), or None when it cannot be known without running code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+HASHABLE_CONST_TYPES = (type(None), bool, int, float, str, bytes, complex)
+
+
+class Value:
+    __slots__ = ("pos",)
+    pytype: str | None = None
+    hashable: bool | None = None  # None: cannot tell
+
+    def __init__(self, pos: int) -> None:
+        self.pos = pos
+
+    def describe(self) -> str:
+        return self.pytype or "object"
+
+
+class Const(Value):
+    """None, bool, int, float, complex, str or bytes with its exact value."""
+
+    __slots__ = ("value", "pytype")
+    hashable = True
+
+    def __init__(self, pos: int, value: Any) -> None:
+        super().__init__(pos)
+        self.value = value
+        self.pytype = "builtins." + ("NoneType" if value is None else type(value).__name__)
+
+    def describe(self) -> str:
+        text = repr(self.value)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+
+class Tup(Value):
+    __slots__ = ("items", "hashable")
+    pytype = "builtins.tuple"
+
+    def __init__(self, pos: int, items: tuple[Value, ...]) -> None:
+        super().__init__(pos)
+        self.items = items
+        h: bool | None = True
+        for item in items:
+            if item.hashable is False:
+                h = False
+                break
+            if item.hashable is None:
+                h = None
+        self.hashable = h
+
+    def describe(self) -> str:
+        return f"tuple of {len(self.items)}"
+
+
+class Lst(Value):
+    __slots__ = ("items",)
+    pytype = "builtins.list"
+    hashable = False
+
+    def __init__(self, pos: int, items: list[Value] | None = None) -> None:
+        super().__init__(pos)
+        self.items = items if items is not None else []
+
+
+class Dct(Value):
+    """A dict-like container: plain dict, OrderedDict, Counter, defaultdict, ..."""
+
+    __slots__ = ("items", "pytype", "call", "attrs")
+    hashable = False
+
+    def __init__(self, pos: int, pytype: str = "builtins.dict", call: Call | None = None) -> None:
+        super().__init__(pos)
+        self.items: list[tuple[Value, Value]] = []
+        self.pytype = pytype
+        self.call = call
+        self.attrs: Value | None = None  # BUILD state (OrderedDict's _metadata, ...)
+
+    def lookup(self, key: Any) -> Value | None:
+        """The last value set under a constant key (dict semantics: last wins)."""
+        found = None
+        for k, v in self.items:
+            if isinstance(k, Const) and k.value == key and type(k.value) is type(key):
+                found = v
+        return found
+
+
+class SetV(Value):
+    __slots__ = ("items", "pytype", "hashable")
+
+    def __init__(self, pos: int, items: list[Value] | None = None, frozen: bool = False) -> None:
+        super().__init__(pos)
+        self.items = items if items is not None else []
+        self.pytype = "builtins.frozenset" if frozen else "builtins.set"
+        self.hashable = True if frozen else False
+
+
+class Glob(Value):
+    """A reference to a global ``module.name`` (after torch's Python 2 name mapping)."""
+
+    __slots__ = ("module", "name", "raw")
+    hashable = True
+
+    def __init__(self, pos: int, module: str, name: str, raw: tuple[str, str]) -> None:
+        super().__init__(pos)
+        self.module = module
+        self.name = name
+        self.raw = raw  # as written in the file, before mapping
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.module}.{self.name}"
+
+    def describe(self) -> str:
+        return self.qualname
+
+
+class Mod(Value):
+    """A module object obtained by an import call inside the pickle."""
+
+    __slots__ = ("name",)
+    pytype = "builtins.module"
+    hashable = True
+
+    def __init__(self, pos: int, name: str) -> None:
+        super().__init__(pos)
+        self.name = name
+
+    def describe(self) -> str:
+        return f"module {self.name}"
+
+
+class Attr(Value):
+    """``getattr(base, name)`` and friends: an attribute reached at load time."""
+
+    __slots__ = ("base", "name")
+
+    def __init__(self, pos: int, base: Value, name: str) -> None:
+        super().__init__(pos)
+        self.base = base
+        self.name = name
+
+    def describe(self) -> str:
+        return f"{self.base.describe()}.{self.name}"
+
+
+class Call:
+    """One call the unpickler would make: REDUCE, NEWOBJ, NEWOBJ_EX, INST or OBJ."""
+
+    __slots__ = ("pos", "opcode", "func", "args", "kwargs", "target")
+
+    def __init__(
+        self,
+        pos: int,
+        opcode: str,
+        func: Value,
+        args: tuple[Value, ...],
+        kwargs: Value | None = None,
+        target: str | None = None,
+    ) -> None:
+        self.pos = pos
+        self.opcode = opcode
+        self.func = func
+        self.args = args
+        self.kwargs = kwargs
+        self.target = target  # dotted name of what is called, when it can be resolved
+
+
+class Obj(Value):
+    """The result of a call: an instance of ``pytype`` (None when unknowable)."""
+
+    __slots__ = ("pytype", "call", "state", "hashable", "info")
+
+    def __init__(
+        self,
+        pos: int,
+        pytype: str | None,
+        call: Call | None = None,
+        hashable: bool | None = None,
+        info: Any = None,
+    ) -> None:
+        super().__init__(pos)
+        self.pytype = pytype
+        self.call = call
+        self.state: list[Value] = []  # BUILD states, in order
+        self.hashable = hashable
+        self.info = info  # model-specific payload (tensor metadata, partial args, ...)
+
+    def describe(self) -> str:
+        if self.call is not None and self.call.target:
+            return f"{self.call.target}(...)"
+        return self.pytype or "object"
+
+
+class Storage(Value):
+    """A storage from a persistent id: bytes of a container record."""
+
+    __slots__ = ("key", "dtype", "nbytes", "location", "record", "typed")
+    pytype = "torch.storage.TypedStorage"
+    hashable = True
+
+    def __init__(
+        self,
+        pos: int,
+        key: str,
+        dtype: str,
+        nbytes: int,
+        location: str,
+        record: Any = None,
+        typed: bool = True,
+    ) -> None:
+        super().__init__(pos)
+        self.key = key
+        self.dtype = dtype  # torch dtype name, e.g. "float32"
+        self.nbytes = nbytes
+        self.location = location
+        self.record = record  # container-specific handle to the bytes
+        self.typed = typed
+
+    def describe(self) -> str:
+        return f"storage {self.key!r} ({self.dtype}, {self.nbytes} bytes)"
+
+
+class Opaque(Value):
+    """A value whose content cannot be known (after an error or an unmodelled op)."""
+
+    __slots__ = ("why",)
+
+    def __init__(self, pos: int, why: str = "") -> None:
+        super().__init__(pos)
+        self.why = why
+
+
+def is_falsy(v: Value) -> bool | None:
+    """Python truthiness of a symbolic value, None when unknown."""
+    if isinstance(v, Const):
+        return not v.value
+    if isinstance(v, Tup):
+        return not v.items
+    if isinstance(v, (Lst, SetV)):
+        return not v.items
+    if isinstance(v, Dct):
+        return not v.items
+    return None

@@ -1,0 +1,391 @@
+"""Catalogs that *explain* why a name is refused. They never make anything safe.
+
+* INERT: names torch refuses but that only build plain data (numpy arrays and scalars,
+  argparse.Namespace, paths, dates, config containers). A file refused only because
+  of these is ``needs-allowlist``; torchvet prints the exact allowlist.
+* GADGETS: names that run code, touch files, processes or the network, import
+  modules, reach arbitrary attributes, or load nested pickles. Any of them makes a
+  file ``dangerous``. Each entry carries its reason.
+* REFLECTIVE: names that are not gadgets themselves but hand a pickle a way to reach
+  one (``getattr``, ``functools.partial``): never allowlist them; the call chain
+  they take part in is followed and judged by where it ends.
+
+Entries are either exact ``module.name`` strings or module prefixes ending in ``.*``
+(matching the module and all its submodules).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Entry:
+    pattern: str
+    reason: str
+
+
+def _entries(table: dict[str, str]) -> list[Entry]:
+    return [Entry(p, r) for p, r in table.items()]
+
+
+_NUMPY_ARRAYS = "rebuilds numpy arrays, scalars or dtypes (plain data)"
+INERT: list[Entry] = _entries(
+    {
+        "numpy.core.multiarray._reconstruct": _NUMPY_ARRAYS,
+        "numpy._core.multiarray._reconstruct": _NUMPY_ARRAYS,
+        "numpy.core.multiarray.scalar": _NUMPY_ARRAYS,
+        "numpy._core.multiarray.scalar": _NUMPY_ARRAYS,
+        "numpy.core.numeric._frombuffer": _NUMPY_ARRAYS,
+        "numpy._core.numeric._frombuffer": _NUMPY_ARRAYS,
+        "numpy.ndarray": _NUMPY_ARRAYS,
+        "numpy.dtype": _NUMPY_ARRAYS,
+        "numpy.dtypes.*": "numpy dtype class, checked when BUILD applies a dtype's state",
+        "numpy.random._pickle.__randomstate_ctor": "numpy random generator state",
+        "numpy.random._pickle.__bit_generator_ctor": "numpy random generator state",
+        "numpy.random._pickle.__generator_ctor": "numpy random generator state",
+        "numpy.random.mtrand.RandomState": "numpy random generator state",
+        "numpy.random._mt19937.MT19937": "numpy random generator state",
+        "numpy.random._pcg64.PCG64": "numpy random generator state",
+        "numpy.random._generator.Generator": "numpy random generator state",
+        "argparse.Namespace": "command-line arguments (plain attributes)",
+        "types.SimpleNamespace": "plain attributes",
+        "pathlib.Path": "a file path (not opened)",
+        "pathlib.PosixPath": "a file path (not opened)",
+        "pathlib.WindowsPath": "a file path (not opened)",
+        "pathlib.PurePath": "a file path (not opened)",
+        "pathlib.PurePosixPath": "a file path (not opened)",
+        "pathlib.PureWindowsPath": "a file path (not opened)",
+        "pathlib._local.PosixPath": "a file path (not opened)",
+        "pathlib._local.WindowsPath": "a file path (not opened)",
+        "datetime.datetime": "a date/time value",
+        "datetime.date": "a date/time value",
+        "datetime.time": "a date/time value",
+        "datetime.timedelta": "a date/time value",
+        "datetime.timezone": "a date/time value",
+        "decimal.Decimal": "a number",
+        "fractions.Fraction": "a number",
+        "uuid.UUID": "a UUID value",
+        "collections.defaultdict": "a dict with a default factory",
+        "collections.deque": "a container",
+        "collections.ChainMap": "a container",
+        "copyreg._reconstructor": "protocol 0/1 object rebuild (its class argument is judged separately)",
+        "builtins.dict": "builtin container type",
+        "builtins.list": "builtin container type",
+        "builtins.tuple": "builtin container type",
+        "builtins.frozenset": "builtin container type",
+        "builtins.int": "builtin value type",
+        "builtins.float": "builtin value type",
+        "builtins.str": "builtin value type",
+        "builtins.bool": "builtin value type",
+        "builtins.bytes": "builtin value type",
+        "builtins.slice": "builtin value type",
+        "builtins.range": "builtin value type",
+        "builtins.object": "builtin base class",
+        "builtins.NoneType": "builtin value type",
+        "typing.Any": "type annotation object",
+        "typing.Dict": "type annotation object",
+        "typing.List": "type annotation object",
+        "typing.Tuple": "type annotation object",
+        "typing.Optional": "type annotation object",
+        "typing.Union": "type annotation object",
+        "omegaconf.dictconfig.DictConfig": "OmegaConf configuration container",
+        "omegaconf.listconfig.ListConfig": "OmegaConf configuration container",
+        "omegaconf.base.ContainerMetadata": "OmegaConf configuration metadata",
+        "omegaconf.base.Metadata": "OmegaConf configuration metadata",
+        "omegaconf.nodes.AnyNode": "OmegaConf configuration value",
+        "omegaconf.nodes.StringNode": "OmegaConf configuration value",
+        "omegaconf.nodes.IntegerNode": "OmegaConf configuration value",
+        "omegaconf.nodes.FloatNode": "OmegaConf configuration value",
+        "omegaconf.nodes.BooleanNode": "OmegaConf configuration value",
+        "omegaconf.nodes.EnumNode": "OmegaConf configuration value",
+        "omegaconf.nodes.PathNode": "OmegaConf configuration value",
+        "omegaconf.nodes.BytesNode": "OmegaConf configuration value",
+        "lightning_fabric.utilities.data.AttributeDict": "Lightning hyper-parameter dict",
+        "pytorch_lightning.utilities.parsing.AttributeDict": "Lightning hyper-parameter dict",
+        "lightning.fabric.utilities.data.AttributeDict": "Lightning hyper-parameter dict",
+        "torch.torch_version.TorchVersion": "torch.__version__ saved as is (a str subclass)",
+        "torch.nn.parameter.UninitializedParameter": "a lazy module's placeholder parameter",
+        "torch.nn.parameter.UninitializedBuffer": "a lazy module's placeholder buffer",
+        "torch._dynamo.decorators._DimRange": "nested jagged tensor metadata (import torch._dynamo)",
+        "torch._utils._rebuild_xla_tensor": "old alias of a torch tensor rebuild function",
+        "torch._tensor._rebuild_from_type": "old tensor-subclass rebuild function",
+        "torch._C.Generator": "random generator state",
+        "torch.Generator": "random generator state",
+        "torch.distributed.device_mesh.DeviceMesh": "DTensor metadata (import torch.distributed.tensor)",
+        "torch.distributed.tensor._dtensor_spec.DTensorSpec": "DTensor metadata",
+        "torch.distributed.tensor._dtensor_spec.TensorMeta": "DTensor metadata",
+        "torch.distributed.tensor.DTensor": "a distributed tensor",
+        "torch.distributed.tensor.placement_types.Partial": "DTensor placement",
+        "torch.distributed.tensor.placement_types.Replicate": "DTensor placement",
+        "torch.distributed.tensor.placement_types.Shard": "DTensor placement",
+        "torch.distributed.tensor.placement_types._StridedShard": "DTensor placement",
+        "torch.distributed.tensor._dtensor_spec.ShardOrderEntry": "DTensor metadata",
+        "torch.distributed._serialization._Entry": "distributed checkpoint entry",
+    }
+)
+
+_EXEC = "runs arbitrary Python code"
+_PROC = "starts processes or runs shell commands"
+_FILE = "reads, writes or deletes files"
+_NET = "opens network connections"
+_IMPORT = "imports arbitrary modules"
+_NESTED = "loads a nested pickle or checkpoint, running whatever it contains"
+_NATIVE = "loads native code or touches raw memory"
+_INTERP = "changes interpreter state"
+
+GADGETS: list[Entry] = _entries(
+    {
+        "os.*": f"{_PROC}; {_FILE} (torch blocks the module)",
+        "posix.*": f"{_PROC}; {_FILE} (torch blocks the module)",
+        "nt.*": f"{_PROC}; {_FILE} (torch blocks the module)",
+        "sys.*": f"{_INTERP} (torch blocks the module)",
+        "subprocess.*": _PROC,
+        "_posixsubprocess.*": _PROC,
+        "_winapi.*": _PROC,
+        "pty.*": _PROC,
+        "popen2.*": _PROC,
+        "commands.*": _PROC,
+        "platform.popen": _PROC,
+        "multiprocessing.*": _PROC,
+        "asyncio.subprocess.*": _PROC,
+        "asyncio.base_subprocess.*": _PROC,
+        "asyncio.unix_events.*": _PROC,
+        "asyncio.windows_events.*": _PROC,
+        "asyncio.create_subprocess_exec": _PROC,
+        "asyncio.create_subprocess_shell": _PROC,
+        "webbrowser.*": _PROC,
+        "builtins.eval": _EXEC,
+        "builtins.exec": _EXEC,
+        "builtins.execfile": _EXEC,
+        "builtins.compile": _EXEC,
+        "builtins.__import__": _IMPORT,
+        "builtins.open": _FILE,
+        "builtins.input": "reads from the terminal",
+        "builtins.breakpoint": "starts a debugger",
+        "builtins.setattr": f"{_INTERP} (monkey-patches objects)",
+        "builtins.delattr": f"{_INTERP} (monkey-patches objects)",
+        "builtins.exit": "exits the interpreter",
+        "builtins.quit": "exits the interpreter",
+        "builtins.help": "starts an interactive pager",
+        "builtins.globals": f"{_INTERP} (exposes module globals)",
+        "builtins.vars": f"{_INTERP} (exposes object namespaces)",
+        "builtins.locals": f"{_INTERP} (exposes frames)",
+        "code.*": _EXEC,
+        "codeop.*": _EXEC,
+        "runpy.*": _EXEC,
+        "importlib.*": _IMPORT,
+        "imp.*": _IMPORT,
+        "pkgutil.*": _IMPORT,
+        "zipimport.*": _IMPORT,
+        "site.*": _IMPORT,
+        "trace.*": _EXEC,
+        "profile.*": _EXEC,
+        "cProfile.*": _EXEC,
+        "pdb.*": _EXEC,
+        "bdb.*": _EXEC,
+        "timeit.*": _EXEC,
+        "doctest.*": _EXEC,
+        "idlelib.*": _EXEC,
+        "lib2to3.*": _EXEC,
+        "ensurepip.*": f"{_PROC} (installs packages)",
+        "venv.*": f"{_PROC}; {_FILE}",
+        "distutils.*": f"{_PROC}; {_EXEC}",
+        "setuptools.*": f"{_PROC}; {_EXEC}",
+        "pip.*": f"{_PROC} (installs packages)",
+        "_pip.*": f"{_PROC} (installs packages)",
+        "types.CodeType": f"{_EXEC} (builds code objects)",
+        "types.FunctionType": f"{_EXEC} (builds functions)",
+        "types.LambdaType": f"{_EXEC} (builds functions)",
+        "types.MethodType": f"{_EXEC} (binds functions)",
+        "types.ModuleType": f"{_INTERP} (builds modules)",
+        "marshal.*": f"{_EXEC} (loads code objects)",
+        "_marshal.*": f"{_EXEC} (loads code objects)",
+        "cloudpickle.*": f"{_EXEC} (rebuilds functions from code stored by value)",
+        "dill.*": f"{_EXEC} (rebuilds functions and code)",
+        "pickle.*": _NESTED,
+        "_pickle.*": _NESTED,
+        "cPickle.*": _NESTED,
+        "pickletools.*": _NESTED,
+        "shelve.*": _NESTED,
+        "copyreg.add_extension": _INTERP,
+        "joblib.*": _NESTED,
+        "numpy.load": _NESTED,
+        "numpy.lib.npyio.*": _NESTED,
+        "numpy.lib._npyio_impl.*": _NESTED,
+        "numpy.fromfile": _FILE,
+        "numpy.tofile": _FILE,
+        "numpy.save": _FILE,
+        "numpy.savetxt": _FILE,
+        "numpy.loadtxt": _FILE,
+        "numpy.memmap": _FILE,
+        "numpy.testing.*": _EXEC,
+        "numpy.f2py.*": f"{_PROC}; {_EXEC}",
+        "numpy.distutils.*": f"{_PROC}; {_EXEC}",
+        "numpy.ctypeslib.*": _NATIVE,
+        "pandas.read_pickle": _NESTED,
+        "pandas.io.pickle.*": _NESTED,
+        "pandas.eval": _EXEC,
+        "pandas.core.computation.*": _EXEC,
+        "yaml.load": _NESTED,
+        "yaml.unsafe_load": _NESTED,
+        "yaml.full_load": _NESTED,
+        "torch.load": _NESTED,
+        "torch.serialization.load": _NESTED,
+        "torch.serialization._load": _NESTED,
+        "torch.serialization._legacy_load": _NESTED,
+        "torch.storage._load_from_bytes": f"{_NESTED} (calls torch.load with weights_only=False)",
+        "torch.jit.*": f"{_EXEC} (loads TorchScript)",
+        "torch._C._import_ir_module": f"{_EXEC} (loads TorchScript)",
+        "torch.package.*": f"{_EXEC} (imports packaged code)",
+        "torch.hub.*": f"{_EXEC} (downloads and imports code)",
+        "torch.utils.collect_env.*": _PROC,
+        "torch.utils._config_module.*": f"{_NESTED}; {_EXEC}",
+        "torch.utils.cpp_extension.*": f"{_PROC}; {_NATIVE}",
+        "torch._inductor.*": f"{_PROC}; {_NATIVE} (compiles and loads code)",
+        "torch.ops.load_library": _NATIVE,
+        "torch._ops.load_library": _NATIVE,
+        "torch.classes.load_library": _NATIVE,
+        "torch.fx.graph_module.reduce_graph_module": f"{_EXEC} (executes Python source stored in the pickle)",
+        "torch.fx.graph_module._deserialize_graph_module": f"{_EXEC} (executes Python source stored in the pickle)",
+        "torch.fx.graph_module.reduce_package_graph_module": f"{_EXEC} (executes Python source stored in the pickle)",
+        "torch.fx.graph_module._exec_with_source": _EXEC,
+        "torch.distributed.rpc.*": _NET,
+        "ctypes.*": _NATIVE,
+        "_ctypes.*": _NATIVE,
+        "cffi.*": _NATIVE,
+        "mmap.*": _NATIVE,
+        "gc.*": f"{_INTERP} (reaches every live object)",
+        "inspect.*": f"{_INTERP} (reaches frames and code)",
+        "signal.*": _INTERP,
+        "threading.*": f"{_EXEC} (runs callables on threads)",
+        "_thread.*": f"{_EXEC} (runs callables on threads)",
+        "atexit.*": f"{_EXEC} (registers callables)",
+        "operator.attrgetter": "reaches arbitrary attributes (getattr chains)",
+        "_operator.attrgetter": "reaches arbitrary attributes (getattr chains)",
+        "operator.methodcaller": "calls arbitrary methods",
+        "_operator.methodcaller": "calls arbitrary methods",
+        "logging.FileHandler": _FILE,
+        "logging.handlers.*": f"{_FILE}; {_NET}",
+        "logging.config.*": f"{_EXEC} (instantiates configured classes)",
+        "shutil.*": _FILE,
+        "tempfile.*": _FILE,
+        "io.open": _FILE,
+        "io.FileIO": _FILE,
+        "io.open_code": _FILE,
+        "_io.*": _FILE,
+        "codecs.open": _FILE,
+        "fileinput.*": _FILE,
+        "zipfile.*": _FILE,
+        "tarfile.*": _FILE,
+        "socket.*": _NET,
+        "_socket.*": _NET,
+        "ssl.*": _NET,
+        "http.*": _NET,
+        "urllib.*": _NET,
+        "urllib2.*": _NET,
+        "requests.*": _NET,
+        "httpx.*": _NET,
+        "ftplib.*": _NET,
+        "smtplib.*": _NET,
+        "telnetlib.*": _NET,
+        "xmlrpc.*": _NET,
+        "socketserver.*": _NET,
+    }
+)
+
+# Methods reached through getattr on an object (e.g. a pathlib path) that act on files.
+GADGET_METHODS = {
+    "write_text": _FILE,
+    "write_bytes": _FILE,
+    "unlink": _FILE,
+    "rmdir": _FILE,
+    "touch": _FILE,
+    "mkdir": _FILE,
+    "rename": _FILE,
+    "replace": _FILE,
+    "symlink_to": _FILE,
+    "hardlink_to": _FILE,
+    "chmod": _FILE,
+    "extractall": _FILE,
+    "system": _PROC,
+    "popen": _PROC,
+}
+
+REFLECTIVE: list[Entry] = _entries(
+    {
+        "builtins.getattr": "reaches any attribute; protocol 2 also uses it for nested classes "
+        "and bound methods. Never allowlist it",
+        "builtins.type": "creates classes at load time",
+        "builtins.super": "reaches base-class methods",
+        "builtins.map": "calls a function over items",
+        "builtins.filter": "calls a function over items",
+        "builtins.apply": "calls a function",
+        "functools.partial": "defers a call to another callable",
+        "functools.reduce": "calls a function repeatedly",
+        "operator.itemgetter": "reaches items of containers",
+        "_operator.itemgetter": "reaches items of containers",
+        "operator.getitem": "reaches items of containers (e.g. sys.modules)",
+        "_operator.getitem": "reaches items of containers (e.g. sys.modules)",
+        "operator.call": "calls a function",
+        "_operator.call": "calls a function",
+        "copyreg.__newobj__": "creates an instance of its argument",
+        "copyreg.__newobj_ex__": "creates an instance of its argument",
+    }
+)
+
+
+class Catalog:
+    """Fast lookup over a list of exact names and ``module.*`` prefixes."""
+
+    def __init__(self, entries: list[Entry]) -> None:
+        self.exact: dict[str, str] = {}
+        self.prefixes: dict[str, str] = {}
+        for e in entries:
+            if e.pattern.endswith(".*"):
+                self.prefixes[e.pattern[:-2]] = e.reason
+            else:
+                self.exact[e.pattern] = e.reason
+
+    def match(self, name: str) -> str | None:
+        reason = self.exact.get(name)
+        if reason is not None:
+            return reason
+        module = name
+        while "." in module:
+            module = module.rsplit(".", 1)[0]
+            reason = self.prefixes.get(module)
+            if reason is not None:
+                return reason
+        return None
+
+
+INERT_CATALOG = Catalog(INERT)
+GADGET_CATALOG = Catalog(GADGETS)
+REFLECTIVE_CATALOG = Catalog(REFLECTIVE)
+
+_DUNDER = re.compile(r"^__\w+__$")
+
+
+def gadget_reason(name: str, *, resolved: bool = False) -> str | None:
+    """Why ``name`` is a gadget, or None.
+
+    ``resolved`` names were reached at load time through attribute chains
+    (``getattr(torch.serialization, "os").system``): any suffix of such a path may be
+    a re-exported gadget module, and dunder attributes reach interpreter internals.
+    """
+    reason = GADGET_CATALOG.match(name)
+    if reason is not None or not resolved:
+        return reason
+    parts = name.split(".")
+    for i in range(1, len(parts)):
+        reason = GADGET_CATALOG.match(".".join(parts[i:]))
+        if reason is not None:
+            return f"{reason} (reached as {name})"
+    last = parts[-1]
+    if _DUNDER.match(last) and last not in ("__name__", "__qualname__", "__doc__"):
+        return f"reaches interpreter internals through {last}"
+    if last in GADGET_METHODS:
+        return GADGET_METHODS[last]
+    return None

@@ -1,0 +1,220 @@
+"""Turn a stream trace into findings: the allowlist decides, the catalogs explain.
+
+A name is acceptable only if torch's weights-only allowlist (for the chosen torch
+version, plus what ``import torch`` itself adds, plus the user's ``--allow``) holds
+it. Everything else is refused; the gadget, inert and reflective catalogs only say
+*how bad* the refusal is and what to do about it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from torchvet.pickle.torchfacts import TorchFacts, load_facts
+from torchvet.pickle.trace import CallEvent, GlobalRef, Issue, IssueKind, StreamTrace, TypeUse
+from torchvet.pickle.values import Glob
+from torchvet.policy.catalog import INERT_CATALOG, REFLECTIVE_CATALOG, gadget_reason
+from torchvet.results import Category, Finding
+
+_ISSUE_CATEGORY = {
+    IssueKind.DECODE: Category.MALFORMED,
+    IssueKind.LIMIT: Category.MALFORMED,
+    IssueKind.OPCODE: Category.UNSUPPORTED_FORM,
+    IssueKind.STRUCTURE: Category.UNSUPPORTED_STRUCTURE,
+    IssueKind.INVALID: Category.MALFORMED,
+    IssueKind.UNVERIFIED: Category.UNVERIFIED,
+    IssueKind.DYNAMIC: Category.GADGET,
+    IssueKind.NOTE: Category.NOTE,
+}
+# Issues after which torch's load has certainly failed (UNVERIFIED and DYNAMIC are
+# not: torch may or may not fail there; a DYNAMIC chain fails earlier at its GLOBAL).
+_TORCH_FATAL = frozenset(
+    {IssueKind.DECODE, IssueKind.LIMIT, IssueKind.OPCODE, IssueKind.STRUCTURE, IssueKind.INVALID}
+)
+_MAX_PER_KIND = 20  # repeated issues of one kind in one stream are summarised
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What counts as allowed: torch's allowlist for one version plus the user's additions."""
+
+    facts: TorchFacts
+    user_allow: frozenset[str] = frozenset()
+
+    @classmethod
+    def for_torch(cls, torch_version: str | None = None, allow: tuple[str, ...] = ()) -> Policy:
+        return cls(load_facts(torch_version), frozenset(allow))
+
+    def allowed(self, name: str) -> bool:
+        return (
+            name in self.facts.allowed
+            or name in self.facts.user_allowed_after_import
+            or name in self.user_allow
+        )
+
+    def blocked(self, module: str) -> bool:
+        return module in self.facts.blocked_modules
+
+
+def unsupported_global_message(full_path: str) -> str:
+    """torch 2.13's message for a refused GLOBAL (it drops a leading ``builtins.``)."""
+    if full_path.startswith("builtins"):
+        rest = full_path[len("builtins") :]
+        full_path = rest[1:] if rest.startswith(".") else "builtins" + rest
+    return (
+        f"Unsupported global: GLOBAL {full_path} was not an allowed global by default. "
+        f"Please use `torch.serialization.add_safe_globals([{full_path}])` or the "
+        f"`torch.serialization.safe_globals([{full_path}])` context manager to allowlist this "
+        "global if you trust this class/function."
+    )
+
+
+@dataclass
+class Judgement:
+    findings: list[Finding] = field(default_factory=list)
+    torch_error: str | None = None  # torch's first error for this stream
+    allowlist: list[str] = field(default_factory=list)  # inert names, first-use order
+
+
+class _Collector:
+    def __init__(self, entry: str) -> None:
+        self.entry = entry
+        self.judgement = Judgement()
+        self._seen: dict[tuple[Category, str], int] = {}
+        self._per_kind: dict[Category, int] = {}
+
+    def fatal(self, message: str) -> None:
+        if self.judgement.torch_error is None:
+            self.judgement.torch_error = message
+
+    def add(self, category: Category, message: str, pos: int | None, name: str | None) -> None:
+        key = (category, name or message)
+        if name is not None and key in self._seen:
+            return
+        count = self._per_kind.get(category, 0)
+        self._per_kind[category] = count + 1
+        if name is None and count >= _MAX_PER_KIND:
+            return
+        self._seen[key] = len(self.judgement.findings)
+        self.judgement.findings.append(Finding(category, message, self.entry, pos, name))
+
+    def finish(self) -> Judgement:
+        for category, count in self._per_kind.items():
+            if count > _MAX_PER_KIND:
+                self.judgement.findings.append(
+                    Finding(
+                        Category.NOTE,
+                        f"... and {count - _MAX_PER_KIND} more {category.value} findings",
+                        self.entry,
+                    )
+                )
+        return self.judgement
+
+
+def judge(trace: StreamTrace, policy: Policy) -> Judgement:
+    out = _Collector(trace.entry)
+    special = policy.facts.special
+    for event in trace.events:
+        if isinstance(event, GlobalRef):
+            _judge_global(out, policy, special, event)
+        elif isinstance(event, TypeUse):
+            _judge_type(out, policy, event)
+        elif isinstance(event, CallEvent):
+            _judge_call(out, policy, event)
+        elif isinstance(event, Issue):
+            category = _ISSUE_CATEGORY[event.kind]
+            if event.kind in _TORCH_FATAL:
+                out.fatal(event.torch_message or event.message)
+            out.add(category, event.message, event.pos, event.global_name)
+    return out.finish()
+
+
+def _judge_global(out: _Collector, policy: Policy, special: dict, g: GlobalRef) -> None:
+    name = g.qualname
+    if policy.blocked(g.module):
+        out.fatal(f"Trying to load unsupported GLOBAL {name} whose module {g.module} is blocked.")
+        reason = gadget_reason(name) or f"module {g.module} is blocked by torch"
+        out.add(Category.GADGET, f"{name}: {reason}", g.pos, name)
+        return
+    if policy.allowed(name):
+        return
+    reason = gadget_reason(name)
+    if name in special.get("njt", ()):
+        out.fatal(
+            "``torch.nested`` and ``torch._dynamo`` must be imported to load nested jagged "
+            "tensors (NJTs)"
+        )
+    elif name in special.get("dtensor", ()):
+        out.fatal("``torch.distributed.tensor`` must be imported to load DTensors")
+    else:
+        out.fatal(unsupported_global_message(name))
+    if reason is not None:
+        out.add(Category.GADGET, f"{name}: {reason}", g.pos, name)
+        return
+    inert = INERT_CATALOG.match(name)
+    if inert is not None:
+        out.add(Category.INERT_GLOBAL, f"{name}: {inert}; refused by torch's allowlist", g.pos, name)
+        if name not in out.judgement.allowlist:
+            out.judgement.allowlist.append(name)
+        return
+    reflective = REFLECTIVE_CATALOG.match(name)
+    if reflective is not None:
+        out.add(Category.UNKNOWN_GLOBAL, f"{name}: {reflective}", g.pos, name)
+        return
+    out.add(
+        Category.UNKNOWN_GLOBAL,
+        f"{name}: a class or function torchvet cannot vouch for (loading it runs its code)",
+        g.pos,
+        name,
+    )
+
+
+def _judge_type(out: _Collector, policy: Policy, t: TypeUse) -> None:
+    name = t.type_name
+    if policy.allowed(name):
+        return
+    out.fatal(
+        "Can only build Tensor, Parameter, OrderedDict or types allowlisted via "
+        f"`add_safe_globals`, but got <class '{name}'>"
+    )
+    reason = gadget_reason(name)
+    if reason is not None:
+        out.add(Category.GADGET, f"{name}: {reason}", t.pos, name)
+        return
+    inert = INERT_CATALOG.match(name)
+    if inert is not None:
+        out.add(
+            Category.INERT_GLOBAL,
+            f"{name}: {inert}; BUILD needs this type allowlisted (it never appears as a global)",
+            t.pos,
+            name,
+        )
+        if name not in out.judgement.allowlist:
+            out.judgement.allowlist.append(name)
+        return
+    out.add(
+        Category.UNKNOWN_GLOBAL,
+        f"{name}: instance state applied by BUILD; torchvet cannot vouch for this type",
+        t.pos,
+        name,
+    )
+
+
+def _judge_call(out: _Collector, policy: Policy, event: CallEvent) -> None:
+    call = event.call
+    target = call.target
+    if target is None:
+        return
+    resolved = not isinstance(call.func, Glob)
+    if not resolved and policy.allowed(target):
+        return
+    reason = gadget_reason(target, resolved=resolved)
+    if reason is not None:
+        out.add(Category.GADGET, f"calls {target}: {reason}", call.pos, target)
+    elif resolved and not policy.allowed(target):
+        out.add(
+            Category.UNKNOWN_GLOBAL,
+            f"calls {target}, reached at load time through an attribute or import chain",
+            call.pos,
+            target,
+        )

@@ -1,0 +1,139 @@
+"""What a scan produces: verdicts, finding categories, findings and per-file results."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Verdict(str, enum.Enum):
+    """One verdict per file; a file gets the worst verdict among its findings."""
+
+    SAFE = "safe"
+    NEEDS_ALLOWLIST = "needs-allowlist"
+    UNSUPPORTED = "unsupported"
+    UNKNOWN = "unknown"
+    MALFORMED = "malformed"
+    DANGEROUS = "dangerous"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_RANK = {v: i for i, v in enumerate(Verdict)}
+
+
+def worst(verdicts: Any) -> Verdict:
+    """The worst of an iterable of verdicts (SAFE for an empty one)."""
+    result = Verdict.SAFE
+    for v in verdicts:
+        if v.rank > result.rank:
+            result = v
+    return result
+
+
+class Category(str, enum.Enum):
+    """Why a finding exists. Each category implies the verdict it forces."""
+
+    # Explains, does not change the verdict.
+    NOTE = "note"
+    # A global that torch refuses but that torchvet's catalog knows to be inert.
+    INERT_GLOBAL = "inert-global"
+    # torch refuses the form, not the content: protocol >= 3 opcodes, tar, plain pickles,
+    # a file torch.load does not read at all (numpy, safetensors without the suffix).
+    UNSUPPORTED_FORM = "unsupported-form"
+    # A structure torch's weights-only unpickler refuses even when every global is allowed
+    # (SETITEM on a defaultdict, APPEND on a non-list, ...).
+    UNSUPPORTED_STRUCTURE = "unsupported-structure"
+    # A class or callable torchvet cannot vouch for (a user's class, a pickled nn.Module).
+    UNKNOWN_GLOBAL = "unknown-global"
+    # A call to an allowed callable with arguments torchvet does not model, so it cannot
+    # confirm that torch accepts them.
+    UNVERIFIED = "unverified"
+    # TorchScript code, which torch.jit.load runs.
+    CODE = "code"
+    # Not readable as the format it claims, truncated, or beyond resource bounds; or a
+    # construct torch is known to reject (storage bounds, record sizes).
+    MALFORMED = "malformed"
+    # Not a model file at all (Git LFS pointer, HTML page, gzip, image, empty).
+    NOT_A_MODEL = "not-a-model"
+    # A known code-execution gadget, or a call chain that reaches one.
+    GADGET = "gadget"
+
+    @property
+    def verdict(self) -> Verdict:
+        return _CATEGORY_VERDICT[self]
+
+
+_CATEGORY_VERDICT = {
+    Category.NOTE: Verdict.SAFE,
+    Category.INERT_GLOBAL: Verdict.NEEDS_ALLOWLIST,
+    Category.UNSUPPORTED_FORM: Verdict.UNSUPPORTED,
+    Category.UNSUPPORTED_STRUCTURE: Verdict.UNSUPPORTED,
+    Category.UNKNOWN_GLOBAL: Verdict.UNKNOWN,
+    Category.UNVERIFIED: Verdict.UNKNOWN,
+    Category.CODE: Verdict.UNKNOWN,
+    Category.MALFORMED: Verdict.MALFORMED,
+    Category.NOT_A_MODEL: Verdict.MALFORMED,
+    Category.GADGET: Verdict.DANGEROUS,
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reason behind a verdict, located as precisely as the container allows."""
+
+    category: Category
+    message: str
+    entry: str = ""  # entry inside the container, e.g. "archive/data.pkl"
+    offset: int | None = None  # byte offset of the opcode inside that entry
+    global_name: str | None = None  # "module.name" when a global is involved
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.category.verdict
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "entry": self.entry,
+            "offset": self.offset,
+            "global": self.global_name,
+            "category": self.category.value,
+            "message": self.message,
+        }
+
+
+@dataclass
+class ScanResult:
+    """Everything torchvet concluded about one file."""
+
+    path: str
+    format: str
+    verdict: Verdict
+    findings: list[Finding] = field(default_factory=list)
+    # What torch.load(weights_only=True) would report first, in torch's words (None if it loads).
+    torch_error: str | None = None
+    # For needs-allowlist: the names to pass to torch.serialization.safe_globals, in order.
+    allowlist: list[str] = field(default_factory=list)
+    # The tensors found in the file (name -> short description), for reports and convert.
+    tensor_count: int = 0
+    size: int = 0
+
+    @property
+    def safe(self) -> bool:
+        return self.verdict is Verdict.SAFE
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "format": self.format,
+            "verdict": self.verdict.value,
+            "torch_error": self.torch_error,
+            "allowlist": list(self.allowlist),
+            "findings": [f.to_json() for f in self.findings],
+        }
