@@ -310,10 +310,12 @@ def payload_fires_batch(
         req_file, out_file = Path(tmp) / "req.json", Path(tmp) / "out.jsonl"
         req_file.write_text(json.dumps(items))
         out_file.touch()
+        # One thread per process: forking after torch started a thread pool can deadlock.
+        env = {**_child_env(), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         proc = subprocess.run(
             [sys.executable, "-c", _FIRE_SCRIPT, str(req_file), str(out_file)],
             cwd=tmp,
-            env=_child_env(),
+            env=env,
             stdin=subprocess.DEVNULL,
             capture_output=True,
             timeout=BATCH_TIMEOUT + FIRE_TIMEOUT * len(items),
