@@ -48,12 +48,11 @@ def build() -> dict:
             "itemsize": dt.itemsize,
             "floating": dt.is_floating_point,
             "complex": dt.is_complex,
-            "quantized": name in ("torch.qint8", "torch.qint32", "torch.quint8", "torch.quint4x2", "torch.quint2x4"),
+            "quantized": name
+            in ("torch.qint8", "torch.qint32", "torch.quint8", "torch.quint4x2", "torch.quint2x4"),
         }
     storage_types = {
-        name: str(allowed[name].dtype)
-        for name, kind in entries.items()
-        if kind == "storage-type"
+        name: str(allowed[name].dtype) for name, kind in entries.items() if kind == "storage-type"
     }
     src = Path(wo.__file__).read_text()
     special = {
@@ -77,17 +76,36 @@ def build() -> dict:
             assert f'"{n}"' in src, f"special name {n} no longer in torch's unpickler"
     layouts = sorted(str(v) for v in torch.__dict__.values() if isinstance(v, torch.layout))
     device_types = []
-    for cand in (
-        "cpu cuda xpu mkldnn opengl opencl ideep hip ve fpga maia xla lazy vulkan mps meta "
-        "hpu mtia privateuseone ipu"
-    ).split():
+    for cand in [
+        "cpu",
+        "cuda",
+        "xpu",
+        "mkldnn",
+        "opengl",
+        "opencl",
+        "ideep",
+        "hip",
+        "ve",
+        "fpga",
+        "maia",
+        "xla",
+        "lazy",
+        "vulkan",
+        "mps",
+        "meta",
+        "hpu",
+        "mtia",
+        "privateuseone",
+        "ipu",
+    ]:
         try:
             torch.device(cand)
             device_types.append(cand)
         except RuntimeError:
             pass
     user_after_import = sorted(
-        k for k in wo._get_user_allowed_globals()  # what `import torch` itself adds
+        k
+        for k in wo._get_user_allowed_globals()  # what `import torch` itself adds
     )
     return {
         "torch_version": torch.__version__.split("+")[0],

@@ -29,8 +29,12 @@ _LAZY = {
 __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from torchvet.results import Category, Finding, ScanResult, Verdict
-    from torchvet.scan import scan_bytes, scan_file
+    from torchvet.results import Category as Category
+    from torchvet.results import Finding as Finding
+    from torchvet.results import ScanResult as ScanResult
+    from torchvet.results import Verdict as Verdict
+    from torchvet.scan import scan_bytes as scan_bytes
+    from torchvet.scan import scan_file as scan_file
 
 
 def __getattr__(name: str) -> Any:

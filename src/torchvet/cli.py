@@ -21,7 +21,10 @@ from torchvet import __version__
 COMMANDS: dict[str, tuple[str, str]] = {
     "scan": ("torchvet.commands.scan", "predict what torch.load would do with model files"),
     "lint": ("torchvet.commands.lint", "find (and fix) serialization API misuse in code and docs"),
-    "convert": ("torchvet.commands.convert", "rewrite a checkpoint as safetensors without running it"),
+    "convert": (
+        "torchvet.commands.convert",
+        "rewrite a checkpoint as safetensors without running it",
+    ),
     "check": ("torchvet.commands.check", "lint the code and scan the model files under PATH"),
     "run": ("torchvet.commands.run", "run a Python program with unsafe unpickling blocked"),
 }

@@ -80,7 +80,9 @@ def conclude(path: str, scan: ContainerScan, size: int) -> ScanResult:
         # torch fails for a reason no finding explains: never call that safe.
         findings.append(Finding(Category.MALFORMED, f"torch.load would fail: {scan.torch_error}"))
         verdict = Verdict.MALFORMED
-    findings.sort(key=lambda f: (-f.verdict.rank, f.entry, f.offset if f.offset is not None else -1))
+    findings.sort(
+        key=lambda f: (-f.verdict.rank, f.entry, f.offset if f.offset is not None else -1)
+    )
     return ScanResult(
         path=path,
         format=scan.format,
@@ -92,7 +94,9 @@ def conclude(path: str, scan: ContainerScan, size: int) -> ScanResult:
     )
 
 
-def scan_source(src: ByteSource, policy: Policy | None = None, path: str | None = None) -> ScanResult:
+def scan_source(
+    src: ByteSource, policy: Policy | None = None, path: str | None = None
+) -> ScanResult:
     ctx = ScanContext(policy or Policy.for_torch(), path=path or src.name)
     return _scan_with(src, ctx)
 
@@ -102,7 +106,9 @@ def _scan_with(src: ByteSource, ctx: ScanContext) -> ScanResult:
         scan = scan_container(src, ctx)
     except (RecursionError, MemoryError) as exc:  # fail closed, never a traceback
         scan = ContainerScan("unknown")
-        scan.add(Category.MALFORMED, f"file exceeds torchvet's resource bounds ({type(exc).__name__})")
+        scan.add(
+            Category.MALFORMED, f"file exceeds torchvet's resource bounds ({type(exc).__name__})"
+        )
     return conclude(ctx.path, scan, src.size)
 
 

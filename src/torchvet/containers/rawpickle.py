@@ -36,13 +36,19 @@ def scan_pickle(src: ByteSource, ctx: ScanContext, buf: bytes | None = None) -> 
 
 
 def scan_pickle_streams(
-    buf: bytes, ctx: ScanContext, scan: ContainerScan, entry: str, start: int = 0,
+    buf: bytes,
+    ctx: ScanContext,
+    scan: ContainerScan,
+    entry: str,
+    start: int = 0,
     torch_reads_first: bool = True,
 ) -> int:
     """Scan concatenated pickles from ``start``; return where reading ended."""
     pos = start
     for index in range(MAX_STREAMS):
-        trace = scan.run_pickle(ctx, buf, entry, None, pos, torch_reads=torch_reads_first and index == 0)
+        trace = scan.run_pickle(
+            ctx, buf, entry, None, pos, torch_reads=torch_reads_first and index == 0
+        )
         if index == 0:
             scan.root = trace.root
         if not trace.stopped:
@@ -51,7 +57,9 @@ def scan_pickle_streams(
         if pos >= len(buf):
             return pos
         if BY_CODE[buf[pos]] is None:
-            scan.add(Category.NOTE, f"{len(buf) - pos} trailing bytes after the last pickle", entry, pos)
+            scan.add(
+                Category.NOTE, f"{len(buf) - pos} trailing bytes after the last pickle", entry, pos
+            )
             return pos
         scan.add(
             Category.NOTE,

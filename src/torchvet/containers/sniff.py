@@ -22,7 +22,7 @@ NOT_MODEL_MAGICS: list[tuple[bytes, str]] = [
     (b"\x89HDF\r\n\x1a\n", "an HDF5 file (Keras/h5py), which torchvet does not read"),
     (b"\x08\x01\x12", "probably an ONNX/protobuf file, which torchvet does not read"),
 ]
-_HTML_STARTS = (b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body", b"{\"error")
+_HTML_STARTS = (b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body", b'{"error')
 COMPRESSED_MAGICS: list[tuple[bytes, str]] = [
     (b"\x1f\x8b", "gzip"),
     (b"BZh", "bz2"),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 from torchvet.containers.base import ContainerScan, ScanContext
+from torchvet.containers.tensordata import settle_deferred
 from torchvet.containers.zipreader import ZipArchive, ZipEntry, ZipError, read_archive
 from torchvet.pickle.values import Const, Glob, Opaque, Storage, Tup, Value
 from torchvet.results import Category
@@ -22,6 +23,7 @@ from torchvet.source import ByteSource
 MIN_VERSION, MAX_VERSION = 1, 10
 _LEADING_INT = re.compile(rb"^\s*([+-]?\d+)")
 _SMALL_RECORD = 1 << 16  # version/byteorder/alignment records are tiny
+_METADATA_LIMIT = 64 << 20  # largest storage read to check nested-tensor metadata
 
 
 class _Refused(Exception):
@@ -81,7 +83,7 @@ def scan_zip(src: ByteSource, ctx: ScanContext) -> ContainerScan:
         scan.extra["byteorder"] = byteorder
         data_pkl = _record(archive, prefix, "data.pkl", scan)
         if data_pkl is None:
-            raise _Refused(f"PytorchStreamReader failed locating file data.pkl: file not found")
+            raise _Refused("PytorchStreamReader failed locating file data.pkl: file not found")
         _scan_data_pkl(archive, prefix, data_pkl, scan, ctx)
     except _Refused as exc:
         scan.torch_fails(str(exc))
@@ -147,7 +149,9 @@ def _check_records(archive: ZipArchive, prefix: str, scan: ContainerScan) -> str
 class ZipStorages:
     """torch's ``persistent_load`` for zip checkpoints, emulated over the archive."""
 
-    def __init__(self, archive: ZipArchive, prefix: str, scan: ContainerScan, ctx: ScanContext) -> None:
+    def __init__(
+        self, archive: ZipArchive, prefix: str, scan: ContainerScan, ctx: ScanContext
+    ) -> None:
         self.archive = archive
         self.prefix = prefix
         self.scan = scan
@@ -163,8 +167,11 @@ class ZipStorages:
 
     def __call__(self, pid: Value, pos: int) -> Value:
         if isinstance(pid, Const) and type(pid.value) is int:
-            return self._invalid(pos, f"persistent id at offset {pos} is an int, not a storage tuple",
-                                 "AssertionError: saved_id must be a tuple, got int")
+            return self._invalid(
+                pos,
+                f"persistent id at offset {pos} is an int, not a storage tuple",
+                "AssertionError: saved_id must be a tuple, got int",
+            )
         if not isinstance(pid, Tup):
             return self._invalid(
                 pos,
@@ -192,11 +199,18 @@ class ZipStorages:
         elif isinstance(stype, Glob) and stype.qualname in facts.storage_types:
             dtype_name = facts.storage_types[stype.qualname]
         else:
-            return self._invalid(pos, f"storage type {stype.describe()} at offset {pos} is not a storage class",
-                                 "AttributeError: storage type has no dtype")
+            return self._invalid(
+                pos,
+                f"storage type {stype.describe()} at offset {pos} is not a storage class",
+                "AttributeError: storage type has no dtype",
+            )
         if not (isinstance(key_v, Const) and type(key_v.value) in (str, int)):
-            self.scan.add(Category.UNVERIFIED, f"storage key at offset {pos} is {key_v.describe()}",
-                          self.entry, pos)
+            self.scan.add(
+                Category.UNVERIFIED,
+                f"storage key at offset {pos} is {key_v.describe()}",
+                self.entry,
+                pos,
+            )
             return Opaque(pos, "unusual storage key")
         key = key_v.value
         if key in self.loaded:
@@ -211,8 +225,12 @@ class ZipStorages:
             self.locations.add(location)
         numel = numel_v.value if isinstance(numel_v, Const) and type(numel_v.value) is int else None
         if numel is None:
-            self.scan.add(Category.UNVERIFIED, f"storage size at offset {pos} is {numel_v.describe()}",
-                          self.entry, pos)
+            self.scan.add(
+                Category.UNVERIFIED,
+                f"storage size at offset {pos} is {numel_v.describe()}",
+                self.entry,
+                pos,
+            )
             return Opaque(pos, "unusual storage size")
         itemsize = facts.dtypes[dtype_name].itemsize
         nbytes = numel * itemsize
@@ -237,7 +255,11 @@ class ZipStorages:
                 for _ in self.archive.iter_chunks(record):
                     pass
             except ZipError as exc:
-                return self._invalid(pos, f"storage record unreadable: {exc}", f"PytorchStreamReader failed reading file {name}")
+                return self._invalid(
+                    pos,
+                    f"storage record unreadable: {exc}",
+                    f"PytorchStreamReader failed reading file {name}",
+                )
         storage = Storage(pos, str(key), dtype_name, nbytes, str(location), record)
         if nbytes > 0:  # torch caches only storages with a data pointer
             self.loaded[key] = storage
@@ -252,20 +274,49 @@ def _scan_data_pkl(
     trace = scan.run_pickle(ctx, buf, entry.name, storages)
     scan.root = trace.root
     scan.extra["storages"] = storages
+    if trace.deferred:
+        itemsizes = {name: d.itemsize for name, d in ctx.policy.facts.dtypes.items()}
+        settle_deferred(trace, scan, _record_reader(archive), itemsizes)
     if trace.stopped and trace.end < len(buf):
-        scan.add(Category.NOTE, f"{len(buf) - trace.end} bytes after STOP in data.pkl (ignored by torch)",
-                 entry.name, trace.end)
+        scan.add(
+            Category.NOTE,
+            f"{len(buf) - trace.end} bytes after STOP in data.pkl (ignored by torch)",
+            entry.name,
+            trace.end,
+        )
     remote = sorted(loc for loc in storages.locations if loc != "cpu")
     if remote:
-        scan.add(Category.NOTE, f"storages were saved on {', '.join(remote)}; pass map_location "
-                 "when loading on a machine without that device", entry.name)
+        scan.add(
+            Category.NOTE,
+            f"storages were saved on {', '.join(remote)}; pass map_location "
+            "when loading on a machine without that device",
+            entry.name,
+        )
 
 
-def _scan_torchscript(archive: ZipArchive, prefix: str, scan: ContainerScan, ctx: ScanContext) -> None:
+def _record_reader(archive: ZipArchive):
+    def read(storage: Storage) -> bytes | None:
+        if not isinstance(storage.record, ZipEntry):
+            return None
+        try:
+            return archive.read(storage.record, limit=_METADATA_LIMIT)
+        except ZipError:
+            return None
+
+    return read
+
+
+def _scan_torchscript(
+    archive: ZipArchive, prefix: str, scan: ContainerScan, ctx: ScanContext
+) -> None:
     scan.torch_fails(
         "Cannot use ``weights_only=True`` with TorchScript archives passed to ``torch.load``."
     )
-    code = [e.name for e in archive.entries if e.name.startswith(f"{prefix}/code/") and e.name.endswith(".py")]
+    code = [
+        e.name
+        for e in archive.entries
+        if e.name.startswith(f"{prefix}/code/") and e.name.endswith(".py")
+    ]
     scan.add(
         Category.CODE,
         f"TorchScript archive: torch.jit.load runs its code ({len(code)} source files under "
@@ -288,10 +339,14 @@ def _scan_torchscript(archive: ZipArchive, prefix: str, scan: ContainerScan, ctx
     scan.extra["storages"] = storages
 
 
-def _scan_foreign_pickles(archive: ZipArchive, prefix: str, scan: ContainerScan, ctx: ScanContext) -> None:
+def _scan_foreign_pickles(
+    archive: ZipArchive, prefix: str, scan: ContainerScan, ctx: ScanContext
+) -> None:
     """A zip torch cannot read: still look inside every pickle for gadgets."""
     for entry in archive.entries:
-        if entry.name.endswith((".pkl", ".pickle", ".debug_pkl")) or entry.name.endswith("data.pkl"):
+        if entry.name.endswith((".pkl", ".pickle", ".debug_pkl")) or entry.name.endswith(
+            "data.pkl"
+        ):
             try:
                 buf = archive.read(entry, limit=ctx.max_pickle_bytes)
             except ZipError as exc:

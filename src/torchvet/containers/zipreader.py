@@ -99,8 +99,10 @@ class ZipArchive:
         if entry.flags & _REFUSED_FLAGS:
             raise ZipError(f"{entry.name!r} is encrypted or patched, which torch cannot read")
         if entry.method not in (0, 8):
-            raise ZipError(f"{entry.name!r} uses compression method {entry.method}; torch reads "
-                           "only STORED and DEFLATE")
+            raise ZipError(
+                f"{entry.name!r} uses compression method {entry.method}; torch reads "
+                "only STORED and DEFLATE"
+            )
 
     def read(self, entry: ZipEntry, limit: int | None = None) -> bytes:
         """The whole uncompressed record (``limit`` caps what is accepted)."""
@@ -138,7 +140,9 @@ class ZipArchive:
                 raise ZipError(f"{entry.name!r} does not inflate: {exc}") from None
             produced += len(out)
             if produced > entry.size:
-                raise ZipError(f"{entry.name!r} inflates to more than its declared {entry.size} bytes")
+                raise ZipError(
+                    f"{entry.name!r} inflates to more than its declared {entry.size} bytes"
+                )
             if out:
                 yield out
             if inflater.eof:
@@ -187,7 +191,9 @@ def read_archive(src: ByteSource, max_entries: int = 1_000_000) -> ZipArchive:
         src.read_at(eocd_ofs, _EOCD.size)
     )
     notes: list[str] = []
-    if n_this_disk != n_total or (disk | cdir_disk) not in (0,) and not (disk == 1 and cdir_disk == 1):
+    if n_this_disk != n_total or (
+        (disk | cdir_disk) not in (0,) and not (disk == 1 and cdir_disk == 1)
+    ):
         raise ZipError("multi-disk zip archives are not supported")
     if 0xFFFF in (n_total, n_this_disk) or _U32_MAX in (cdir_size, cdir_ofs):
         locator_ofs = eocd_ofs - 20

@@ -35,7 +35,9 @@ from torchvet.pickle.values import (
 )
 
 # Runtime types torch's BUILD handles itself, whatever the allowlist says.
-_BUILD_SPECIAL = frozenset({"torch.Tensor", "torch.nn.parameter.Parameter", "collections.OrderedDict"})
+_BUILD_SPECIAL = frozenset(
+    {"torch.Tensor", "torch.nn.parameter.Parameter", "collections.OrderedDict"}
+)
 # Exact types torch accepts as SETITEM(S) / APPEND(S) targets.
 _SETITEM_TYPES = frozenset({"builtins.dict", "collections.OrderedDict", "collections.Counter"})
 
@@ -186,7 +188,9 @@ class Machine:
 
     def pop_mark(self) -> list[Value]:
         if not self.metastack:
-            self._fail(self.pos, f"MARK expected at offset {self.pos} (no mark on the stack)", "IndexError")
+            self._fail(
+                self.pos, f"MARK expected at offset {self.pos} (no mark on the stack)", "IndexError"
+            )
         items = self.stack
         self.stack = self.metastack.pop()
         return items
@@ -198,11 +202,16 @@ class Machine:
     def op_PROTO(self, arg: object, op: Opcode) -> None:
         self.trace.proto = arg  # type: ignore[assignment]
         if not 0 <= arg <= 5:  # type: ignore[operator]
-            self.issue(IssueKind.NOTE, f"pickle protocol {arg} is newer than Python's pickle supports")
+            self.issue(
+                IssueKind.NOTE, f"pickle protocol {arg} is newer than Python's pickle supports"
+            )
 
     def op_FRAME(self, arg: object, op: Opcode) -> None:
         if arg > len(self.buf) - self.next_pos:  # type: ignore[operator]
-            self._fail(self.pos, f"FRAME of {arg} bytes exceeds the {len(self.buf) - self.next_pos} bytes left")
+            self._fail(
+                self.pos,
+                f"FRAME of {arg} bytes exceeds the {len(self.buf) - self.next_pos} bytes left",
+            )
 
     def op_STOP(self, arg: object, op: Opcode) -> None:
         self.trace.root = self.pop()
@@ -367,8 +376,11 @@ class Machine:
     def _fill_dict(self, d: Dct, items: list[Value]) -> None:
         if len(items) % 2:
             # pickle.py drops nothing silently: an odd count means a missing value.
-            self.issue(IssueKind.INVALID, f"odd number of items for a dict at offset {self.pos}",
-                       torch_message="IndexError: list index out of range")
+            self.issue(
+                IssueKind.INVALID,
+                f"odd number of items for a dict at offset {self.pos}",
+                torch_message="IndexError: list index out of range",
+            )
             items = items[:-1]
         keys = items[0::2]
         self._check_hashable(keys, "dict key")
@@ -393,7 +405,11 @@ class Machine:
     def _get(self, idx: object) -> None:
         v = self.memo.get(idx)  # type: ignore[call-overload]
         if v is None:
-            self._fail(self.pos, f"memo key {idx} read at offset {self.pos} was never stored", f"KeyError: {idx}")
+            self._fail(
+                self.pos,
+                f"memo key {idx} read at offset {self.pos} was never stored",
+                f"KeyError: {idx}",
+            )
         self.push(v)  # type: ignore[arg-type]
 
     def op_BINGET(self, arg: object, op: Opcode) -> None:
@@ -429,7 +445,9 @@ class Machine:
     # ------------------------------------------------------------------ globals and calls
     def _global(self, module: str, name: str, opname: str) -> Glob:
         mapped_module, mapped_name = self.naming.map(module, name)
-        self.trace.events.append(GlobalRef(self.pos, mapped_module, mapped_name, opname, (module, name)))
+        self.trace.events.append(
+            GlobalRef(self.pos, mapped_module, mapped_name, opname, (module, name))
+        )
         return Glob(self.pos, mapped_module, mapped_name, (module, name))
 
     def op_GLOBAL(self, arg: object, op: Opcode) -> None:

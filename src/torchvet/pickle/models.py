@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 INT64_MAX = 2**63 - 1
 TENSOR = "torch.Tensor"
 PARAMETER = "torch.nn.parameter.Parameter"
+NJT = "torch.nested._internal.nested_tensor.NestedTensor"
+NJT_REBUILD = "torch.nested._internal.nested_tensor._rebuild_njt"
 _MAX_CHAIN = 64  # getattr/attribute chains longer than this are not resolved
 
 
@@ -164,6 +166,28 @@ _NUMPY_SCALAR_TYPES = {
 }
 
 
+# Hashability of instances of known (non-torch) classes, for set items and dict keys.
+_HASHABLE_INSTANCES: dict[str, bool] = {
+    "argparse.Namespace": False,
+    "types.SimpleNamespace": False,
+    "omegaconf.dictconfig.DictConfig": False,
+    "omegaconf.listconfig.ListConfig": False,
+    "numpy.ndarray": False,
+    "collections.deque": False,
+    "pathlib.Path": True,
+    "pathlib.PosixPath": True,
+    "pathlib.WindowsPath": True,
+    "datetime.datetime": True,
+    "datetime.date": True,
+    "datetime.timedelta": True,
+    "decimal.Decimal": True,
+    "fractions.Fraction": True,
+    "uuid.UUID": True,
+    "torch.torch_version.TorchVersion": True,
+    "torch._dynamo.decorators._DimRange": True,
+}
+
+
 def numpy_dtype_class(code: str) -> str | None:
     """``numpy.dtypes.<X>DType`` for a dtype string such as ``"f8"`` or ``"<U5"``."""
     code = code.lstrip("<>|=")
@@ -172,13 +196,16 @@ def numpy_dtype_class(code: str) -> str | None:
     head = code[:1]
     rest = code[1:]
     if head in "USVMm" and (rest == "" or rest.isdigit() or rest.startswith("8")):
-        return "numpy.dtypes." + {
-            "U": "StrDType",
-            "S": "BytesDType",
-            "V": "VoidDType",
-            "M": "DateTime64DType",
-            "m": "TimeDelta64DType",
-        }[head]
+        return (
+            "numpy.dtypes."
+            + {
+                "U": "StrDType",
+                "S": "BytesDType",
+                "V": "VoidDType",
+                "M": "DateTime64DType",
+                "m": "TimeDelta64DType",
+            }[head]
+        )
     return None
 
 
@@ -245,7 +272,9 @@ class Knowledge:
             return model(m, call)
         kind = self.facts.allowed.get(name or "")
         if kind in ("dtype", "storage-type", "qscheme"):
-            self._invalid(m, f"{name} is not callable", f"TypeError: '{kind}' object is not callable")
+            self._invalid(
+                m, f"{name} is not callable", f"TypeError: '{kind}' object is not callable"
+            )
             return Opaque(call.pos)
         if kind is not None:
             self._unverified(m, call, "torchvet does not model this allowlisted callable")
@@ -259,14 +288,20 @@ class Knowledge:
         name = call.target
         if name and name.rsplit(".", 1)[-1] in ("_reconstruct",) and name.startswith("numpy"):
             sub = call.args[0] if call.args else None
-            return Obj(call.pos, target_name(sub) if sub is not None else None, call, hashable=False)
+            return Obj(
+                call.pos, target_name(sub) if sub is not None else None, call, hashable=False
+            )
         if name and name.startswith("numpy") and name.endswith("multiarray.scalar"):
             dt = call.args[0] if call.args else None
             scalar_type = None
             if isinstance(dt, Obj) and dt.pytype and dt.pytype.startswith("numpy.dtypes."):
                 scalar_type = _NUMPY_SCALAR_TYPES.get(dt.pytype.rsplit(".", 1)[-1])
             return Obj(call.pos, scalar_type or "numpy.generic", call, hashable=True)
-        return Obj(call.pos, name if isinstance(call.func, Glob) else None, call)
+        pytype = name if isinstance(call.func, Glob) else None
+        # Plain class instances hash by identity unless the class defines __eq__ alone;
+        # for names torchvet does not know, that cannot be told.
+        hashable = _HASHABLE_INSTANCES.get(pytype or "")
+        return Obj(call.pos, pytype, call, hashable=hashable)
 
     def _call_object(self, m: Machine, call: Call, func: Obj) -> Value:
         """REDUCE whose callee is itself the result of a call (partial, methodcaller...)."""
@@ -366,9 +401,13 @@ class Knowledge:
         c["builtins.tuple"] = self._tuple_call
 
         n = self._new_models
-        n["collections.OrderedDict"] = lambda m, call: Dct(call.pos, "collections.OrderedDict", call)
+        n["collections.OrderedDict"] = lambda m, call: Dct(
+            call.pos, "collections.OrderedDict", call
+        )
         n["collections.Counter"] = lambda m, call: Dct(call.pos, "collections.Counter", call)
-        n["collections.defaultdict"] = lambda m, call: Dct(call.pos, "collections.defaultdict", call)
+        n["collections.defaultdict"] = lambda m, call: Dct(
+            call.pos, "collections.defaultdict", call
+        )
         n["builtins.dict"] = lambda m, call: Dct(call.pos, "builtins.dict", call)
         n["builtins.list"] = lambda m, call: Lst(call.pos)
         n["builtins.set"] = lambda m, call: SetV(call.pos)
@@ -425,19 +464,28 @@ class Knowledge:
                 )
                 return None
         if offset < 0:
-            self._invalid(m, f"tensor at offset {call.pos} has negative storage offset {offset}",
-                          f"Tensor: invalid storage offset {offset}")
+            self._invalid(
+                m,
+                f"tensor at offset {call.pos} has negative storage offset {offset}",
+                f"Tensor: invalid storage offset {offset}",
+            )
             return None
         if any(s < 0 for s in size):
-            self._invalid(m, f"tensor at offset {call.pos} has a negative size {size}",
-                          "numel: integer multiplication overflow")
+            self._invalid(
+                m,
+                f"tensor at offset {call.pos} has a negative size {size}",
+                "numel: integer multiplication overflow",
+            )
             return None
         numel = 1
         for s in size:
             numel *= s
         if numel > INT64_MAX:
-            self._invalid(m, f"tensor at offset {call.pos} has more than 2**63 elements",
-                          "numel: integer multiplication overflow")
+            self._invalid(
+                m,
+                f"tensor at offset {call.pos} has more than 2**63 elements",
+                "numel: integer multiplication overflow",
+            )
             return None
         if numel == 0:
             if any(st < 0 for st in stride):
@@ -445,14 +493,20 @@ class Knowledge:
                 return None
             return offset, size, stride
         if any(st < 0 for st in stride):
-            self._invalid(m, f"tensor at offset {call.pos} has a negative stride {stride}",
-                          "Storage size calculation overflowed")
+            self._invalid(
+                m,
+                f"tensor at offset {call.pos} has a negative stride {stride}",
+                "Storage size calculation overflowed",
+            )
             return None
         last = offset + sum((s - 1) * st for s, st in zip(size, stride, strict=True))
         needed = (last + 1) * itemsize
         if needed > INT64_MAX:
-            self._invalid(m, f"tensor at offset {call.pos} spans more than 2**63 bytes",
-                          "Storage size calculation overflowed")
+            self._invalid(
+                m,
+                f"tensor at offset {call.pos} spans more than 2**63 bytes",
+                "Storage size calculation overflowed",
+            )
             return None
         if needed > storage.nbytes:
             self._invalid(
@@ -467,8 +521,11 @@ class Knowledge:
     def _requires_grad(self, m: Machine, call: Call, v: Value, dtype: DType | None) -> bool | None:
         rg = _bool(v)
         if rg is None:
-            self._invalid(m, f"requires_grad at offset {call.pos} is {v.describe()}, not a bool",
-                          "requires_grad must be a bool")
+            self._invalid(
+                m,
+                f"requires_grad at offset {call.pos} is {v.describe()}, not a bool",
+                "requires_grad must be a bool",
+            )
             return None
         if rg and dtype is not None and not dtype.can_require_grad:
             self._invalid(
@@ -491,8 +548,11 @@ class Knowledge:
             if falsy is None:
                 self._unverified(m, call, f"tensor metadata is {v.describe()}")
             else:
-                self._invalid(m, f"tensor metadata at offset {call.pos} is not a dict",
-                              "AssertionError: expected dict")
+                self._invalid(
+                    m,
+                    f"tensor metadata at offset {call.pos} is not a dict",
+                    "AssertionError: expected dict",
+                )
             return False
         for k, val in v.items:
             key = _str(k)
@@ -503,8 +563,11 @@ class Knowledge:
             if key == "conj":
                 if not dtype.complex:
                     if flag:
-                        self._invalid(m, f"conj bit on non-complex tensor at offset {call.pos}",
-                                      "isComplexType(...) INTERNAL ASSERT FAILED")
+                        self._invalid(
+                            m,
+                            f"conj bit on non-complex tensor at offset {call.pos}",
+                            "isComplexType(...) INTERNAL ASSERT FAILED",
+                        )
                     else:
                         self._unverified(m, call, "conj metadata on a non-complex tensor")
                     return False
@@ -630,8 +693,11 @@ class Knowledge:
         slots_state: Value | None = None
         if isinstance(state, Tup):
             if len(state.items) != 2:
-                self._invalid(m, f"invalid serialized tensor state at offset {call.pos}",
-                              "RuntimeError: Invalid serialized state")
+                self._invalid(
+                    m,
+                    f"invalid serialized tensor state at offset {call.pos}",
+                    "RuntimeError: Invalid serialized state",
+                )
                 return False
             dict_state, slots_state = state.items
         for part in (dict_state, slots_state):
@@ -643,11 +709,16 @@ class Knowledge:
             for k, _ in part.items:
                 key = _str(k)
                 if key is None:
-                    self._invalid(m, f"tensor attribute name at offset {call.pos} is not a string",
-                                  "TypeError: attribute name must be string")
+                    self._invalid(
+                        m,
+                        f"tensor attribute name at offset {call.pos} is not a string",
+                        "TypeError: attribute name must be string",
+                    )
                     return False
                 if key in self.facts.parameter_attributes:
-                    self._unverified(m, call, f"tensor state overrides the built-in attribute {key!r}")
+                    self._unverified(
+                        m, call, f"tensor state overrides the built-in attribute {key!r}"
+                    )
                     return False
         return True
 
@@ -658,6 +729,11 @@ class Knowledge:
         if not isinstance(func, Glob) or not isinstance(args, Tup):
             self._unverified(m, call, "tensor subclass rebuilt through an unusual function")
             return self._tensor(call, None)
+        if func.qualname == NJT_REBUILD and isinstance(new_type, Glob) and new_type.qualname == NJT:
+            # Jagged nested tensors: torch allowlists both names at `import torch`, and needs
+            # torch._dynamo's _DimRange as well (reported by the policy). Their metadata dict
+            # is rebuilt by torch's own code; torchvet models it only as a tensor.
+            return Obj(call.pos, NJT, call, hashable=True, info=TensorInfo("jagged", "", ()))
         inner = Call(call.pos, "REDUCE", func, args.items, None, func.qualname)
         model = self._call_models.get(func.qualname)
         if model is None or not func.qualname.startswith("torch._utils._rebuild"):
@@ -671,7 +747,9 @@ class Knowledge:
         if new_type.qualname not in (TENSOR, PARAMETER):
             # A subclass: its global must be allowlisted (reported by the policy); torch
             # calls as_subclass and its __setstate__, which torchvet cannot see.
-            self._unverified(m, call, f"tensor subclass {new_type.qualname} has its own state handling")
+            self._unverified(
+                m, call, f"tensor subclass {new_type.qualname} has its own state handling"
+            )
             return Obj(call.pos, new_type.qualname, call, hashable=True, info=info)
         if info is not None and not self._obj_state(m, call, state):
             info = None
@@ -688,10 +766,17 @@ class Knowledge:
         if storage is None or dtype is None:
             return self._tensor(call, None)
         if not dtype.quantized:
-            self._invalid(m, f"quantized tensor at offset {call.pos} over a {dtype.name} storage",
-                          "RuntimeError: quantized tensor expects a quantized dtype")
+            self._invalid(
+                m,
+                f"quantized tensor at offset {call.pos} over a {dtype.name} storage",
+                "RuntimeError: quantized tensor expects a quantized dtype",
+            )
             return self._tensor(call, None)
-        if not isinstance(qparams, Tup) or not qparams.items or not isinstance(qparams.items[0], Glob):
+        if (
+            not isinstance(qparams, Tup)
+            or not qparams.items
+            or not isinstance(qparams.items[0], Glob)
+        ):
             self._unverified(m, call, "quantizer parameters are not a (qscheme, ...) tuple")
             return self._tensor(call, None)
         qscheme = qparams.items[0].qualname
@@ -699,42 +784,62 @@ class Knowledge:
         parts: dict[str, Value] = {}
         if qscheme == "torch.per_tensor_affine":
             if len(qparams.items) != 3:
-                self._invalid(m, "per-tensor quantizer parameters need (qscheme, scale, zero_point)",
-                              "ValueError: too many values to unpack")
+                self._invalid(
+                    m,
+                    "per-tensor quantizer parameters need (qscheme, scale, zero_point)",
+                    "ValueError: too many values to unpack",
+                )
                 return self._tensor(call, None)
             scale, zp = qparams.items[1:]
-            if not (isinstance(scale, Const) and type(scale.value) in (float, int)) or _int(zp) is None:
+            if (
+                not (isinstance(scale, Const) and type(scale.value) in (float, int))
+                or _int(zp) is None
+            ):
                 self._unverified(m, call, "scale or zero point is not a number")
                 return self._tensor(call, None)
             parts = {"scale": scale, "zero_point": zp}
         elif qscheme in ("torch.per_channel_affine", "torch.per_channel_affine_float_qparams"):
             if len(qparams.items) != 4:
-                self._invalid(m, "per-channel quantizer parameters need 4 items",
-                              "ValueError: too many values to unpack")
+                self._invalid(
+                    m,
+                    "per-channel quantizer parameters need 4 items",
+                    "ValueError: too many values to unpack",
+                )
                 return self._tensor(call, None)
             scales, zps, axis_v = qparams.items[1:]
             axis = _int(axis_v)
             s_info, z_info = tensor_info(scales), tensor_info(zps)
             if axis is None or size_t is None or s_info is None or z_info is None:
-                self._unverified(m, call, "per-channel scales, zero points or axis are not modelled")
+                self._unverified(
+                    m, call, "per-channel scales, zero points or axis are not modelled"
+                )
                 return self._tensor(call, None)
             if not 0 <= axis < len(size_t):
-                self._invalid(m, f"per-channel axis {axis} out of range",
-                              f"ValueError: _rebuild_qtensor: per_channel axis {axis} out of range")
+                self._invalid(
+                    m,
+                    f"per-channel axis {axis} out of range",
+                    f"ValueError: _rebuild_qtensor: per_channel axis {axis} out of range",
+                )
                 return self._tensor(call, None)
             expected = size_t[axis]
             if s_info.numel != expected or z_info.numel != expected:
-                self._invalid(m, "per-channel scales/zero_points length differs from size[axis]",
-                              "ValueError: _rebuild_qtensor: per_channel scales/zero_points length "
-                              "must equal size[axis]")
+                self._invalid(
+                    m,
+                    "per-channel scales/zero_points length differs from size[axis]",
+                    "ValueError: _rebuild_qtensor: per_channel scales/zero_points length "
+                    "must equal size[axis]",
+                )
                 return self._tensor(call, None)
             if len(s_info.shape) != 1 or len(z_info.shape) != 1:
                 self._unverified(m, call, "per-channel scales or zero points are not 1-D")
                 return self._tensor(call, None)
             parts = {"scales": scales, "zero_points": zps, "axis": axis_v}
         else:
-            self._invalid(m, f"quantized tensor with qscheme {qscheme}",
-                          f"RuntimeError: Can't deserialize quantized tensor with qscheme {qscheme}")
+            self._invalid(
+                m,
+                f"quantized tensor with qscheme {qscheme}",
+                f"RuntimeError: Can't deserialize quantized tensor with qscheme {qscheme}",
+            )
             return self._tensor(call, None)
         view = self._check_view(m, call, storage, dtype.itemsize, offset, size, stride)
         if view is None:
@@ -762,28 +867,45 @@ class Knowledge:
         if not self._argc(m, call, 2, 2):
             return self._tensor(call, None)
         layout_v, data = call.args
-        layout = layout_v.info if isinstance(layout_v, Obj) and layout_v.pytype == "torch.layout" else None
+        layout = (
+            layout_v.info
+            if isinstance(layout_v, Obj) and layout_v.pytype == "torch.layout"
+            else None
+        )
         if not isinstance(layout, str) or not isinstance(data, Tup):
             self._unverified(m, call, "sparse layout or data not in torch.save's form")
             return self._tensor(call, None)
         items = data.items
         if layout == "torch.sparse_coo":
             return self._sparse_coo(m, call, items)
-        if layout in ("torch.sparse_csr", "torch.sparse_csc", "torch.sparse_bsr", "torch.sparse_bsc"):
+        if layout in (
+            "torch.sparse_csr",
+            "torch.sparse_csc",
+            "torch.sparse_bsr",
+            "torch.sparse_bsc",
+        ):
             return self._sparse_compressed(m, call, layout, items)
-        self._invalid(m, f"sparse tensor with layout {layout}",
-                      f"NotImplementedError: rebuilding sparse tensor for layout {layout}")
+        self._invalid(
+            m,
+            f"sparse tensor with layout {layout}",
+            f"NotImplementedError: rebuilding sparse tensor for layout {layout}",
+        )
         return self._tensor(call, None)
 
     def _sparse_coo(self, m: Machine, call: Call, items: tuple[Value, ...]) -> Value:
         if len(items) not in (3, 4):
-            self._invalid(m, "sparse COO data needs (indices, values, size[, is_coalesced])",
-                          "ValueError: not enough values to unpack")
+            self._invalid(
+                m,
+                "sparse COO data needs (indices, values, size[, is_coalesced])",
+                "ValueError: not enough values to unpack",
+            )
             return self._tensor(call, None)
         ind, val = tensor_info(items[0]), tensor_info(items[1])
         size = _int_seq(items[2])
-        coalesced_ok = len(items) == 3 or _bool(items[3]) is not None or (
-            isinstance(items[3], Const) and items[3].value is None
+        coalesced_ok = (
+            len(items) == 3
+            or _bool(items[3]) is not None
+            or (isinstance(items[3], Const) and items[3].value is None)
         )
         if ind is None or val is None or size is None or not coalesced_ok:
             self._unverified(m, call, "sparse COO components not in torch.save's form")
@@ -801,15 +923,26 @@ class Knowledge:
             and val.kind == "dense"
         )
         if not ok:
-            self._unverified(m, call, "sparse COO shapes are not consistent in the way torchvet checks")
+            self._unverified(
+                m, call, "sparse COO shapes are not consistent in the way torchvet checks"
+            )
             return self._tensor(call, None)
-        info = TensorInfo("sparse", val.dtype, size, layout="torch.sparse_coo",
-                          parts={"indices": items[0], "values": items[1]})
+        info = TensorInfo(
+            "sparse",
+            val.dtype,
+            size,
+            layout="torch.sparse_coo",
+            parts={"indices": items[0], "values": items[1]},
+        )
         return self._tensor(call, info)
 
-    def _sparse_compressed(self, m: Machine, call: Call, layout: str, items: tuple[Value, ...]) -> Value:
+    def _sparse_compressed(
+        self, m: Machine, call: Call, layout: str, items: tuple[Value, ...]
+    ) -> Value:
         if len(items) != 4:
-            self._invalid(m, "sparse compressed data needs 4 items", "ValueError: not enough values to unpack")
+            self._invalid(
+                m, "sparse compressed data needs 4 items", "ValueError: not enough values to unpack"
+            )
             return self._tensor(call, None)
         comp, plain, val = (tensor_info(x) for x in items[:3])
         size = _int_seq(items[3])
@@ -828,17 +961,26 @@ class Knowledge:
             and all(t.kind == "dense" for t in (comp, plain, val))
         )
         if ok:
-            compressed_dim = size[0] if layout in ("torch.sparse_csr", "torch.sparse_bsr") else size[1]
+            compressed_dim = (
+                size[0] if layout in ("torch.sparse_csr", "torch.sparse_bsr") else size[1]
+            )
             if blocked:
                 block = val.shape[1] if layout == "torch.sparse_bsr" else val.shape[2]
                 ok = len(val.shape) == 3 and block > 0 and compressed_dim % block == 0
                 compressed_dim = compressed_dim // block if ok else compressed_dim
             ok = ok and comp.shape[0] == compressed_dim + 1
         if not ok:
-            self._unverified(m, call, "sparse compressed shapes are not in the form torchvet checks")
+            self._unverified(
+                m, call, "sparse compressed shapes are not in the form torchvet checks"
+            )
             return self._tensor(call, None)
-        info = TensorInfo("sparse", val.dtype, size, layout=layout,
-                          parts={"compressed_indices": items[0], "plain_indices": items[1], "values": items[2]})
+        info = TensorInfo(
+            "sparse",
+            val.dtype,
+            size,
+            layout=layout,
+            parts={"compressed_indices": items[0], "plain_indices": items[1], "values": items[2]},
+        )
         return self._tensor(call, info)
 
     def _rebuild_nested_tensor(self, m: Machine, call: Call) -> Value:
@@ -848,11 +990,28 @@ class Knowledge:
         if buf is None or sizes is None or strides is None or offsets is None:
             self._unverified(m, call, "nested tensor components are not tensors")
             return self._tensor(call, None)
-        # The view is checked against the buffer by torch, using the *contents* of the
-        # sizes/strides/offsets tensors, which the pickle does not show.
-        self._unverified(m, call, "nested tensor bounds depend on tensor data torchvet does not read")
-        info = TensorInfo("nested", buf.dtype, (), parts=dict(zip(
-            ("buffer", "sizes", "strides", "offsets"), call.args, strict=True)))
+        meta_ok = (
+            sizes.dtype == strides.dtype == offsets.dtype == "torch.int64"
+            and len(sizes.shape) == 2
+            and sizes.shape == strides.shape
+            and len(offsets.shape) == 1
+            and offsets.shape[0] == sizes.shape[0]
+            and len(buf.shape) == 1
+            and buf.kind == "dense"
+            and all(t.kind == "dense" and t.storage is not None for t in (sizes, strides, offsets))
+        )
+        if not meta_ok:
+            self._unverified(m, call, "nested tensor components are not in torch.save's form")
+            return self._tensor(call, None)
+        info = TensorInfo(
+            "nested",
+            buf.dtype,
+            (),
+            parts=dict(zip(("buffer", "sizes", "strides", "offsets"), call.args, strict=True)),
+        )
+        # torch checks every component view against the buffer using the *contents* of
+        # the sizes/strides/offsets tensors: the container reads them and settles it.
+        m.trace.deferred.append((call.pos, "nested", info))
         return self._tensor(call, info)
 
     def _rebuild_meta(self, m: Machine, call: Call) -> Value:
@@ -868,17 +1027,27 @@ class Knowledge:
         if dtype.quantized:
             self._unverified(m, call, "quantized meta tensor")
             return self._tensor(call, None)
-        if len(size) != len(stride) or any(s < 0 for s in size) or any(s < 0 for s in stride) or any(
-            x > INT64_MAX for x in (*size, *stride)
+        if (
+            len(size) != len(stride)
+            or any(s < 0 for s in size)
+            or any(s < 0 for s in stride)
+            or any(x > INT64_MAX for x in (*size, *stride))
         ):
-            self._invalid(m, f"meta tensor at offset {call.pos} has an invalid size/stride",
-                          "RuntimeError: empty_strided: invalid size or stride")
+            self._invalid(
+                m,
+                f"meta tensor at offset {call.pos} has an invalid size/stride",
+                "RuntimeError: empty_strided: invalid size or stride",
+            )
             return self._tensor(call, None)
         numel = 1
         for s in size:
             numel *= s
         if numel > INT64_MAX:
-            self._invalid(m, "meta tensor has more than 2**63 elements", "numel: integer multiplication overflow")
+            self._invalid(
+                m,
+                "meta tensor has more than 2**63 elements",
+                "numel: integer multiplication overflow",
+            )
             return self._tensor(call, None)
         rg = self._requires_grad(m, call, rg_v, dtype)
         if rg is None:
@@ -925,7 +1094,9 @@ class Knowledge:
             index = _int(a[1]) if len(a) == 2 else 0
             if spec is not None and index is not None and index >= 0:
                 kind, _, num = spec.partition(":")
-                ok = kind in self.facts.device_types and (num == "" or (num.isdigit() and len(a) == 1))
+                ok = kind in self.facts.device_types and (
+                    num == "" or (num.isdigit() and len(a) == 1)
+                )
         if not ok:
             self._unverified(m, call, "torch.device built from arguments torchvet does not model")
         return Obj(call.pos, "torch.device", call, hashable=True)
@@ -982,8 +1153,11 @@ class Knowledge:
             unhashable = [x for x in src.items if x.hashable is False]
             unknown = [x for x in src.items if x.hashable is None]
             if unhashable:
-                self._invalid(m, f"set at offset {call.pos} contains an unhashable item",
-                              "TypeError: unhashable type")
+                self._invalid(
+                    m,
+                    f"set at offset {call.pos} contains an unhashable item",
+                    "TypeError: unhashable type",
+                )
             elif unknown:
                 self._unverified(m, call, "set item of unknown hashability")
             s.items.extend(src.items)
@@ -1035,7 +1209,9 @@ class Knowledge:
         return Obj(call.pos, "builtins.complex", call, hashable=True)
 
     # Text encodings whose codec is a pure str -> bytes function (no other codec is run).
-    _TEXT_CODECS = frozenset({"latin1", "latin-1", "iso-8859-1", "iso8859-1", "utf-8", "utf8", "ascii"})
+    _TEXT_CODECS = frozenset(
+        {"latin1", "latin-1", "iso-8859-1", "iso8859-1", "utf-8", "utf8", "ascii"}
+    )
 
     def _codecs_encode(self, m: Machine, call: Call) -> Value:
         a = call.args
@@ -1065,7 +1241,9 @@ class Knowledge:
         a = call.args
         name = _str(a[1]) if len(a) >= 2 else None
         if name is None:
-            m.issue(IssueKind.DYNAMIC, f"getattr at offset {call.pos} with a computed attribute name")
+            m.issue(
+                IssueKind.DYNAMIC, f"getattr at offset {call.pos} with a computed attribute name"
+            )
             return Opaque(call.pos, "dynamic getattr")
         return Attr(call.pos, a[0], name)
 
@@ -1139,7 +1317,7 @@ class Knowledge:
         if isinstance(inst, Opaque):
             return
         t = inst.pytype
-        if isinstance(inst, (Glob, Mod)) or t is None and not isinstance(inst, Obj):
+        if isinstance(inst, (Glob, Mod)) or (t is None and not isinstance(inst, Obj)):
             m.issue(
                 IssueKind.STRUCTURE,
                 f"BUILD at offset {m.pos} applies state to {inst.describe()}",

@@ -93,4 +93,4 @@ BY_CODE: tuple[Opcode | None, ...] = tuple(
 )
 
 assert len(OPCODES) == 68, "pickletools' opcode table changed; review the machine"
-assert TORCH_WEIGHTS_ONLY_OPCODES <= BY_NAME.keys()
+assert BY_NAME.keys() >= TORCH_WEIGHTS_ONLY_OPCODES

@@ -94,6 +94,9 @@ class StreamTrace:
     ops: int = 0
     root: Value | None = None
     events: list[Event] = field(default_factory=list)
+    # Checks that need tensor data the pickle only points at (nested tensor views):
+    # (pos, kind, payload), settled by the container, which can read storages.
+    deferred: list[tuple[int, str, object]] = field(default_factory=list)
 
     def issues(self) -> list[Issue]:
         return [e for e in self.events if isinstance(e, Issue)]

@@ -31,7 +31,7 @@ class Value:
 class Const(Value):
     """None, bool, int, float, complex, str or bytes with its exact value."""
 
-    __slots__ = ("value", "pytype")
+    __slots__ = ("pytype", "value")
     hashable = True
 
     def __init__(self, pos: int, value: Any) -> None:
@@ -45,7 +45,7 @@ class Const(Value):
 
 
 class Tup(Value):
-    __slots__ = ("items", "hashable")
+    __slots__ = ("hashable", "items")
     pytype = "builtins.tuple"
 
     def __init__(self, pos: int, items: tuple[Value, ...]) -> None:
@@ -77,7 +77,7 @@ class Lst(Value):
 class Dct(Value):
     """A dict-like container: plain dict, OrderedDict, Counter, defaultdict, ..."""
 
-    __slots__ = ("items", "pytype", "call", "attrs")
+    __slots__ = ("attrs", "call", "items", "pytype")
     hashable = False
 
     def __init__(self, pos: int, pytype: str = "builtins.dict", call: Call | None = None) -> None:
@@ -97,13 +97,13 @@ class Dct(Value):
 
 
 class SetV(Value):
-    __slots__ = ("items", "pytype", "hashable")
+    __slots__ = ("hashable", "items", "pytype")
 
     def __init__(self, pos: int, items: list[Value] | None = None, frozen: bool = False) -> None:
         super().__init__(pos)
         self.items = items if items is not None else []
         self.pytype = "builtins.frozenset" if frozen else "builtins.set"
-        self.hashable = True if frozen else False
+        self.hashable = frozen
 
 
 class Glob(Value):
@@ -158,7 +158,7 @@ class Attr(Value):
 class Call:
     """One call the unpickler would make: REDUCE, NEWOBJ, NEWOBJ_EX, INST or OBJ."""
 
-    __slots__ = ("pos", "opcode", "func", "args", "kwargs", "target")
+    __slots__ = ("args", "func", "kwargs", "opcode", "pos", "target")
 
     def __init__(
         self,
@@ -180,7 +180,7 @@ class Call:
 class Obj(Value):
     """The result of a call: an instance of ``pytype`` (None when unknowable)."""
 
-    __slots__ = ("pytype", "call", "state", "hashable", "info")
+    __slots__ = ("call", "hashable", "info", "pytype", "state")
 
     def __init__(
         self,
@@ -206,7 +206,7 @@ class Obj(Value):
 class Storage(Value):
     """A storage from a persistent id: bytes of a container record."""
 
-    __slots__ = ("key", "dtype", "nbytes", "location", "record", "typed")
+    __slots__ = ("dtype", "key", "location", "nbytes", "record", "typed")
     pytype = "torch.storage.TypedStorage"
     hashable = True
 

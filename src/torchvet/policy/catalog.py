@@ -371,6 +371,11 @@ REFLECTIVE_CATALOG = Catalog(REFLECTIVE)
 _DUNDER = re.compile(r"^__\w+__$")
 
 
+# torch's ConfigModule objects (torch._dynamo.config, torch.utils.serialization.config, ...)
+# expose load_config, which pickle.loads its argument.
+_TORCH_CONFIG_LOADER = re.compile(r"^torch\.[\w.]*config\.load_config$")
+
+
 def gadget_reason(name: str, *, resolved: bool = False) -> str | None:
     """Why ``name`` is a gadget, or None.
 
@@ -379,6 +384,8 @@ def gadget_reason(name: str, *, resolved: bool = False) -> str | None:
     a re-exported gadget module, and dunder attributes reach interpreter internals.
     """
     reason = GADGET_CATALOG.match(name)
+    if reason is None and _TORCH_CONFIG_LOADER.match(name):
+        reason = f"{_NESTED} (torch config modules' load_config unpickles its argument)"
     if reason is not None or not resolved:
         return reason
     parts = name.split(".")

@@ -138,7 +138,8 @@ def _judge_global(out: _Collector, policy: Policy, special: dict, g: GlobalRef) 
         return
     if policy.allowed(name):
         return
-    reason = gadget_reason(name)
+    # A dotted name (protocol 4 qualified lookup) is an attribute chain taken at load time.
+    reason = gadget_reason(name, resolved="." in g.name)
     if name in special.get("njt", ()):
         out.fatal(
             "``torch.nested`` and ``torch._dynamo`` must be imported to load nested jagged "
@@ -153,7 +154,9 @@ def _judge_global(out: _Collector, policy: Policy, special: dict, g: GlobalRef) 
         return
     inert = INERT_CATALOG.match(name)
     if inert is not None:
-        out.add(Category.INERT_GLOBAL, f"{name}: {inert}; refused by torch's allowlist", g.pos, name)
+        out.add(
+            Category.INERT_GLOBAL, f"{name}: {inert}; refused by torch's allowlist", g.pos, name
+        )
         if name not in out.judgement.allowlist:
             out.judgement.allowlist.append(name)
         return

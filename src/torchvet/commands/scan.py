@@ -1,0 +1,101 @@
+"""`torchvet scan`: argument parsing and output only; the work is in torchvet.scan."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+DESCRIPTION = """\
+Predict, without running or importing anything the file names, what
+torch.load(weights_only=True) does with each model file, and why.
+
+Formats are recognised by content, not by extension: torch zip checkpoints,
+legacy torch files, TorchScript archives, plain pickles, joblib, .npy/.npz,
+safetensors, tar. Directories are scanned recursively.
+
+verdicts (worst finding wins):
+  safe             torch.load(f, weights_only=True) loads it
+  needs-allowlist  refused only because of inert names; the exact allowlist is printed
+  unsupported      harmless content in a form torch refuses (protocol >= 3, tar, plain pickle)
+  unknown          names classes or code torchvet cannot vouch for (a pickled nn.Module, TorchScript)
+  malformed        not readable as the format it claims, or beyond resource bounds
+  dangerous        names a code-execution gadget, or a call chain that reaches one
+"""
+EXIT_CODES = "exit codes: 0 = every file is safe, 1 = any other verdict, 2 = usage error"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = DESCRIPTION
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EXIT_CODES
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="model files or directories")
+    parser.add_argument(
+        "--format", choices=("text", "json", "sarif"), default="text", help="output format"
+    )
+    parser.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="MODULE.NAME",
+        help="treat this global as allowlisted, like torch.serialization.add_safe_globals "
+        "(repeatable; also [tool.torchvet] allow = [...] in pyproject.toml)",
+    )
+    parser.add_argument(
+        "--torch-version",
+        metavar="X.Y.Z",
+        help="predict this torch release (default: the installed torch's, else the newest known)",
+    )
+    parser.add_argument("--notes", action="store_true", help="also show informational notes")
+    parser.add_argument("-q", "--quiet", action="store_true", help="do not list safe files")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+
+
+def run(args: argparse.Namespace) -> int:
+    from torchvet.config_file import load_scan_allow
+    from torchvet.pickle.torchfacts import pick_version
+    from torchvet.policy.judge import Policy
+    from torchvet.results import Verdict
+    from torchvet.scan import scan_paths
+
+    try:
+        version = pick_version(args.torch_version)
+    except ValueError as exc:
+        print(f"torchvet scan: {exc}", file=sys.stderr)
+        return 2
+    missing = [p for p in args.paths if not _exists(p)]
+    if missing:
+        print(f"torchvet scan: no such file or directory: {missing[0]}", file=sys.stderr)
+        return 2
+    allow = tuple(args.allow) + tuple(load_scan_allow())
+    policy = Policy.for_torch(version, allow)
+    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+    try:
+        results = scan_paths(args.paths, policy)
+        if args.format == "text":
+            from torchvet.report.scan_text import write_text
+
+            counts = write_text(results, out, notes=args.notes, quiet=args.quiet)
+            ok = all(v is Verdict.SAFE for v in counts.elements())
+        else:
+            collected = list(results)
+            ok = all(r.verdict is Verdict.SAFE for r in collected)
+            if args.format == "json":
+                doc = {"torch_version": version, "files": [r.to_json() for r in collected]}
+                json.dump(doc, out, indent=2)
+                out.write("\n")
+            else:
+                from torchvet.report.scan_sarif import scan_sarif
+
+                json.dump(scan_sarif(collected), out, indent=2)
+                out.write("\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return 0 if ok else 1
+
+
+def _exists(path: str) -> bool:
+    import os
+
+    return os.path.exists(path)
