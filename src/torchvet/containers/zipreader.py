@@ -191,9 +191,8 @@ def read_archive(src: ByteSource, max_entries: int = 1_000_000) -> ZipArchive:
         src.read_at(eocd_ofs, _EOCD.size)
     )
     notes: list[str] = []
-    if n_this_disk != n_total or (
-        (disk | cdir_disk) not in (0,) and not (disk == 1 and cdir_disk == 1)
-    ):
+    # miniz accepts disk numbers (0, 0) and (1, 1) only, and one disk's worth of entries.
+    if n_this_disk != n_total or (disk, cdir_disk) not in ((0, 0), (1, 1)):
         raise ZipError("multi-disk zip archives are not supported")
     if 0xFFFF in (n_total, n_this_disk) or _U32_MAX in (cdir_size, cdir_ofs):
         locator_ofs = eocd_ofs - 20
