@@ -341,6 +341,8 @@ def render(results: dict) -> str:
 
     if d := results.get("dir"):
         base = d["tools"].get("torchvet", {})
+        if base.get("outcome") == "crash":
+            base = {}  # no ratios against a run that produced nothing
         lines += [f"### Whole-corpus directory scan ({d['corpus_files']} files, one process)", ""]
         lines += [
             "| tool | wall s | vs torchvet | max RSS MiB | tree peak MiB | vs torchvet "
@@ -411,23 +413,27 @@ def render(results: dict) -> str:
 
     if s := results.get("size"):
         base = s["tools"].get("torchvet")
+        if base and "crash" in (base["big"]["outcome"], base["small"]["outcome"]):
+            base = None
         lines += [
             f"### Big vs small checkpoint (median of {results['repeats']}, whole process)",
             "",
             f"big: {s['big']['path']} ({s['big']['bytes'] / 2**20:.0f} MiB); "
             f"small: {s['small']['path']} ({s['small']['bytes'] / 1024:.0f} KiB); "
-            "page cache warm.",
+            "page cache warm. Sub-second medians are dominated by start-up noise: read "
+            "big − small next to the ratio, and raise --repeats for steadier numbers.",
             "",
         ]
         lines += [
-            "| tool | small s | big s | big/small | big vs torchvet | big max RSS MiB "
-            "| result (big) |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+            "| tool | small s | big s | big/small | big − small s | big vs torchvet "
+            "| big max RSS MiB | result (big) |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
         ]
         for name, r in s["tools"].items():
             lines.append(
                 f"| {name} | {r['small']['wall_s']:.2f} | {r['big']['wall_s']:.2f} "
-                f"| {r['ratio']:.2f} | {_rel(r['big']['wall_s'], base and base['big']['wall_s'])} "
+                f"| {r['ratio']:.2f} | {r['big']['wall_s'] - r['small']['wall_s']:+.2f} "
+                f"| {_rel(r['big']['wall_s'], base and base['big']['wall_s'])} "
                 f"| {_num(r['big']['max_rss_mib'])} | {r['big']['outcome']} |"
             )
         lines.append("")

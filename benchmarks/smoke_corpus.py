@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import pickletools
+import random
 import struct
 import zipfile
 from collections.abc import Callable
@@ -188,7 +188,7 @@ def build(out: Path) -> tuple[Path, Path]:
         ),
         # malformed
         "bad_truncated_zip.pt": (lambda: ok_zip[: len(ok_zip) // 2], _lab(False, False, True)),
-        "bad_garbage.pt": (lambda: os.urandom(4096), _lab(False, False, True)),
+        "bad_garbage.pt": (lambda: random.Random(0).randbytes(4096), _lab(False, False, True)),
         "bad_truncated.pkl": (
             lambda: _dict_with("w", _unicode("x"))[:-3],
             _lab(False, False, True),
