@@ -46,6 +46,14 @@ def _small(archive: ZipArchive, entry: ZipEntry) -> bytes:
     return archive.read(entry, limit=_SMALL_RECORD)
 
 
+def _utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _parse_version(data: bytes) -> int | None:
     m = _LEADING_INT.match(data)
     return int(m.group(1)) if m else None
@@ -85,6 +93,11 @@ def scan_zip(src: ByteSource, ctx: ScanContext) -> ContainerScan:
         if data_pkl is None:
             raise _Refused("PytorchStreamReader failed locating file data.pkl: file not found")
         _scan_data_pkl(archive, prefix, data_pkl, scan, ctx)
+        # torch.load logs the serialization id last, decoding it as UTF-8.
+        serialization_id = _record(archive, prefix, ".data/serialization_id", scan)
+        if serialization_id is not None and not _utf8(_small(archive, serialization_id)):
+            scan.add(Category.MALFORMED, ".data/serialization_id is not UTF-8 text")
+            raise _Refused("UnicodeDecodeError: 'utf-8' codec can't decode the serialization id")
     except _Refused as exc:
         scan.torch_fails(str(exc))
         if not any(f.category is not Category.NOTE for f in scan.findings):
@@ -114,6 +127,22 @@ def _check_layout(archive: ZipArchive, prefix: str, names: list[str], scan: Cont
             f"{'minimum' if value < MIN_VERSION else 'maximum'} supported version for reading is "
             f"{MIN_VERSION if value < MIN_VERSION else MAX_VERSION}."
         )
+    undecodable = [e for e in archive.entries if not _utf8(e.raw_name)]
+    if undecodable:
+        scan.add(
+            Category.MALFORMED,
+            f"entry name {undecodable[0].raw_name[:60]!r} is not UTF-8 "
+            "(torch fails listing the archive)",
+        )
+        raise _Refused("UnicodeDecodeError: 'utf-8' codec can't decode an archive entry name")
+    odd = [e for e in archive.entries if b"\0" in e.raw_name or len(e.raw_name) > 511]
+    if odd:
+        scan.add(
+            Category.MALFORMED,
+            f"entry name {odd[0].raw_name[:60]!r} holds a NUL byte or "
+            "exceeds 511 bytes; torch's reader truncates such names",
+        )
+        raise _Refused("archive entry name truncated by torch's reader")
     outside = [n for n in names if not n.startswith(prefix + "/")]
     if outside:
         scan.add(
@@ -242,6 +271,14 @@ class ZipStorages:
                 f"storage {key!r} (offset {pos}) has no record {self.prefix}/{name}",
                 f"PytorchStreamReader failed locating file {name}: file not found",
             )
+        try:  # torch reads the record: its header, flags and (if DEFLATE) stream must be valid
+            self.archive.verify(record)
+        except ZipError as exc:
+            return self._invalid(
+                pos,
+                f"storage record unreadable: {exc}",
+                f"PytorchStreamReader failed reading file {name}: {exc}",
+            )
         if record.size != nbytes:
             return self._invalid(
                 pos,
@@ -250,16 +287,6 @@ class ZipStorages:
                 f"record size ({record.size} bytes) does not match expected size ({nbytes} bytes = "
                 f"{numel} elements * {itemsize} bytes/element)",
             )
-        if record.method != 0:
-            try:  # torch inflates it: the stream must be intact
-                for _ in self.archive.iter_chunks(record):
-                    pass
-            except ZipError as exc:
-                return self._invalid(
-                    pos,
-                    f"storage record unreadable: {exc}",
-                    f"PytorchStreamReader failed reading file {name}",
-                )
         storage = Storage(pos, str(key), dtype_name, nbytes, str(location), record)
         if nbytes > 0:  # torch caches only storages with a data pointer
             self.loaded[key] = storage

@@ -51,6 +51,17 @@ class ZipEntry:
     local_header_offset: int
     data_offset: int = -1  # resolved from the local header on first read
     notes: list[str] = field(default_factory=list)
+    extra: bytes = b""
+    is_directory: bool = False
+    resolved: bool = False  # zip64 values applied (miniz does it when the entry is used)
+
+    def stat(self) -> None:
+        """What miniz's file_stat does when torch first uses the entry."""
+        if not self.resolved:
+            self.size, self.comp_size, self.local_header_offset = _zip64_values(
+                self.extra, self.size, self.comp_size, self.local_header_offset
+            )
+            self.resolved = True
 
 
 @dataclass
@@ -58,18 +69,19 @@ class ZipArchive:
     source: ByteSource
     entries: list[ZipEntry]
     notes: list[str]  # things tolerated, as torch tolerates them
-    _by_lower: dict[str, list[ZipEntry]] = field(default_factory=dict)
+    _by_lower: dict[bytes, list[ZipEntry]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for e in self.entries:
-            self._by_lower.setdefault(e.name.lower(), []).append(e)
+            self._by_lower.setdefault(e.raw_name.lower(), []).append(e)
 
     def lookup(self, name: str) -> list[ZipEntry]:
-        """Entries miniz could return for ``name`` (case-insensitive). More than one means
-        torch's choice depends on its sort order: the archive is ambiguous."""
-        return self._by_lower.get(name.lower(), [])
+        """Entries miniz could return for ``name`` (ASCII case-insensitive). More than one
+        means torch's choice depends on its sort order: the archive is ambiguous."""
+        return self._by_lower.get(name.encode("utf-8", "surrogateescape").lower(), [])
 
     def data_offset(self, entry: ZipEntry) -> int:
+        entry.stat()
         if entry.data_offset < 0:
             header = self.source.read_at(entry.local_header_offset, _LOCAL.size)
             if len(header) < _LOCAL.size:
@@ -96,6 +108,10 @@ class ZipArchive:
         return entry.data_offset
 
     def check_extractable(self, entry: ZipEntry) -> None:
+        entry.stat()
+        if (entry.is_directory or entry.comp_size == 0) and entry.size:
+            # miniz "extracts" such an entry without reading it: its bytes are undefined.
+            raise ZipError(f"{entry.name!r} is marked as a directory or empty but has a size")
         if entry.flags & _REFUSED_FLAGS:
             raise ZipError(f"{entry.name!r} is encrypted or patched, which torch cannot read")
         if entry.method not in (0, 8):
@@ -106,13 +122,27 @@ class ZipArchive:
 
     def read(self, entry: ZipEntry, limit: int | None = None) -> bytes:
         """The whole uncompressed record (``limit`` caps what is accepted)."""
+        entry.stat()
         if limit is not None and entry.size > limit:
             raise ZipError(f"{entry.name!r} is {entry.size} bytes, more than the {limit} allowed")
         return b"".join(self.iter_chunks(entry))
 
+    def verify(self, entry: ZipEntry) -> None:
+        """Fail where torch's getRecord would, without keeping the bytes: header and bounds
+        for STORED records, a full bounded-memory inflate for DEFLATE ones."""
+        self.check_extractable(entry)
+        if entry.is_directory or entry.comp_size == 0:
+            return
+        self.data_offset(entry)
+        if entry.method != 0:
+            for _ in self.iter_chunks(entry):
+                pass
+
     def iter_chunks(self, entry: ZipEntry, chunk: int = _INFLATE_CHUNK) -> Iterator[bytes]:
         """Uncompressed bytes in bounded chunks; raises ZipError where miniz would fail."""
         self.check_extractable(entry)
+        if entry.is_directory or entry.comp_size == 0:
+            return
         start = self.data_offset(entry)
         if entry.method == 0:
             pos, end = start, start + entry.comp_size
@@ -154,6 +184,7 @@ class ZipArchive:
 
 
 def _find_eocd(src: ByteSource) -> int:
+    """The last end-of-central-directory signature with room for the record (miniz's scan)."""
     size = src.size
     if size < _EOCD.size:
         raise ZipError("file too small to be a zip archive")
@@ -167,86 +198,136 @@ def _find_eocd(src: ByteSource) -> int:
     return size - window + idx
 
 
-def _zip64_extra(extra: bytes, need: list[str], values: dict[str, int]) -> None:
+def _walk_extra(extra: bytes) -> dict[int, bytes]:
+    """Extra fields by id, validated the way miniz walks them (first of each id kept)."""
+    fields: dict[int, bytes] = {}
     pos = 0
-    while pos + 4 <= len(extra):
+    while pos < len(extra):
+        if len(extra) - pos < 4:
+            raise ZipError("extra field is truncated")
         tag, length = struct.unpack_from("<HH", extra, pos)
-        body = extra[pos + 4 : pos + 4 + length]
-        if tag == 0x0001:
-            off = 0
-            for key in need:
-                if off + 8 > len(body):
-                    raise ZipError("zip64 extra field is too short")
-                values[key] = struct.unpack_from("<Q", body, off)[0]
-                off += 8
-            return
+        if 4 + length > len(extra) - pos:
+            raise ZipError("extra field overruns its entry")
+        fields.setdefault(tag, extra[pos + 4 : pos + 4 + length])
         pos += 4 + length
-    raise ZipError("a 32-bit size is 0xFFFFFFFF but there is no zip64 extra field")
+    return fields
+
+
+def _zip64_values(extra: bytes, size: int, comp: int, lho: int) -> tuple[int, int, int]:
+    """Resolve 0xFFFFFFFF sizes/offsets from the zip64 extra field (miniz's file_stat)."""
+    body = _walk_extra(extra).get(0x0001)
+    if body is None:
+        return size, comp, lho
+    values = [size, comp, lho]
+    off = 0
+    for i, v in enumerate(values):
+        if v == _U32_MAX:
+            if len(body) - off < 8:
+                raise ZipError("zip64 extra field is too short")
+            values[i] = struct.unpack_from("<Q", body, off)[0]
+            off += 8
+    return values[0], values[1], values[2]
+
+
+def _end_records(src: ByteSource, eocd_ofs: int) -> tuple[int, int, int, int, int, int, bool]:
+    """(total, on_this_disk, this_disk, cdir_disk, cdir_size, cdir_ofs, zip64) as miniz reads them."""
+    (_, this_disk, cdir_disk, on_disk, total, cdir_size, cdir_ofs, _) = _EOCD.unpack(
+        src.read_at(eocd_ofs, _EOCD.size)
+    )
+    if eocd_ofs < 20 + 56:
+        return total, on_disk, this_disk, cdir_disk, cdir_size, cdir_ofs, False
+    locator = src.read_at(eocd_ofs - 20, 20)
+    if locator[:4] != ZIP64_LOCATOR_SIG:
+        return total, on_disk, this_disk, cdir_disk, cdir_size, cdir_ofs, False
+    z64_ofs = struct.unpack_from("<Q", locator, 8)[0]
+    if z64_ofs > src.size - 56:
+        raise ZipError("zip64 end-of-central-directory locator points outside the file")
+    z64 = src.read_at(z64_ofs, 56)
+    if z64[:4] != ZIP64_EOCD_SIG:
+        return total, on_disk, this_disk, cdir_disk, cdir_size, cdir_ofs, False
+    record_size = struct.unpack_from("<Q", z64, 4)[0]
+    this_disk, cdir_disk = struct.unpack_from("<II", z64, 16)
+    on_disk, total, cdir_size, cdir_ofs = struct.unpack_from("<QQQQ", z64, 24)
+    if record_size < 56 - 12:
+        raise ZipError("zip64 end-of-central-directory record is too small")
+    if struct.unpack_from("<I", locator, 16)[0] != 1:
+        raise ZipError("unsupported multidisk archive")
+    if total > _U32_MAX or on_disk > _U32_MAX:
+        raise ZipError("too many files")
+    if cdir_size > _U32_MAX:
+        raise ZipError("unsupported central directory size")
+    return total, on_disk, this_disk, cdir_disk, cdir_size, cdir_ofs, True
 
 
 def read_archive(src: ByteSource, max_entries: int = 1_000_000) -> ZipArchive:
     """Parse the central directory the way miniz does; raise ZipError where it fails."""
     eocd_ofs = _find_eocd(src)
-    (_, disk, cdir_disk, n_this_disk, n_total, cdir_size, cdir_ofs, _comment_len) = _EOCD.unpack(
-        src.read_at(eocd_ofs, _EOCD.size)
-    )
-    notes: list[str] = []
-    # miniz accepts disk numbers (0, 0) and (1, 1) only, and one disk's worth of entries.
-    if n_this_disk != n_total or (disk, cdir_disk) not in ((0, 0), (1, 1)):
-        raise ZipError("multi-disk zip archives are not supported")
-    if 0xFFFF in (n_total, n_this_disk) or _U32_MAX in (cdir_size, cdir_ofs):
-        locator_ofs = eocd_ofs - 20
-        locator = src.read_at(locator_ofs, 20) if locator_ofs >= 0 else b""
-        if len(locator) != 20 or locator[:4] != ZIP64_LOCATOR_SIG:
-            raise ZipError("zip64 end-of-central-directory locator missing")
-        z64_ofs = struct.unpack_from("<Q", locator, 8)[0]
-        z64 = src.read_at(z64_ofs, 56)
-        if len(z64) != 56 or z64[:4] != ZIP64_EOCD_SIG:
-            raise ZipError("zip64 end-of-central-directory record missing")
-        n_this_disk, n_total, cdir_size, cdir_ofs = struct.unpack_from("<QQQQ", z64, 24)
-        if n_this_disk != n_total:
-            raise ZipError("multi-disk zip archives are not supported")
-        notes.append("zip64 archive")
-    if n_total > max_entries:
-        raise ZipError(f"{n_total} entries, more than torchvet's bound of {max_entries}")
-    if cdir_size < n_total * _CENTRAL.size:
+    total, on_disk, this_disk, cdir_disk, cdir_size, cdir_ofs, zip64 = _end_records(src, eocd_ofs)
+    notes = ["zip64 archive"] if zip64 else []
+    if total != on_disk:
+        raise ZipError("unsupported multidisk archive")
+    # miniz accepts disk numbers (0, 0) and (1, 1) only.
+    if (this_disk, cdir_disk) not in ((0, 0), (1, 1)):
+        raise ZipError("unsupported multidisk archive")
+    if cdir_size < total * _CENTRAL.size:
         raise ZipError("central directory is smaller than its entry count requires")
     if cdir_ofs + cdir_size > src.size:
         raise ZipError("central directory extends past the end of the file")
+    if total > max_entries:
+        raise ZipError(f"{total} entries, more than torchvet's bound of {max_entries}")
     cdir = src.read_at(cdir_ofs, cdir_size)
     entries: list[ZipEntry] = []
     pos = 0
-    for index in range(n_total):
-        if pos + _CENTRAL.size > len(cdir):
-            raise ZipError("central directory is truncated")
+    seen_zip64_extra = False
+    for index in range(total):
+        remaining = len(cdir) - pos
+        if remaining < _CENTRAL.size or cdir[pos : pos + 4] != CENTRAL_SIG:
+            raise ZipError(f"central directory entry {index} is corrupt")
         f = _CENTRAL.unpack_from(cdir, pos)
-        if f[0] != CENTRAL_SIG:
-            raise ZipError(f"central directory entry {index} has a bad signature")
         flags, method, crc, comp, size = f[3], f[4], f[7], f[8], f[9]
-        name_len, extra_len, comment_len, disk_start, lho = f[10], f[11], f[12], f[13], f[16]
-        total = _CENTRAL.size + name_len + extra_len + comment_len
-        if pos + total > len(cdir):
-            raise ZipError(f"central directory entry {index} is truncated")
-        raw_name = cdir[pos + _CENTRAL.size : pos + _CENTRAL.size + name_len]
-        extra = cdir[pos + _CENTRAL.size + name_len : pos + _CENTRAL.size + name_len + extra_len]
-        values = {"size": size, "comp": comp, "lho": lho}
-        need = [k for k, v in (("size", size), ("comp", comp), ("lho", lho)) if v == _U32_MAX]
-        if need:
-            _zip64_extra(extra, need, values)
-        size, comp, lho = values["size"], values["comp"], values["lho"]
-        if method == 0 and size != comp:
-            raise ZipError(f"entry {index} is STORED but its sizes differ ({comp} vs {size})")
-        if size and not comp:
-            raise ZipError(f"entry {index} has data but a zero compressed size")
-        if disk_start == 0xFFFF or disk_start not in (0, 1):
-            raise ZipError(f"entry {index} starts on another disk")
-        if lho + _LOCAL.size + comp > src.size:
+        name_len, extra_len, comment_len, disk_start, ext_attr, lho = (
+            f[10],
+            f[11],
+            f[12],
+            f[13],
+            f[15],
+            f[16],
+        )
+        name_start = pos + _CENTRAL.size
+        raw_name = cdir[name_start : name_start + name_len]
+        extra = cdir[name_start + name_len : name_start + name_len + extra_len]
+        if not seen_zip64_extra and extra_len and _U32_MAX in (comp, size, lho):
+            seen_zip64_extra = 0x0001 in _walk_extra(extra)
+        if (
+            comp != _U32_MAX
+            and size != _U32_MAX
+            and ((method == 0 and size != comp) or (size and not comp))
+        ):
+            raise ZipError(f"entry {index} has inconsistent sizes ({comp} vs {size})")
+        if disk_start == 0xFFFF or (disk_start != this_disk and disk_start != 1):
+            raise ZipError("unsupported multidisk archive")
+        if comp != _U32_MAX and lho + _LOCAL.size + comp > src.size:
             raise ZipError(f"entry {index} extends past the end of the file")
         if flags & _MASKED_LOCAL_DIR:
             raise ZipError(f"entry {index} has a masked local directory")
-        name = raw_name.decode("utf-8", "surrogateescape")
-        entries.append(ZipEntry(index, name, raw_name, method, flags, crc, comp, size, lho))
-        pos += total
+        total_size = _CENTRAL.size + name_len + extra_len + comment_len
+        if total_size > remaining:
+            raise ZipError(f"central directory entry {index} is truncated")
+        entry = ZipEntry(
+            index,
+            raw_name.decode("utf-8", "surrogateescape"),
+            raw_name,
+            method,
+            flags,
+            crc,
+            comp,
+            size,
+            lho,
+        )
+        entry.extra = extra
+        entry.is_directory = raw_name.endswith(b"/") or bool(ext_attr & 0x10)
+        entries.append(entry)
+        pos += total_size
     if not entries:
         raise ZipError("archive does not contain any files")
     return ZipArchive(src, entries, notes)
