@@ -109,6 +109,16 @@ def _scan_with(src: ByteSource, ctx: ScanContext) -> ScanResult:
         scan.add(
             Category.MALFORMED, f"file exceeds torchvet's resource bounds ({type(exc).__name__})"
         )
+    except Exception as exc:
+        # A bug in torchvet must not turn into a traceback or a "safe": fail closed.
+        # TORCHVET_DEBUG=1 (set by the test suite) re-raises so that bugs are seen.
+        if os.environ.get("TORCHVET_DEBUG"):
+            raise
+        scan = ContainerScan("unknown")
+        scan.add(
+            Category.MALFORMED,
+            f"torchvet could not analyse this file ({type(exc).__name__}: {exc}); please report it",
+        )
     return conclude(ctx.path, scan, src.size)
 
 

@@ -18,22 +18,29 @@ from torchvet.results import Verdict
 from torchvet.scan import scan_bytes
 
 BASES = [
-    "linear-state-dict",
     "mlp-state-dict",
-    "adam",
+    "conv-bn-state-dict",
+    "optimizer-adam",
     "quant-per-channel",
     "sparse-coo",
+    "sparse-csr",
     "nested-strided",
-    "conj-neg",
+    "conj-neg-views",
+    "shared-views",
+    "parameter-attrs",
+    "tensor-attrs",
+    "meta",
     "legacy-format",
-    "np-scalar",
-    "plain-p2",
+    "numpy-scalar",
+    "lightning-ckpt",
+    "plain-pickle-p2",
 ]
 
 
 def _bases(corpus: Corpus) -> list[bytes]:
     ids = {r.id for r in corpus.files}
-    chosen = [b for b in BASES if b in ids] or [r.id for r in corpus.benign[:8]]
+    chosen = [b for b in BASES if b in ids]
+    assert len(chosen) == len(BASES), set(BASES) - ids
     return [Path(corpus.by_id(i).path).read_bytes() for i in chosen]
 
 

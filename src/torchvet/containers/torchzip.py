@@ -154,6 +154,9 @@ def _check_layout(archive: ZipArchive, prefix: str, names: list[str], scan: Cont
 
 
 def _check_records(archive: ZipArchive, prefix: str, scan: ContainerScan) -> str:
+    fmt = _record(archive, prefix, ".format_version", scan)
+    if fmt is not None:
+        _small(archive, fmt)  # torch reads it first; only readability matters
     byteorder = "little"
     entry = _record(archive, prefix, "byteorder", scan)
     if entry is not None:

@@ -1221,7 +1221,16 @@ class Knowledge:
         if text is None or enc is None or errors != "strict" or len(a) > 3:
             self._unverified(m, call, "_codecs.encode with arguments torchvet does not model")
             return Obj(call.pos, "builtins.bytes", call, hashable=True)
-        if codecs.lookup(enc).name not in {codecs.lookup(x).name for x in self._TEXT_CODECS}:
+        try:
+            known = codecs.lookup(enc).name in {codecs.lookup(x).name for x in self._TEXT_CODECS}
+        except LookupError:
+            self._invalid(
+                m,
+                f"_codecs.encode with unknown encoding {enc!r}",
+                f"LookupError: unknown encoding: {enc}",
+            )
+            return Opaque(call.pos)
+        if not known:
             self._unverified(m, call, f"_codecs.encode with encoding {enc!r}")
             return Obj(call.pos, "builtins.bytes", call, hashable=True)
         try:
