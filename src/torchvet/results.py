@@ -42,6 +42,9 @@ class Category(str, enum.Enum):
 
     # Explains, does not change the verdict.
     NOTE = "note"
+    # Does not change the verdict (torch behaves the same), but deserves attention:
+    # e.g. a payload hidden where no loader reads it.
+    WARNING = "warning"
     # A global that torch refuses but that torchvet's catalog knows to be inert.
     INERT_GLOBAL = "inert-global"
     # torch refuses the form, not the content: protocol >= 3 opcodes, tar, plain pickles,
@@ -72,6 +75,7 @@ class Category(str, enum.Enum):
 
 _CATEGORY_VERDICT = {
     Category.NOTE: Verdict.SAFE,
+    Category.WARNING: Verdict.SAFE,
     Category.INERT_GLOBAL: Verdict.NEEDS_ALLOWLIST,
     Category.UNSUPPORTED_FORM: Verdict.UNSUPPORTED,
     Category.UNSUPPORTED_STRUCTURE: Verdict.UNSUPPORTED,

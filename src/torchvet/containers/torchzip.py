@@ -314,6 +314,7 @@ def _scan_data_pkl(
             entry.name,
             trace.end,
         )
+        _report_dormant(buf, trace.end, entry.name, scan, ctx)
     remote = sorted(loc for loc in storages.locations if loc != "cpu")
     if remote:
         scan.add(
@@ -321,6 +322,28 @@ def _scan_data_pkl(
             f"storages were saved on {', '.join(remote)}; pass map_location "
             "when loading on a machine without that device",
             entry.name,
+        )
+
+
+def _report_dormant(
+    buf: bytes, start: int, entry: str, scan: ContainerScan, ctx: ScanContext
+) -> None:
+    """Bytes after data.pkl's STOP are never unpickled by torch.load (nor by pickle.load),
+    so they do not change the verdict; a pickle hidden there is still worth a warning."""
+    from torchvet.containers.rawpickle import scan_pickle_streams
+
+    hidden = ContainerScan("tail")
+    scan_pickle_streams(buf, ctx, hidden, entry, start, torch_reads_first=False)
+    names = sorted(
+        {f.global_name for f in hidden.findings if f.category is Category.GADGET and f.global_name}
+    )
+    if names:
+        scan.add(
+            Category.WARNING,
+            f"dormant payload after STOP names {', '.join(names[:5])}: torch.load never reads it, "
+            "but the file was crafted to carry it",
+            entry,
+            start,
         )
 
 

@@ -59,10 +59,8 @@ class TextReporter:
         shown = [f for f in result.findings if self.notes or f.category is not Category.NOTE]
         for f in shown[:MAX_FINDINGS]:
             where = _location(f.entry, f.offset)
-            c.print(
-                f"  [{STYLE[f.verdict]}]{f.category.value}[/] "
-                f"[dim]{escape(where)}[/] {escape(f.message)}"
-            )
+            style = "bold yellow" if f.category is Category.WARNING else STYLE[f.verdict]
+            c.print(f"  [{style}]{f.category.value}[/] [dim]{escape(where)}[/] {escape(f.message)}")
         if len(shown) > MAX_FINDINGS:
             c.print(f"  [dim]... {len(shown) - MAX_FINDINGS} more (use --format json for all)[/]")
         if v is Verdict.NEEDS_ALLOWLIST and result.allowlist:
