@@ -29,8 +29,9 @@ def _imports(names: list[str]) -> list[str]:
             continue
         if module not in modules:
             modules.append(module)
-    # `import a.b.c` also binds `a`, which the expressions use.
-    return [f"import {m}" for m in modules]
+    # `import a.b.c` also binds `a`, which the expressions use: drop imports implied by others.
+    kept = [m for m in modules if not any(o.startswith(m + ".") for o in modules)]
+    return [f"import {m}" for m in kept]
 
 
 def allowlist_code(names: list[str], path: str = "checkpoint.pt") -> str:
