@@ -96,6 +96,16 @@ def machine_facts(python: Path) -> dict[str, object]:
 
 def load_labels(path: Path) -> dict[str, dict[str, bool]]:
     raw = json.loads(path.read_text())
+    if isinstance(raw, list):  # scripts/build_corpus.py's manifest.json
+        return {
+            rec["path"]: {
+                "weights_only_ok": bool(rec["weights_only"]["ok"]),
+                # a payload counts as malicious when it really fires under its loader
+                "malicious": rec["kind"] == "malicious" and bool(rec.get("fires")),
+                "malformed": rec.get("expected_verdict") == "malformed",
+            }
+            for rec in raw
+        }
     labels = {}
     for name, lab in raw.items():
         malformed = bool(lab.get("malformed")) or "malformed" in (
@@ -114,7 +124,8 @@ def resolve_corpus(args: argparse.Namespace) -> tuple[Path, dict[str, dict[str, 
     """Return (directory to scan, labels, how it was obtained)."""
     if args.corpus:
         candidates = [args.labels] if args.labels else []
-        candidates += [args.corpus / "labels.json", args.corpus.parent / "labels.json"]
+        candidates += [args.corpus / n for n in ("labels.json", "manifest.json")]
+        candidates += [args.corpus.parent / "labels.json"]
         labels_path = next((c for c in candidates if c and c.is_file()), None)
         if labels_path is None:
             raise SystemExit(f"no labels for {args.corpus}: pass --labels FILE")
@@ -129,14 +140,13 @@ def resolve_corpus(args: argparse.Namespace) -> tuple[Path, dict[str, dict[str, 
     )
     if builder and not args.quick:
         out = args.work_dir / "corpus"
-        # Convention with scripts/build_corpus.py: --out DIR writes the files and a
-        # labels.json (in DIR or beside it).
-        subprocess.run([str(args.python), str(builder), "--out", str(out)], check=True)
-        for cand in (out / "labels.json", out.parent / "labels.json"):
-            if cand.is_file():
-                files = out / "files" if (out / "files").is_dir() else out
-                return files, load_labels(cand), f"built by {builder}"
-        raise SystemExit(f"{builder} wrote no labels.json")
+        # scripts/build_corpus.py DIR writes the files and DIR/manifest.json (with the
+        # torch oracle's results).
+        if not (out / "manifest.json").is_file():
+            subprocess.run(
+                [str(args.python), str(builder), str(out)], check=True, stdout=subprocess.DEVNULL
+            )
+        return out, load_labels(out / "manifest.json"), f"built by {builder}"
     out = args.work_dir / "smoke-corpus"
     subprocess.run(
         [str(args.python), str(HERE / "smoke_corpus.py"), str(out)],
