@@ -5,6 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from torchvet.policy.judge import Policy
+    from torchvet.results import ScanResult
 
 DESCRIPTION = """\
 Predict, without running or importing anything the file names, what
@@ -29,7 +35,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = DESCRIPTION
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EXIT_CODES
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="model files or directories")
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="model files or directories")
+    parser.add_argument(
+        "--hf-cache",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="scan the Hugging Face hub cache (default: $HF_HUB_CACHE, $HF_HOME/hub or "
+        "~/.cache/huggingface/hub), reporting repo id, revision and file",
+    )
     parser.add_argument(
         "--format", choices=("text", "json", "sarif"), default="text", help="output format"
     )
@@ -63,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"torchvet scan: {exc}", file=sys.stderr)
         return 2
+    if not args.paths and args.hf_cache is None:
+        print("torchvet scan: give at least one PATH, or --hf-cache", file=sys.stderr)
+        return 2
     missing = [p for p in args.paths if not _exists(p)]
     if missing:
         print(f"torchvet scan: no such file or directory: {missing[0]}", file=sys.stderr)
@@ -72,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
     try:
         results = scan_paths(args.paths, policy)
+        if args.hf_cache is not None:
+            results = _chain(results, _scan_hf_cache(args.hf_cache, policy))
         if args.format == "text":
             from torchvet.report.scan_text import write_text
 
@@ -99,3 +118,27 @@ def _exists(path: str) -> bool:
     import os
 
     return os.path.exists(path)
+
+
+def _chain(*iterables: Iterable[ScanResult]) -> Iterator[ScanResult]:
+    for it in iterables:
+        yield from it
+
+
+def _scan_hf_cache(directory: str, policy: Policy) -> Iterator[ScanResult]:
+    """Scan each blob once; report it under every repo/revision/path that references it."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from torchvet.hfcache import default_cache_dir, iter_cache
+    from torchvet.scan import scan_file
+
+    root = Path(directory) if directory else default_cache_dir()
+    if not root.is_dir():
+        print(f"torchvet scan: no Hugging Face cache at {root}", file=sys.stderr)
+        return
+    done: dict[Path, ScanResult] = {}
+    for ref in iter_cache(root):
+        if ref.blob not in done:
+            done[ref.blob] = scan_file(ref.blob, policy=policy)
+        yield replace(done[ref.blob], path=ref.display)

@@ -12,6 +12,7 @@ equal ``numel * element_size``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.containers.tensordata import settle_deferred
@@ -347,7 +348,7 @@ def _report_dormant(
         )
 
 
-def _record_reader(archive: ZipArchive):
+def _record_reader(archive: ZipArchive) -> Callable[[Storage], bytes | None]:
     def read(storage: Storage) -> bytes | None:
         if not isinstance(storage.record, ZipEntry):
             return None
