@@ -294,7 +294,7 @@ def _write(
     progress: Progress | None,
     report: ConvertReport,
 ) -> None:
-    tensors = sorted(plans.tensors, key=lambda p: order_key(p.name, p.target.itemsize))
+    tensors = sorted(plans.tensors, key=lambda p: order_key(p.name, p.target.code))
     try:
         header = build_header(
             ((p.name, p.target.code, p.header_shape, p.nbytes) for p in tensors), metadata
