@@ -205,6 +205,14 @@ def _names(allow: Iterable[Any]) -> tuple[str, ...]:
     return tuple(out)
 
 
+# `torchvet.guard` (the lazily exported function) carries the module-level controls
+# too, so `torchvet.guard.install()` works however torchvet.guard was reached.
+guard.install = install  # type: ignore[attr-defined]
+guard.uninstall = uninstall  # type: ignore[attr-defined]
+guard.active = active  # type: ignore[attr-defined]
+guard.Guard = Guard  # type: ignore[attr-defined]
+
+
 class _CallableModule(types.ModuleType):
     """Importing ``torchvet.guard`` shadows the lazy ``torchvet.guard`` function with
     this module: calling the module calls the function, and ``torchvet.guard.install``

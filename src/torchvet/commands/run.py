@@ -35,7 +35,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from torchvet import guard
     from torchvet.errors import BlockedGlobalError
 
     program = list(args.program)
@@ -46,7 +45,9 @@ def run(args: argparse.Namespace) -> int:
             "torchvet run: give a script (torchvet run -- script.py) or -m module", file=sys.stderr
         )
         return 2
-    guard.install(args.allow)
+    from torchvet.guard import install
+
+    install(args.allow)
     saved = sys.argv[:]
     try:
         if args.module is not None:
