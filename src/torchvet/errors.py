@@ -34,13 +34,18 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
 class BlockedGlobalError(pickle.UnpicklingError):
     """``torchvet.guard`` refused a global before any unpickler resolved it."""
 
-    def __init__(self, module: str, name: str, reason: str) -> None:
+    def __init__(self, module: str, name: str, reason: str, gadget: bool = False) -> None:
         self.module = module
         self.name = name
         self.reason = reason
+        self.gadget = gadget  # a code-execution gadget: refused whatever the allowlist
         qual = f"{module}.{name}"
-        super().__init__(
-            f"torchvet.guard blocked the global {qual} while unpickling: {reason}. "
-            f"If you trust this file, allow it: torchvet.guard(allow=[{qual!r}]) or "
+        advice = (
+            "This file tries to run code: do not load it."
+            if gadget
+            else f"If you trust this file, allow it: torchvet.guard(allow=[{qual!r}]) or "
             f"`torchvet run --allow {qual} ...`"
+        )
+        super().__init__(
+            f"torchvet.guard blocked the global {qual} while unpickling: {reason}. {advice}"
         )

@@ -89,30 +89,33 @@ class _Policy:
         self.facts = load_facts()
         self.naming = Naming(self.facts.name_mapping, self.facts.import_mapping)
         self.allow = frozenset(allow)
-        self._cache: dict[tuple[str, str], str | None] = {}  # None = allowed
+        # (module, name) -> None when allowed, else (reason, is_gadget)
+        self._cache: dict[tuple[str, str], tuple[str, bool] | None] = {}
         self._lock = threading.Lock()
 
     def check(self, module: object, name: object) -> None:
         key = (module, name)
         try:
-            reason = self._cache[key]  # type: ignore[index]
+            verdict = self._cache[key]  # type: ignore[index]
         except (KeyError, TypeError):
-            reason = self._decide(module, name)
-        if reason is not None:
-            raise BlockedGlobalError(str(module), str(name), reason)
+            verdict = self._decide(module, name)
+        if verdict is not None:
+            raise BlockedGlobalError(str(module), str(name), *verdict)
 
-    def _decide(self, module: object, name: object) -> str | None:
+    def _decide(self, module: object, name: object) -> tuple[str, bool] | None:
         if not (isinstance(module, str) and isinstance(name, str)):
-            return "the global's module or name is not a string"
+            return "the global's module or name is not a string", True
         from torchvet.policy.catalog import INERT_CATALOG, gadget_reason
 
         m, n = self.naming.map(module, name)  # the event comes before Python 2 mapping
         qual = f"{m}.{n}"
         reason: str | None
+        gadget = True
         if m in self.facts.blocked_modules:
             reason = gadget_reason(qual) or f"module {m} is blocked by torch"
         else:
             reason = gadget_reason(qual, resolved="." in n)
+            gadget = reason is not None
             if reason is None and not (
                 qual in self.facts.allowed
                 or qual in self.facts.user_allowed_after_import
@@ -123,10 +126,11 @@ class _Policy:
                 reason = (
                     "not in torch's weights-only allowlist nor torchvet's catalog of inert data"
                 )
+        verdict = None if reason is None else (reason, gadget)
         with self._lock:
             if len(self._cache) < _MAX_CACHE:
-                self._cache[(module, name)] = reason
-        return reason
+                self._cache[(module, name)] = verdict
+        return verdict
 
 
 _scope: contextvars.ContextVar[_Policy | None] = contextvars.ContextVar(

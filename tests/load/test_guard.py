@@ -103,8 +103,12 @@ def test_whole_module_blocked_unless_allowed_but_gadgets_never(tmp_path):
     with torchvet.guard(allow=["torch.nn.modules.activation.ReLU"]):
         assert isinstance(torch.load(io.BytesIO(buf.getvalue()), weights_only=False), torch.nn.ReLU)
     evil = pickle.dumps(_Payload(tmp_path / "m"))
-    with torchvet.guard(allow=["posix.system", "os.system"]), pytest.raises(BlockedGlobalError):
+    with (
+        torchvet.guard(allow=["posix.system", "os.system"]),
+        pytest.raises(BlockedGlobalError) as exc,
+    ):
         pickle.loads(evil)
+    assert exc.value.gadget and "do not load it" in str(exc.value)
     assert not (tmp_path / "m").exists()
 
 

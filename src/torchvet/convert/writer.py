@@ -25,10 +25,30 @@ class HeaderError(Exception):
 # The safetensors dtype enum in declaration order (the order of the library's own
 # "accepted dtypes" error message); files are laid out by this rank, descending, then
 # by name, which groups tensors by element size (largest first).
-DTYPE_ORDER = (
-    "BOOL F4 F6_E2M3 F6_E3M2 U8 I8 F8_E5M2 F8_E4M3 F8_E8M0 F8_E4M3FNUZ F8_E5M2FNUZ "
-    "I16 U16 F16 BF16 I32 U32 F32 C64 F64 I64 U64"
-).split()
+DTYPE_ORDER = [
+    "BOOL",
+    "F4",
+    "F6_E2M3",
+    "F6_E3M2",
+    "U8",
+    "I8",
+    "F8_E5M2",
+    "F8_E4M3",
+    "F8_E8M0",
+    "F8_E4M3FNUZ",
+    "F8_E5M2FNUZ",
+    "I16",
+    "U16",
+    "F16",
+    "BF16",
+    "I32",
+    "U32",
+    "F32",
+    "C64",
+    "F64",
+    "I64",
+    "U64",
+]
 _RANK = {code: i for i, code in enumerate(DTYPE_ORDER)}
 
 
