@@ -1,0 +1,77 @@
+"""Which parts of a checkpoint become the safetensors file, and under which names.
+
+Rule (documented in docs/convert.md): when the file's root is a dict holding a
+*weights entry* (``state_dict``, ``model_state_dict``, ``model``, ``module``,
+``net``, ``network``, ``weights``; first match in that order) that holds tensors, the
+output is that entry's tensors named relative to it: the names
+``model.load_state_dict`` expects. Tensors elsewhere in the file (optimizer state,
+EMA copies, callbacks) are left out unless ``include`` asks for them; they keep
+their full dotted path. Any other root (a state_dict, a pickled module, a list)
+is exported whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from torchvet.convert.walk import Walk, Walker, key_text, module_state
+from torchvet.pickle.values import Dct, Value
+
+WEIGHT_KEYS = ("state_dict", "model_state_dict", "model", "module", "net", "network", "weights")
+OPTIMIZER_KEYS = (
+    "optimizer",
+    "optimizers",
+    "optimizer_states",
+    "optimizer_state_dict",
+    "optim",
+    "opt",
+    "lr_schedulers",
+    "scheduler",
+    "lr_scheduler",
+)
+INCLUDE_CHOICES = ("optimizer", "all")
+
+
+@dataclass
+class Selection:
+    walk: Walk
+    wrapper: str | None = None  # the weights entry the names are relative to
+    excluded: list[tuple[str, int]] = field(default_factory=list)  # (entry, tensor count)
+
+
+def select(
+    root: Value, walker: Walker, include: tuple[str, ...] = (), unwrap: bool = True
+) -> Selection:
+    wrapper = find_wrapper(root, walker) if unwrap else None
+    if wrapper is None:
+        walker.walk(root, "")
+        return Selection(walker.out)
+    assert isinstance(root, Dct)
+    sel = Selection(walker.out, wrapper)
+    for k, v in root.items:
+        name = key_text(k)
+        if name == wrapper:
+            walker.walk(v, "")
+            continue
+        if name is None:
+            continue
+        wanted = "all" in include or ("optimizer" in include and name in OPTIMIZER_KEYS)
+        if wanted or not walker.has_tensor(v):
+            walker.walk(v, name)
+        else:
+            counter = Walker(walker.dtypes)
+            counter.walk(v, name)
+            sel.excluded.append((name, len(counter.out.tensors)))
+    return sel
+
+
+def find_wrapper(root: Value, walker: Walker) -> str | None:
+    if not isinstance(root, Dct) or module_state(root) is not None:
+        return None
+    present = {key_text(k): v for k, v in root.items}
+    for key in WEIGHT_KEYS:
+        v = present.get(key)
+        is_weights = v is not None and (isinstance(v, Dct) or module_state(v) is not None)
+        if is_weights and walker.has_tensor(v):  # type: ignore[arg-type]
+            return key
+    return None

@@ -1,0 +1,229 @@
+"""``torchvet.guard``: refuse unsafe globals in every unpickler of the process.
+
+CPython raises the audit event ``pickle.find_class(module, name)`` before any
+unpickler (C or Python, so ``pickle``, ``torch.load(weights_only=False)``,
+``numpy.load(allow_pickle=True)``, joblib, pandas) resolves a global. A hook added
+with ``sys.addaudithook`` raises ``BlockedGlobalError`` there for any name outside
+the allowlist, so nothing the name refers to is imported or called.
+
+Allowed: torch's weights-only allowlist (for the installed torch) plus what
+``import torch`` adds, torchvet's catalog of inert names (numpy arrays, Namespace,
+OmegaConf, ...), the data classes of joblib and pandas (``GUARD_DATA``), and the
+user's ``allow``. Known gadgets are refused even when allowed.
+
+Audit hooks cannot be removed. The hook is added once and does nothing unless a
+guard is on: ``guard.install()`` turns it on for the whole process (all threads);
+``with guard():`` turns it on for the current context only (a ``ContextVar``: the
+thread or asyncio task that entered it), so one thread's scope never leaks into
+another's. A scope inside an installed guard uses the scope's allowlist.
+
+Limits: an unpickler whose ``find_class`` resolves names itself without calling the
+base method raises no event (torch's own override does this only for its storage
+classes); ``marshal`` and ``exec`` are not pickle and are not covered.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import sys
+import threading
+import types
+from collections.abc import Iterable
+from typing import Any
+
+from torchvet.errors import BlockedGlobalError
+
+EVENT = "pickle.find_class"
+_MAX_CACHE = 4096
+
+# Classes and rebuild helpers of joblib and pandas pickles: plain data containers.
+GUARD_DATA = frozenset(
+    {
+        "joblib.numpy_pickle.NumpyArrayWrapper",
+        "joblib.numpy_pickle_compat.NDArrayWrapper",
+        "joblib.numpy_pickle_compat.ZNDArrayWrapper",
+        "builtins.slice",
+        "pandas.DataFrame",
+        "pandas.Series",
+        "pandas.Index",
+        "pandas.RangeIndex",
+        "pandas.MultiIndex",
+        "pandas.DatetimeIndex",
+        "pandas.TimedeltaIndex",
+        "pandas.PeriodIndex",
+        "pandas.CategoricalIndex",
+        "pandas.Categorical",
+        "pandas.CategoricalDtype",
+        "pandas.StringDtype",
+        "pandas.DatetimeTZDtype",
+        "pandas.Timestamp",
+        "pandas.Timedelta",
+        "pandas.arrays.DatetimeArray",
+        "pandas.arrays.TimedeltaArray",
+        "pandas.arrays.StringArray",
+        "pandas.arrays.BooleanArray",
+        "pandas.arrays.IntegerArray",
+        "pandas.arrays.FloatingArray",
+        "pandas.core.frame.DataFrame",
+        "pandas.core.series.Series",
+        "pandas.core.indexes.base._new_Index",
+        "pandas.core.indexes.base.Index",
+        "pandas.core.indexes.range.RangeIndex",
+        "pandas.core.internals.managers.BlockManager",
+        "pandas.core.internals.managers.SingleBlockManager",
+        "pandas._libs.internals._unpickle_block",
+        "pandas._libs.arrays.__pyx_unpickle_NDArrayBacked",
+        "pandas._libs.tslibs.timestamps._unpickle_timestamp",
+        "pandas._libs.tslibs.timedeltas._timedelta_unpickle",
+    }
+)
+
+
+class _Policy:
+    """One allowlist, compiled; ``check`` is a dict lookup once a name was seen."""
+
+    def __init__(self, allow: Iterable[str] = ()) -> None:
+        from torchvet.pickle.machine import Naming
+        from torchvet.pickle.torchfacts import load_facts
+
+        self.facts = load_facts()
+        self.naming = Naming(self.facts.name_mapping, self.facts.import_mapping)
+        self.allow = frozenset(allow)
+        # (module, name) -> None when allowed, else (reason, is_gadget)
+        self._cache: dict[tuple[str, str], tuple[str, bool] | None] = {}
+        self._lock = threading.Lock()
+
+    def check(self, module: object, name: object) -> None:
+        key = (module, name)
+        try:
+            verdict = self._cache[key]  # type: ignore[index]
+        except (KeyError, TypeError):
+            verdict = self._decide(module, name)
+        if verdict is not None:
+            raise BlockedGlobalError(str(module), str(name), *verdict)
+
+    def _decide(self, module: object, name: object) -> tuple[str, bool] | None:
+        if not (isinstance(module, str) and isinstance(name, str)):
+            return "the global's module or name is not a string", True
+        from torchvet.policy.catalog import INERT_CATALOG, gadget_reason
+
+        m, n = self.naming.map(module, name)  # the event comes before Python 2 mapping
+        qual = f"{m}.{n}"
+        reason: str | None
+        gadget = True
+        if m in self.facts.blocked_modules:
+            reason = gadget_reason(qual) or f"module {m} is blocked by torch"
+        else:
+            reason = gadget_reason(qual, resolved="." in n)
+            gadget = reason is not None
+            if reason is None and not (
+                qual in self.facts.allowed
+                or qual in self.facts.user_allowed_after_import
+                or qual in self.allow
+                or qual in GUARD_DATA
+                or INERT_CATALOG.match(qual) is not None
+            ):
+                reason = (
+                    "not in torch's weights-only allowlist nor torchvet's catalog of inert data"
+                )
+        verdict = None if reason is None else (reason, gadget)
+        with self._lock:
+            if len(self._cache) < _MAX_CACHE:
+                self._cache[(module, name)] = verdict
+        return verdict
+
+
+_scope: contextvars.ContextVar[_Policy | None] = contextvars.ContextVar(
+    "torchvet_guard", default=None
+)
+_installed: _Policy | None = None
+_hooked = False
+_hook_lock = threading.Lock()
+
+
+def _hook(event: str, args: tuple[Any, ...]) -> None:
+    if event != EVENT:
+        return
+    policy = _scope.get() or _installed
+    if policy is not None:
+        policy.check(args[0], args[1])
+
+
+def _ensure_hook() -> None:
+    global _hooked
+    with _hook_lock:
+        if not _hooked:
+            sys.addaudithook(_hook)
+            _hooked = True
+
+
+class Guard:
+    """``with torchvet.guard(allow=[...]):`` refuses unsafe globals in this context."""
+
+    def __init__(self, allow: Iterable[Any] = ()) -> None:
+        self.allow = _names(allow)
+        self._token: contextvars.Token | None = None
+
+    def __enter__(self) -> Guard:
+        _ensure_hook()
+        self._token = _scope.set(_Policy(self.allow))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _scope.reset(self._token)
+            self._token = None
+
+
+def guard(allow: Iterable[Any] = ()) -> Guard:
+    """A context manager that guards every unpickler in the current context."""
+    return Guard(allow)
+
+
+def install(allow: Iterable[Any] = ()) -> None:
+    """Guard every unpickler in the process from now on (all threads)."""
+    global _installed
+    _ensure_hook()
+    _installed = _Policy(_names(allow))
+
+
+def uninstall() -> None:
+    """Stop the process-wide guard (the hook stays, inert)."""
+    global _installed
+    _installed = None
+
+
+def active() -> bool:
+    return (_scope.get() or _installed) is not None
+
+
+def _names(allow: Iterable[Any]) -> tuple[str, ...]:
+    out = []
+    for item in allow:
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], str):
+            out.append(item[1])
+        else:
+            out.append(f"{getattr(item, '__module__', '')}.{getattr(item, '__qualname__', '')}")
+    return tuple(out)
+
+
+# `torchvet.guard` (the lazily exported function) carries the module-level controls
+# too, so `torchvet.guard.install()` works however torchvet.guard was reached.
+guard.install = install  # type: ignore[attr-defined]
+guard.uninstall = uninstall  # type: ignore[attr-defined]
+guard.active = active  # type: ignore[attr-defined]
+guard.Guard = Guard  # type: ignore[attr-defined]
+
+
+class _CallableModule(types.ModuleType):
+    """Importing ``torchvet.guard`` shadows the lazy ``torchvet.guard`` function with
+    this module: calling the module calls the function, and ``torchvet.guard.install``
+    is the module's function."""
+
+    def __call__(self, allow: Iterable[Any] = ()) -> Guard:
+        return guard(allow)
+
+
+sys.modules[__name__].__class__ = _CallableModule
