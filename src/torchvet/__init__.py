@@ -18,12 +18,12 @@ _LAZY = {
     "Finding": "torchvet.results",
     "Verdict": "torchvet.results",
     "Category": "torchvet.results",
-    "load": "torchvet.load",
-    "save": "torchvet.load",
+    "load": "torchvet.safeload",
+    "save": "torchvet.safeload",
     "UnsafeCheckpointError": "torchvet.errors",
     "BlockedGlobalError": "torchvet.errors",
-    "guard": "torchvet.guard",
-    "convert": "torchvet.convert",
+    "guard": "torchvet.guarding",
+    "convert": "torchvet.converter",
 }
 
 __all__ = ["__version__", *_LAZY]

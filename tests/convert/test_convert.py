@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from torchvet.convert import ConvertError, convert
+from torchvet.converter import ConvertError, convert
 
 torch = pytest.importorskip("torch")
 st = pytest.importorskip("safetensors.torch")
@@ -216,7 +216,7 @@ def test_non_tensor_leaves_metadata_and_dropped(tmp_path):
 def test_core_path_imports_neither_torch_nor_numpy(tmp_path):
     src = _save({"w": torch.ones(3).t(), "n": torch._neg_view(torch.ones(2))}, tmp_path / "a.pt")
     code = (
-        "import sys, torchvet.convert as c\n"
+        "import sys, torchvet.converter as c\n"
         f"c.convert({str(src)!r}, {str(tmp_path / 'o.safetensors')!r})\n"
         "bad = [m for m in ('torch', 'numpy') if m in sys.modules]\n"
         "print(','.join(bad) or 'clean')\n"

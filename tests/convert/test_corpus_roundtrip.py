@@ -8,7 +8,7 @@ import warnings
 import pytest
 
 from tests.convert.oracle import flatten, same
-from torchvet.convert import ConvertError, convert
+from torchvet.converter import ConvertError, convert
 
 pytest.importorskip("torch")
 pytest.importorskip("safetensors")

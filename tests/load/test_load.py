@@ -11,7 +11,7 @@ import pytest
 
 import torchvet
 from torchvet.errors import UnsafeCheckpointError
-from torchvet.load import TorchvetSaveWarning, allow_entries
+from torchvet.safeload import TorchvetSaveWarning, allow_entries
 
 torch = pytest.importorskip("torch")
 np = pytest.importorskip("numpy")
@@ -100,3 +100,14 @@ def test_save_warns_about_what_weights_only_refuses(tmp_path):
         torchvet.save({"w": torch.ones(1), "n": 3}, buf)  # clean: no warning
     buf.seek(0)
     assert torchvet.load(buf)["n"] == 3
+
+
+def test_public_functions_survive_submodule_imports() -> None:
+    import torchvet
+    import torchvet.converter
+    import torchvet.guarding
+    import torchvet.safeload
+
+    assert callable(torchvet.load) and torchvet.load.__module__ == "torchvet.safeload"
+    assert callable(torchvet.convert) and torchvet.convert.__module__ == "torchvet.converter.core"
+    assert callable(torchvet.guard.install) and callable(torchvet.guard)

@@ -1,4 +1,4 @@
-"""`torchvet convert`: argument parsing and output only; the work is in torchvet.convert."""
+"""`torchvet convert`: argument parsing and output only; the work is in torchvet.converter."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from torchvet.convert import ConvertError, convert
+    from torchvet.converter import ConvertError, convert
 
     progress, finish = _progress(args.quiet)
     try:

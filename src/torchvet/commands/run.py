@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
             "torchvet run: give a script (torchvet run -- script.py) or -m module", file=sys.stderr
         )
         return 2
-    from torchvet.guard import install
+    from torchvet.guarding import install
 
     install(args.allow)
     saved = sys.argv[:]

@@ -12,8 +12,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 
-from torchvet.convert.blobs import CHUNK, Blob
-from torchvet.convert.elementwise import typecode
+from torchvet.converter.blobs import CHUNK, Blob
+from torchvet.converter.elementwise import typecode
 
 
 def collapse(shape: tuple[int, ...], stride: tuple[int, ...]) -> list[tuple[int, int]]:

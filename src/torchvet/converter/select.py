@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from torchvet.convert.walk import Walk, Walker, key_text, module_state
+from torchvet.converter.walk import Walk, Walker, key_text, module_state
 from torchvet.pickle.values import Dct, Value
 
 WEIGHT_KEYS = ("state_dict", "model_state_dict", "model", "module", "net", "network", "weights")

@@ -9,8 +9,6 @@ from __future__ import annotations
 import importlib
 import os
 import pickle
-import sys
-import types
 import warnings
 from collections.abc import Iterable
 from typing import Any
@@ -279,14 +277,3 @@ def weights_only_problems(obj: Any, path: str = "", depth: int = 0, seen: set | 
 
 def _join(path: str, key: Any) -> str:
     return f"{path}.{key}" if path else str(key)
-
-
-class _CallableModule(types.ModuleType):
-    """Importing ``torchvet.load`` shadows the lazy ``torchvet.load`` function with
-    this module; calling the module calls the function."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return load(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

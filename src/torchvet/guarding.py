@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextvars
 import sys
 import threading
-import types
 from collections.abc import Iterable
 from typing import Any
 
@@ -175,11 +174,6 @@ class Guard:
             self._token = None
 
 
-def guard(allow: Iterable[Any] = ()) -> Guard:
-    """A context manager that guards every unpickler in the current context."""
-    return Guard(allow)
-
-
 def install(allow: Iterable[Any] = ()) -> None:
     """Guard every unpickler in the process from now on (all threads)."""
     global _installed
@@ -209,21 +203,29 @@ def _names(allow: Iterable[Any]) -> tuple[str, ...]:
     return tuple(out)
 
 
-# `torchvet.guard` (the lazily exported function) carries the module-level controls
-# too, so `torchvet.guard.install()` works however torchvet.guard was reached.
-guard.install = install  # type: ignore[attr-defined]
-guard.uninstall = uninstall  # type: ignore[attr-defined]
-guard.active = active  # type: ignore[attr-defined]
-guard.Guard = Guard  # type: ignore[attr-defined]
+class _GuardAPI:
+    """``torchvet.guard``: call it for a context manager, or use its process-wide controls.
 
+    ``with torchvet.guard(allow=[...]):`` guards the current thread/task;
+    ``torchvet.guard.install()`` guards the whole process until ``uninstall()``.
+    """
 
-class _CallableModule(types.ModuleType):
-    """Importing ``torchvet.guard`` shadows the lazy ``torchvet.guard`` function with
-    this module: calling the module calls the function, and ``torchvet.guard.install``
-    is the module's function."""
+    Guard = Guard
 
     def __call__(self, allow: Iterable[Any] = ()) -> Guard:
-        return guard(allow)
+        return Guard(allow)
+
+    @staticmethod
+    def install(allow: Iterable[Any] = ()) -> None:
+        install(allow)
+
+    @staticmethod
+    def uninstall() -> None:
+        uninstall()
+
+    @staticmethod
+    def active() -> bool:
+        return active()
 
 
-sys.modules[__name__].__class__ = _CallableModule
+guard = _GuardAPI()

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 
 from torchvet.containers.base import ScanContext
 from torchvet.containers.zipreader import ZipArchive, ZipEntry
-from torchvet.convert.blobs import Blob, BlobError, RangeBlob, zip_blob
-from torchvet.convert.dtypes import TARGETS, Target, header_shape, unstorable_reason
-from torchvet.convert.gather import is_contiguous
-from torchvet.convert.legacy import LegacyError, read_legacy
-from torchvet.convert.walk import Leaf
+from torchvet.converter.blobs import Blob, BlobError, RangeBlob, zip_blob
+from torchvet.converter.dtypes import TARGETS, Target, header_shape, unstorable_reason
+from torchvet.converter.gather import is_contiguous
+from torchvet.converter.legacy import LegacyError, read_legacy
+from torchvet.converter.walk import Leaf
 from torchvet.pickle.models import TensorInfo, tensor_info
 from torchvet.pickle.values import Const, Dct, Obj, Storage, Tup, Value
 from torchvet.source import ByteSource, BytesSource

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 
 from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.containers.zipreader import ZipArchive, ZipError
-from torchvet.convert.blobs import BlobError
-from torchvet.convert.elementwise import byteswap, negate_twos, sign_pattern, xor_pattern
-from torchvet.convert.gather import contiguous_chunks, gather
-from torchvet.convert.legacy import LegacyError, is_legacy_root, read_legacy
-from torchvet.convert.plan import LOAD_FROM_BYTES, Plans, Resolver, TensorPlan, plan
-from torchvet.convert.select import INCLUDE_CHOICES, Selection, select
-from torchvet.convert.walk import Walker
-from torchvet.convert.writer import AtomicFile, HeaderError, build_header, order_key
+from torchvet.converter.blobs import BlobError
+from torchvet.converter.elementwise import byteswap, negate_twos, sign_pattern, xor_pattern
+from torchvet.converter.gather import contiguous_chunks, gather
+from torchvet.converter.legacy import LegacyError, is_legacy_root, read_legacy
+from torchvet.converter.plan import LOAD_FROM_BYTES, Plans, Resolver, TensorPlan, plan
+from torchvet.converter.select import INCLUDE_CHOICES, Selection, select
+from torchvet.converter.walk import Walker
+from torchvet.converter.writer import AtomicFile, HeaderError, build_header, order_key
 from torchvet.pickle.trace import CallEvent
 from torchvet.pickle.values import Const, Obj, Value
 from torchvet.policy.judge import Policy
