@@ -86,6 +86,10 @@ def scan_zip(src: ByteSource, ctx: ScanContext) -> ContainerScan:
     try:
         _check_layout(archive, prefix, names, scan)
         if is_torchscript:
+            # torch.jit.load honours the same byteorder record (the converter needs it).
+            found = archive.lookup(f"{prefix}/byteorder")
+            if found and archive.read(found[0], limit=_SMALL_RECORD) == b"big":
+                scan.extra["byteorder"] = "big"
             _scan_torchscript(archive, prefix, scan, ctx)
             return scan
         byteorder = _check_records(archive, prefix, scan)

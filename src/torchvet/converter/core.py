@@ -153,22 +153,9 @@ def _open_root(
     if scan.root is None:
         raise ConvertError(f"nothing readable in the file: {_first_problem(result)}")
     byteorder = str(scan.extra.get("byteorder", "little"))
-    if scan.format == "torchscript" and isinstance(archive, ZipArchive):
-        byteorder = _torchscript_byteorder(archive, str(scan.extra.get("prefix", "")))
     return scan.root, Resolver(
         ctx, src, archive if isinstance(archive, ZipArchive) else None, byteorder
     )
-
-
-def _torchscript_byteorder(archive: ZipArchive, prefix: str) -> str:
-    found = archive.lookup(f"{prefix}/byteorder")
-    if found:
-        try:
-            if archive.read(found[0], limit=16) == b"big":
-                return "big"
-        except ZipError:
-            pass
-    return "little"
 
 
 def _check_danger(scan: ContainerScan, result: ScanResult, resolver: Resolver, force: bool) -> None:
