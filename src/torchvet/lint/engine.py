@@ -1,0 +1,207 @@
+"""Lint (and fix) one file: read, prefilter, extract, check, suppress, fix, write."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass, field
+
+from torchvet.lint.checker import Context
+from torchvet.lint.fix import apply_to_units, atomic_write
+from torchvet.lint.model import Diagnostic, Note
+from torchvet.lint.noqa import is_suppressed
+from torchvet.lint.rules import Rule
+from torchvet.lint.sources import extract, source_kind
+from torchvet.lint.text import split_lines
+
+MAX_FIX_PASSES = 10
+
+# Cheap text test before any parsing: every rule needs one of these words.  Most
+# files of a big tree contain none and cost one substring search per word.
+_WORDS = (
+    "load",
+    "save",
+    "pickle",
+    "Unpickler",
+    "safe_globals",
+    "weights_only",
+    "from_pretrained",
+    "pipeline",
+)
+# ... and one of these shapes: a call of a relevant name, an import of one
+# (aliases), or a keyword only our rules read.
+_SHAPES = re.compile(
+    r"(?:load|loads|load_state_dict|save|Unpickler|safe_globals|read_pickle|from_pretrained"
+    r"|pipeline|load_session)\s*\("
+    r"|import[^\n]*\b(?:load|loads|save|Unpickler|read_pickle|safe_globals|add_safe_globals)\b"
+    r"|weights_only|pickle_protocol|trust_remote_code|use_safetensors|allow_pickle"
+)
+
+
+def might_have_findings(text: str) -> bool:
+    return any(word in text for word in _WORDS) and _SHAPES.search(text) is not None
+
+
+@dataclass
+class Options:
+    fix: bool = False
+    unsafe_fixes: bool = False
+    diff: bool = False
+
+
+@dataclass
+class FileOutcome:
+    path: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    fixed: int = 0
+    diff: str = ""
+    new_text: str | None = None  # set when fixes changed the text
+
+
+@dataclass
+class _Lint:
+    diagnostics: list[Diagnostic]
+    notes: list[Note]
+    failures: int
+    units: dict[int | None, str]
+
+
+def _units(kind: str, text: str) -> dict[int | None, str]:
+    if kind != "notebook":
+        return {None: text}
+    from torchvet.lint.sources.notebook import cell_source
+
+    cells = json.loads(text)["cells"]
+    return {i: cell_source(c) for i, c in enumerate(cells) if isinstance(c, dict)}
+
+
+def lint_text(path: str, text: str, rules: list[type[Rule]], kind: str | None = None) -> _Lint:
+    kind = kind or source_kind(path)
+    snippets, notes = extract(path, text, kind)
+    if not snippets:
+        return _Lint([], notes, 0, {})
+    ctx = Context(path, [rule() for rule in rules])
+    more_notes, failures = ctx.run(snippets)
+    units = _units(kind, text)
+    unit_lines = {unit: split_lines(source) for unit, source in units.items()}
+    kept = []
+    for diagnostic in ctx.diagnostics:
+        unit = None if diagnostic.cell is None else diagnostic.cell - 1
+        lines = unit_lines.get(unit, [])
+        if not is_suppressed(diagnostic.code, lines, diagnostic.line, diagnostic.end_line):
+            kept.append(diagnostic)
+    kept.sort(key=Diagnostic.sort_key)
+    return _Lint(kept, notes + more_notes, failures, units)
+
+
+def compile_failures(path: str, text: str, kind: str) -> int:
+    """Snippets that do not compile: stricter than parsing (repeated keywords, ...)."""
+    from torchvet.lint.checker import parse
+
+    failures = 0
+    for snippet in extract(path, text, kind)[0]:
+        try:
+            compile(parse(snippet), path, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            failures += 1
+    return failures
+
+
+def _write_units(kind: str, text: str, changed: dict[int | None, str]) -> str:
+    if kind != "notebook":
+        return changed[None]
+    from torchvet.lint.jsonspan import replace_sources
+
+    return replace_sources(text, {unit: src for unit, src in changed.items() if unit is not None})
+
+
+def _notebook_intact(before: str, after: str, changed: set[int | None]) -> bool:
+    """Only the sources of the changed cells may differ, and the JSON must stay valid."""
+    try:
+        old, new = json.loads(before), json.loads(after)
+    except ValueError:
+        return False
+    for index, (a, b) in enumerate(zip(old["cells"], new["cells"], strict=True)):
+        if index not in changed and a != b:
+            return False
+        if {k: v for k, v in a.items() if k != "source"} != {
+            k: v for k, v in b.items() if k != "source"
+        }:
+            return False
+    return {k: v for k, v in old.items() if k != "cells"} == {
+        k: v for k, v in new.items() if k != "cells"
+    }
+
+
+def lint_file_text(
+    path: str, text: str, rules: list[type[Rule]], options: Options, kind: str | None = None
+) -> FileOutcome:
+    kind = kind or source_kind(path)
+    outcome = FileOutcome(path)
+    if not might_have_findings(text):
+        return outcome
+    result = lint_text(path, text, rules, kind)
+    if not (options.fix or options.diff):
+        outcome.diagnostics, outcome.notes = result.diagnostics, result.notes
+        return outcome
+    current = text
+    baseline = compile_failures(path, text, kind)
+    for _ in range(MAX_FIX_PASSES):
+        fixes = [
+            d.fix
+            for d in result.diagnostics
+            if d.fix is not None and (d.fix.safe or options.unsafe_fixes)
+        ]
+        if not fixes:
+            break
+        changed, applied = apply_to_units(result.units, fixes)
+        candidate = _write_units(kind, current, changed)
+        if candidate == current:
+            break
+        if kind == "notebook" and not _notebook_intact(current, candidate, set(changed)):
+            result.notes.append(Note(path, 1, "fix would alter the notebook; not applied"))
+            break
+        after = lint_text(path, candidate, rules, kind)
+        if after.failures > result.failures or compile_failures(path, candidate, kind) > baseline:
+            result.notes.append(Note(path, 1, "fix would break the code; not applied"))
+            break
+        outcome.fixed += applied
+        current, result = candidate, after
+    outcome.diagnostics, outcome.notes = result.diagnostics, result.notes
+    if current != text:
+        outcome.new_text = current
+        if options.diff:
+            outcome.diff = "".join(
+                difflib.unified_diff(
+                    text.splitlines(keepends=True),
+                    current.splitlines(keepends=True),
+                    fromfile=f"a/{path}",
+                    tofile=f"b/{path}",
+                )
+            )
+    return outcome
+
+
+def lint_path(path: str, rules: list[type[Rule]], options: Options) -> FileOutcome:
+    """Read, lint and (with ``options.fix``) rewrite one file; never raises on bad input."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        return FileOutcome(path, notes=[Note(path, 1, f"cannot read: {exc.strerror or exc}")])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        if not any(w.encode() in data for w in _WORDS):
+            return FileOutcome(path)
+        return FileOutcome(path, notes=[Note(path, 1, "not UTF-8; skipped")])
+    outcome = lint_file_text(path, text, rules, options)
+    if options.fix and not options.diff and outcome.new_text is not None:
+        try:
+            atomic_write(path, outcome.new_text.encode("utf-8"))
+        except OSError as exc:
+            outcome.notes.append(Note(path, 1, f"cannot write fixes: {exc.strerror or exc}"))
+    outcome.new_text = None  # not needed by the caller; keeps results small to pass around
+    return outcome

@@ -1,0 +1,1 @@
+"""Report formats shared by torchvet commands."""
