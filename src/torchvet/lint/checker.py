@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import bisect
+import re
 import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -12,7 +14,54 @@ from torchvet.lint.model import Diagnostic, Edit, Fix, Note, Snippet
 from torchvet.lint.resolve import Resolver
 from torchvet.lint.rules.base import Rule
 from torchvet.lint.sources.magics import neutralise
-from torchvet.lint.text import char_col, split_lines
+from torchvet.lint.text import char_col, line_starts, split_lines
+
+# Every rule needs one of these words on the lines it looks at.
+HOT_WORDS = (
+    "load",
+    "save",
+    "pickle",
+    "safe_globals",
+    "weights_only",
+    "from_pretrained",
+    "pipeline",
+    "trust_remote_code",
+    "use_safetensors",
+    "trust_repo",
+)
+
+
+_ALIAS = re.compile(r"\bas\s+([A-Za-z_]\w*)")
+
+
+def hot_lines(code: str) -> list[int]:
+    """Sorted line numbers holding a hot word (``str.find`` is far faster than a regex).
+
+    Names bound with ``as`` are hot too: ``tl(...)`` after ``from torch import load as tl``.
+    """
+    offsets = []
+    for word in HOT_WORDS:
+        index = code.find(word)
+        while index != -1:
+            offsets.append(index)
+            index = code.find(word, index + len(word))
+    aliases = set(_ALIAS.findall(code)) if " as " in code else set()
+    if aliases:
+        pattern = re.compile(r"\b(?:" + "|".join(sorted(aliases)) + r")\b")
+        offsets.extend(match.start() for match in pattern.finditer(code))
+    if not offsets:
+        return []
+    if "\r" in code:
+        starts = line_starts(code)
+        return sorted({bisect.bisect_right(starts, offset) for offset in offsets})
+    offsets.sort()
+    lines, line, previous = [], 1, 0
+    for offset in offsets:
+        line += code.count("\n", previous, offset)
+        previous = offset
+        if not lines or lines[-1] != line:
+            lines.append(line)
+    return lines
 
 
 def parse(snippet: Snippet) -> ast.Module:
@@ -195,6 +244,7 @@ class Context:
                         )
                     )
                 continue
+            self.resolver.hot_lines = hot_lines(snippet.code)
             try:
                 self.resolver.run(tree)
             except RecursionError:

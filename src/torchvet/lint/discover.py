@@ -117,4 +117,4 @@ def _walk(folder, specs, excluded, respect_gitignore, default_excludes) -> Itera
             and not _ignored(path, False, specs)
             and not excluded(path, False)
         ):
-            yield path
+            yield os.path.normpath(path)

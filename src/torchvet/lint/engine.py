@@ -17,30 +17,64 @@ from torchvet.lint.text import split_lines
 
 MAX_FIX_PASSES = 10
 
-# Cheap text test before any parsing: every rule needs one of these words.  Most
-# files of a big tree contain none and cost one substring search per word.
-_WORDS = (
-    "load",
-    "save",
-    "pickle",
-    "Unpickler",
-    "safe_globals",
-    "weights_only",
-    "from_pretrained",
-    "pipeline",
+# Cheap text tests before any parsing; a file that passes none cannot have a
+# finding.  Each pattern starts with a literal, which ``re`` scans for quickly.
+_SPECIFIC = tuple(
+    re.compile(pattern)
+    for pattern in (
+        r"Unpickler",
+        r"safe_globals",
+        r"read_pickle",
+        r"weights_only",
+        r"pickle_protocol",
+        r"trust_remote_code",
+        r"use_safetensors",
+        r"allow_pickle",
+        r"trust_repo",
+        r"import[^\n]*\bload(?:s|_session)?\b",  # `from torch import load as tl`
+    )
 )
-# ... and one of these shapes: a call of a relevant name, an import of one
-# (aliases), or a keyword only our rules read.
-_SHAPES = re.compile(
-    r"(?:load|loads|load_state_dict|save|Unpickler|safe_globals|read_pickle|from_pretrained"
-    r"|pipeline|load_session)\s*\("
-    r"|import[^\n]*\b(?:load|loads|save|Unpickler|read_pickle|safe_globals|add_safe_globals)\b"
-    r"|weights_only|pickle_protocol|trust_remote_code|use_safetensors|allow_pickle"
+_WORDS = ("load", "pickle", "safe_globals", "trust_remote_code", "use_safetensors")
+_LOAD_CALL = re.compile(r"load(?:s|_session|_module)?\s*\(")
+_ALIAS = re.compile(r"\bas\s+([A-Za-z_]\w*)")
+_IDENTIFIER_TAIL = re.compile(r"[A-Za-z_0-9]*$")
+# Receivers of `.load(` worth parsing for (besides any `import ... as` alias).
+_RECEIVERS = frozenset(
+    {
+        "torch",
+        "serialization",
+        "hub",
+        "pickle",
+        "_pickle",
+        "cPickle",
+        "dill",
+        "cloudpickle",
+        "joblib",
+    }
 )
 
 
 def might_have_findings(text: str) -> bool:
-    return any(word in text for word in _WORDS) and _SHAPES.search(text) is not None
+    if not any(word in text for word in _WORDS):
+        return False
+    if any(pattern.search(text) for pattern in _SPECIFIC):
+        return True
+    if "load_state_dict" in text and ("map_location" in text or "mmap" in text):
+        return True
+    aliases: set[str] | None = None
+    for match in _LOAD_CALL.finditer(text):
+        start = match.start()
+        if start == 0 or text[start - 1] != ".":
+            continue  # `json_load(`, or a bare `load(` (imported: caught above)
+        receiver = _IDENTIFIER_TAIL.search(text, max(0, start - 80), start - 1)
+        name = receiver.group() if receiver else ""
+        if name in _RECEIVERS:
+            return True
+        if aliases is None:
+            aliases = set(_ALIAS.findall(text))
+        if name in aliases:
+            return True
+    return False
 
 
 @dataclass
@@ -194,7 +228,7 @@ def lint_path(path: str, rules: list[type[Rule]], options: Options) -> FileOutco
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        if not any(w.encode() in data for w in _WORDS):
+        if b"load" not in data and b"pickle" not in data:
             return FileOutcome(path)
         return FileOutcome(path, notes=[Note(path, 1, "not UTF-8; skipped")])
     outcome = lint_file_text(path, text, rules, options)

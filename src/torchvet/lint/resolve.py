@@ -12,6 +12,7 @@ see the module's final bindings, which is what happens when they are called.
 from __future__ import annotations
 
 import ast
+import bisect
 import builtins
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -102,6 +103,8 @@ class Resolver:
         self.scope_stack: list[Scope] = [self.module_scope]
         self.node_stack: list[ast.AST] = []
         self._deferred: list[tuple[list[Scope], list[ast.AST], ast.AST]] = []
+        # Sorted lines that may matter to a rule; statements elsewhere only bind names.
+        self.hot_lines: list[int] | None = None
 
     # --- queries --------------------------------------------------------------
     def lookup(self, name: str) -> Binding | None:
@@ -165,7 +168,44 @@ class Resolver:
                 self._walk(statement)
             self.scope_stack, self.node_stack = saved
 
+    def _is_cold(self, statement: ast.stmt) -> bool:
+        hot = self.hot_lines
+        if hot is None:
+            return False
+        index = bisect.bisect_left(hot, statement.lineno)
+        return index == len(hot) or hot[index] > (statement.end_lineno or statement.lineno)
+
+    def _bind_only(self, statement: ast.stmt) -> None:
+        """The name bindings of a statement no rule needs to look inside."""
+        kind = type(statement)
+        if kind is ast.Import or kind is ast.ImportFrom or kind is ast.Assign:
+            _HANDLERS[kind](self, statement)
+        elif kind is ast.AnnAssign or kind is ast.AugAssign:
+            target = statement.target  # type: ignore[attr-defined]
+            if isinstance(target, ast.Name):
+                self._bind(Assignment(target.id, target, None))
+        elif kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
+            self._bind(Definition(statement.name, statement))  # type: ignore[attr-defined]
+        else:
+            for name in ("target", "optional_vars"):
+                target = getattr(statement, name, None)
+                if isinstance(target, ast.Name):
+                    self._bind(Binding(target.id, target))
+            for item in getattr(statement, "items", ()):  # with-statements
+                if isinstance(item.optional_vars, ast.Name):
+                    self._bind(Binding(item.optional_vars.id, item.optional_vars))
+            for field_name in ("body", "orelse", "finalbody", "handlers"):
+                for child in getattr(statement, field_name, ()):
+                    if isinstance(child, ast.ExceptHandler):
+                        for inner in child.body:
+                            self._walk(inner)
+                    else:
+                        self._walk(child)
+
     def _walk(self, node: ast.AST) -> None:
+        if isinstance(node, ast.stmt) and self._is_cold(node):
+            self._bind_only(node)
+            return
         self.node_stack.append(node)
         try:
             handler = _HANDLERS.get(type(node))

@@ -1,0 +1,1 @@
+"""torchvet sub-commands: each module exposes ``configure(parser)`` and ``run(args)``."""
