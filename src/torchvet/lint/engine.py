@@ -181,7 +181,7 @@ def lint_file_text(
         outcome.diagnostics, outcome.notes = result.diagnostics, result.notes
         return outcome
     current = text
-    baseline = compile_failures(path, text, kind)
+    baseline: int | None = None  # compiled only when there is something to fix
     for _ in range(MAX_FIX_PASSES):
         fixes = [
             d.fix
@@ -198,6 +198,8 @@ def lint_file_text(
             result.notes.append(Note(path, 1, "fix would alter the notebook; not applied"))
             break
         after = lint_text(path, candidate, rules, kind)
+        if baseline is None:
+            baseline = compile_failures(path, text, kind)
         if after.failures > result.failures or compile_failures(path, candidate, kind) > baseline:
             result.notes.append(Note(path, 1, "fix would break the code; not applied"))
             break
