@@ -48,6 +48,8 @@ class Selection:
     def codes_for(self, path: str) -> tuple[str, ...]:
         from pathlib import Path
 
+        if not self.per_file_ignores:
+            return _codes(tuple(self.select or ()), tuple(self.ignore))
         relative = relative_posix(path, Path(self.root))
         extra = [
             code

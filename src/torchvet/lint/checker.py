@@ -31,7 +31,8 @@ HOT_WORDS = (
 )
 
 
-_ALIAS = re.compile(r"\bas\s+([A-Za-z_]\w*)")
+# `from torch import load as tl`: the alias of a hot name is hot.
+_ALIAS = re.compile(r"(\w+)\s+as\s+([A-Za-z_]\w*)")
 
 
 def hot_lines(code: str) -> list[int]:
@@ -45,7 +46,11 @@ def hot_lines(code: str) -> list[int]:
         while index != -1:
             offsets.append(index)
             index = code.find(word, index + len(word))
-    aliases = set(_ALIAS.findall(code)) if " as " in code else set()
+    aliases = set()
+    if " as " in code:
+        aliases = {
+            alias for name, alias in _ALIAS.findall(code) if any(word in name for word in HOT_WORDS)
+        }
     if aliases:
         pattern = re.compile(r"\b(?:" + "|".join(sorted(aliases)) + r")\b")
         offsets.extend(match.start() for match in pattern.finditer(code))

@@ -31,12 +31,13 @@ _SPECIFIC = tuple(
         r"use_safetensors",
         r"allow_pickle",
         r"trust_repo",
-        r"import[^\n]*\bload(?:s|_session)?\b",  # `from torch import load as tl`
+        # `from torch import load as tl`, `from pickle import (loads, dumps)`
+        r"from\s+(?:torch|pickle|_pickle|cPickle|dill|cloudpickle|joblib)\b[\w.]*\s+import"
+        r"[\w\s,()]*?\bload(?:s|_session)?\b",
     )
 )
 _WORDS = ("load", "pickle", "safe_globals", "trust_remote_code", "use_safetensors")
 _LOAD_CALL = re.compile(r"load(?:s|_session|_module)?\s*\(")
-_ALIAS = re.compile(r"\bas\s+([A-Za-z_]\w*)")
 _IDENTIFIER_TAIL = re.compile(r"[A-Za-z_0-9]*$")
 # Receivers of `.load(` worth parsing for (besides any `import ... as` alias).
 _RECEIVERS = frozenset(
@@ -61,7 +62,7 @@ def might_have_findings(text: str) -> bool:
         return True
     if "load_state_dict" in text and ("map_location" in text or "mmap" in text):
         return True
-    aliases: set[str] | None = None
+    checked: set[str] = set()
     for match in _LOAD_CALL.finditer(text):
         start = match.start()
         if start == 0 or text[start - 1] != ".":
@@ -70,10 +71,10 @@ def might_have_findings(text: str) -> bool:
         name = receiver.group() if receiver else ""
         if name in _RECEIVERS:
             return True
-        if aliases is None:
-            aliases = set(_ALIAS.findall(text))
-        if name in aliases:
-            return True
+        if name and name not in checked:  # an alias: `import torch as T`
+            checked.add(name)
+            if re.search(r"as\s+" + name + r"\b", text):
+                return True
     return False
 
 
