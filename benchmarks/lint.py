@@ -74,8 +74,9 @@ def package_dir(name: str) -> Path | None:
 
 
 def commands(tools_bin: Path, paths: list[str]) -> dict[str, list[str]]:
+    torchvet = [sys.executable, "-m", "torchvet", "lint", "--format", "json", "--exit-zero", "-q"]
     return {
-        "torchvet": [sys.executable, "-m", "torchvet", "lint", "--format", "json", "--exit-zero", "-q", *paths],
+        "torchvet": [*torchvet, *paths],
         "bandit": [str(tools_bin / "bandit"), "-q", "-t", "B614,B301", "-f", "json", "-r", *paths],
         "torchfix": [str(tools_bin / "torchfix"), "--select", "TOR102", *paths],
         "semgrep": [

@@ -35,7 +35,7 @@ add_safe_globals([argparse.Namespace])
 add_safe_globals([getattr])  # expect: TV007
 torch.save(state, PATH)
 torch.save(state, PATH, pickle_protocol=4)  # expect: TV008
-state = (torch.load(PATH, weights_only=True),)  # expect: TV009
+state = torch.load(PATH, weights_only=True),  # expect: TV009
 pair = (torch.load(PATH, weights_only=True),)
 
 
