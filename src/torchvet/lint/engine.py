@@ -60,7 +60,9 @@ def might_have_findings(text: str) -> bool:
         return False
     if any(pattern.search(text) for pattern in _SPECIFIC):
         return True
-    if "load_state_dict" in text and ("map_location" in text or "mmap" in text):
+    if "load_state_dict" in text and any(
+        k in text for k in ("map_location", "mmap", "pickle_module")
+    ):
         return True
     checked: set[str] = set()
     for match in _LOAD_CALL.finditer(text):
@@ -157,6 +159,8 @@ def _notebook_intact(before: str, after: str, changed: set[int | None]) -> bool:
     try:
         old, new = json.loads(before), json.loads(after)
     except ValueError:
+        return False
+    if len(old["cells"]) != len(new["cells"]):
         return False
     for index, (a, b) in enumerate(zip(old["cells"], new["cells"], strict=True)):
         if index not in changed and a != b:

@@ -131,44 +131,41 @@ def source_spans(text: str) -> dict[int, Span]:
     return spans
 
 
-def _dump_like(old_raw: str, old_value: str, new_value: str) -> str:
-    """Encode ``new_value`` with the escaping style the original string used."""
-    ascii_form = json.dumps(old_value, ensure_ascii=True)
-    return json.dumps(new_value, ensure_ascii=old_raw == ascii_form and not old_value.isascii())
-
-
 def replace_sources(text: str, new_sources: dict[int, str]) -> str:
     """Return the notebook text with the given cells' sources replaced, all else kept."""
     spans = source_spans(text)
+    # An all-ASCII file was written with escapes (or had nothing to escape): keep it ASCII.
+    ascii_only = text.isascii()
     pieces: list[tuple[int, int, str]] = []
     for index, new_source in new_sources.items():
         span = spans[index]
-        raw = text[span.start : span.end]
         if not span.is_list:
-            pieces.append((span.start, span.end, _dump_like(raw, json.loads(raw), new_source)))
+            pieces.append((span.start, span.end, json.dumps(new_source, ensure_ascii=ascii_only)))
             continue
         old_items = [json.loads(text[s.start : s.end]) for s in span.items]
         new_items = new_source.splitlines(keepends=True)
         if len(new_items) == len(old_items) and old_items:
             for item, old, new in zip(span.items, old_items, new_items, strict=True):
                 if old != new:
-                    old_raw = text[item.start : item.end]
-                    pieces.append((item.start, item.end, _dump_like(old_raw, old, new)))
+                    encoded = json.dumps(new, ensure_ascii=ascii_only)
+                    pieces.append((item.start, item.end, encoded))
             continue
-        pieces.append((span.start, span.end, _render_list(text, span, new_items)))
+        pieces.append((span.start, span.end, _render_list(text, span, new_items, ascii_only)))
     for start, end, replacement in sorted(pieces, reverse=True):
         text = text[:start] + replacement + text[end:]
     return text
 
 
-def _render_list(text: str, span: Span, items: list[str]) -> str:
-    """A new list in the original's layout (item indentation, closing bracket)."""
+def _render_list(text: str, span: Span, items: list[str], ascii_only: bool) -> str:
+    """A new list in the original's layout (item indentation, separators, closing bracket)."""
+    encoded = [json.dumps(item, ensure_ascii=ascii_only) for item in items]
     if not span.items:
-        return json.dumps(items, ensure_ascii=False)
+        return "[" + ", ".join(encoded) + "]"
     first = span.items[0]
     lead = text[span.start + 1 : first.start]  # e.g. "\n    "
     tail = text[span.items[-1].end : span.end - 1]  # e.g. "\n   "
-    sample_raw = text[first.start : first.end]
-    sample = json.loads(sample_raw)
-    encoded = [_dump_like(sample_raw, sample, item) for item in items]
-    return "[" + lead + ("," + lead).join(encoded) + tail + "]"
+    if len(span.items) > 1:
+        separator = text[first.end : span.items[1].start]
+    else:
+        separator = "," + (lead if "\n" in lead else " ")
+    return "[" + lead + separator.join(encoded) + tail + "]"
