@@ -1,1 +1,0 @@
-"""torchvet sub-commands: each module exposes ``configure(parser)`` and ``run(args)``."""

@@ -1,1 +1,0 @@
-"""Report formats shared by torchvet commands."""
