@@ -31,8 +31,22 @@ HOT_WORDS = (
 )
 
 
-# `from torch import load as tl`: the alias of a hot name is hot.
-_ALIAS = re.compile(r"(\w+)\s+as\s+([A-Za-z_]\w*)")
+_NAME_BEFORE = re.compile(r"[A-Za-z_0-9]+$")
+_NAME_AFTER = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
+
+
+def _hot_aliases(code: str) -> set[str]:
+    """``tl`` in ``from torch import load as tl``: aliases of names holding a hot word."""
+    aliases = set()
+    index = code.find(" as ")
+    while index != -1:
+        before = _NAME_BEFORE.search(code, max(0, index - 60), index)
+        if before and any(word in before.group() for word in HOT_WORDS):
+            after = _NAME_AFTER.match(code, index + 4)
+            if after:
+                aliases.add(after.group())
+        index = code.find(" as ", index + 4)
+    return aliases
 
 
 def hot_lines(code: str) -> list[int]:
@@ -46,11 +60,7 @@ def hot_lines(code: str) -> list[int]:
         while index != -1:
             offsets.append(index)
             index = code.find(word, index + len(word))
-    aliases = set()
-    if " as " in code:
-        aliases = {
-            alias for name, alias in _ALIAS.findall(code) if any(word in name for word in HOT_WORDS)
-        }
+    aliases = _hot_aliases(code)
     if aliases:
         pattern = re.compile(r"\b(?:" + "|".join(sorted(aliases)) + r")\b")
         offsets.extend(match.start() for match in pattern.finditer(code))

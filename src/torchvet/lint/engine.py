@@ -19,26 +19,28 @@ from torchvet.lint.text import split_lines
 MAX_FIX_PASSES = 10
 
 # Cheap text tests before any parsing; a file that passes none cannot have a
-# finding.  Each pattern starts with a literal, which ``re`` scans for quickly.
-_SPECIFIC = tuple(
-    re.compile(pattern)
-    for pattern in (
-        r"Unpickler",
-        r"safe_globals",
-        r"read_pickle",
-        r"weights_only",
-        r"pickle_protocol",
-        r"trust_remote_code",
-        r"use_safetensors",
-        r"allow_pickle",
-        r"trust_repo",
-        # `from torch import load as tl`, `from pickle import (loads, dumps)`
-        r"from\s+(?:torch|pickle|_pickle|cPickle|dill|cloudpickle|joblib)\b[\w.]*\s+import"
-        r"[\w\s,()]*?\bload(?:s|_session)?\b",
-    )
+# finding.  Substring tests are far faster than regular expressions here.
+_SPECIFIC_WORDS = (
+    "Unpickler",
+    "safe_globals",
+    "read_pickle",
+    "weights_only",
+    "pickle_protocol",
+    "trust_remote_code",
+    "use_safetensors",
+    "allow_pickle",
+    "trust_repo",
 )
-_WORDS = ("load", "pickle", "safe_globals", "trust_remote_code", "use_safetensors")
-_LOAD_CALL = re.compile(r"load(?:s|_session|_module)?\s*\(")
+# `from torch import load as tl`, `from pickle import (loads, dumps)`
+_LOADER_IMPORT = re.compile(
+    r"from\s+(?:torch|pickle|_pickle|cPickle|dill|cloudpickle|joblib)\b[\w.]*\s+import"
+    r"[\w\s,()]*?\bload(?:s|_session)?\b"
+)
+_WORDS = ("load", "save", "pickle", "safe_globals", "trust_remote_code", "use_safetensors")
+# `.load(`-like calls (and `.save(` for positional pickle protocols) are worth a
+# parse when their receiver is one of _RECEIVERS or an `as` alias.
+_CALL_NEEDLES = (".load", ".save")
+_CALL_TAIL = re.compile(r"(?:s|_session|_module)?\s*\(")
 _IDENTIFIER_TAIL = re.compile(r"[A-Za-z_0-9]*$")
 # Receivers of `.load(` worth parsing for (besides any `import ... as` alias).
 _RECEIVERS = frozenset(
@@ -52,6 +54,7 @@ _RECEIVERS = frozenset(
         "dill",
         "cloudpickle",
         "joblib",
+        "numpy",
     }
 )
 
@@ -59,25 +62,27 @@ _RECEIVERS = frozenset(
 def might_have_findings(text: str) -> bool:
     if not any(word in text for word in _WORDS):
         return False
-    if any(pattern.search(text) for pattern in _SPECIFIC):
+    if any(word in text for word in _SPECIFIC_WORDS) or _LOADER_IMPORT.search(text):
         return True
     if "load_state_dict" in text and any(
         k in text for k in ("map_location", "mmap", "pickle_module")
     ):
         return True
     checked: set[str] = set()
-    for match in _LOAD_CALL.finditer(text):
-        start = match.start()
-        if start == 0 or text[start - 1] != ".":
-            continue  # `json_load(`, or a bare `load(` (imported: caught above)
-        receiver = _IDENTIFIER_TAIL.search(text, max(0, start - 80), start - 1)
-        name = receiver.group() if receiver else ""
-        if name in _RECEIVERS:
-            return True
-        if name and name not in checked:  # an alias: `import torch as T`
-            checked.add(name)
-            if re.search(r"as\s+" + name + r"\b", text):
+    for needle in _CALL_NEEDLES:
+        index = text.find(needle)
+        while index != -1:
+            start, index = index, text.find(needle, index + 1)
+            if not _CALL_TAIL.match(text, start + len(needle)):
+                continue  # `.loader`, `.saved`, an attribute that is not called
+            receiver = _IDENTIFIER_TAIL.search(text, max(0, start - 80), start)
+            name = receiver.group() if receiver else ""
+            if name in _RECEIVERS:
                 return True
+            if name and name not in checked:  # an alias: `import torch as T`
+                checked.add(name)
+                if re.search(r"as\s+" + name + r"\b", text):
+                    return True
     return False
 
 
@@ -123,11 +128,13 @@ def lint_text(path: str, text: str, rules: list[type[Rule]], kind: str | None = 
     ctx = Context(path, [rule() for rule in rules])
     more_notes, failures = ctx.run(snippets)
     units = _units(kind, text)
-    unit_lines = {unit: split_lines(source) for unit, source in units.items()}
+    unit_lines: dict[int | None, list[str]] = {}
     kept = []
     for diagnostic in ctx.diagnostics:
         unit = None if diagnostic.cell is None else diagnostic.cell - 1
-        lines = unit_lines.get(unit, [])
+        if unit not in unit_lines:
+            unit_lines[unit] = split_lines(units.get(unit, ""))
+        lines = unit_lines[unit]
         if not is_suppressed(diagnostic.code, lines, diagnostic.line, diagnostic.end_line):
             kept.append(diagnostic)
     kept.sort(key=Diagnostic.sort_key)
