@@ -14,7 +14,7 @@ from torchvet.lint.model import Diagnostic, Edit, Fix, Note, Snippet
 from torchvet.lint.resolve import Resolver
 from torchvet.lint.rules.base import Rule
 from torchvet.lint.sources.magics import neutralise
-from torchvet.lint.text import char_col, line_starts, split_lines
+from torchvet.lint.text import char_col, identifier_before, line_starts, split_lines
 
 # Every rule needs one of these words on the lines it looks at.
 HOT_WORDS = (
@@ -31,7 +31,6 @@ HOT_WORDS = (
 )
 
 
-_NAME_BEFORE = re.compile(r"[A-Za-z_0-9]+$")
 _NAME_AFTER = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
 
 
@@ -40,8 +39,8 @@ def _hot_aliases(code: str) -> set[str]:
     aliases = set()
     index = code.find(" as ")
     while index != -1:
-        before = _NAME_BEFORE.search(code, max(0, index - 60), index)
-        if before and any(word in before.group() for word in HOT_WORDS):
+        before = identifier_before(code, index)
+        if before and any(word in before for word in HOT_WORDS):
             after = _NAME_AFTER.match(code, index + 4)
             if after:
                 aliases.add(after.group())

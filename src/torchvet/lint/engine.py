@@ -14,7 +14,7 @@ from torchvet.lint.model import Diagnostic, Note
 from torchvet.lint.noqa import is_suppressed
 from torchvet.lint.rules import Rule
 from torchvet.lint.sources import extract, source_kind
-from torchvet.lint.text import split_lines
+from torchvet.lint.text import identifier_before, split_lines
 
 MAX_FIX_PASSES = 10
 
@@ -41,7 +41,6 @@ _WORDS = ("load", "save", "pickle", "safe_globals", "trust_remote_code", "use_sa
 # parse when their receiver is one of _RECEIVERS or an `as` alias.
 _CALL_NEEDLES = (".load", ".save")
 _CALL_TAIL = re.compile(r"(?:s|_session|_module)?\s*\(")
-_IDENTIFIER_TAIL = re.compile(r"[A-Za-z_0-9]*$")
 # Receivers of `.load(` worth parsing for (besides any `import ... as` alias).
 _RECEIVERS = frozenset(
     {
@@ -75,8 +74,7 @@ def might_have_findings(text: str) -> bool:
             start, index = index, text.find(needle, index + 1)
             if not _CALL_TAIL.match(text, start + len(needle)):
                 continue  # `.loader`, `.saved`, an attribute that is not called
-            receiver = _IDENTIFIER_TAIL.search(text, max(0, start - 80), start)
-            name = receiver.group() if receiver else ""
+            name = identifier_before(text, start)
             if name in _RECEIVERS:
                 return True
             if name and name not in checked:  # an alias: `import torch as T`

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 _EOL = re.compile(r"\r\n|\r|\n")
+_IDENTIFIER_TAIL = re.compile(r"[A-Za-z_0-9]+$")
 
 
 def split_lines(text: str) -> list[str]:
@@ -35,3 +36,9 @@ def char_col(line_text: str, byte_col: int) -> int:
 
 def indent_of(text: str) -> int:
     return len(text) - len(text.lstrip(" \t"))
+
+
+def identifier_before(text: str, index: int, reach: int = 80) -> str:
+    """The identifier ending right before ``index`` (``"torch"`` for ``torch|.load``)."""
+    match = _IDENTIFIER_TAIL.search(text, max(0, index - reach), index)
+    return match.group() if match else ""
