@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 import bisect
 import builtins
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 BUILTIN_NAMES = frozenset(dir(builtins))
@@ -150,10 +150,6 @@ class Resolver:
     @property
     def parent(self) -> ast.AST | None:
         return self.node_stack[-2] if len(self.node_stack) > 1 else None
-
-    def ancestors(self) -> Iterator[ast.AST]:
-        """Enclosing nodes, innermost first (excluding the current node)."""
-        return reversed(self.node_stack[:-1])
 
     # --- walking --------------------------------------------------------------
     def run(self, tree: ast.Module) -> None:
