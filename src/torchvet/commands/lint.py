@@ -1,0 +1,105 @@
+"""``torchvet lint``: argument parsing only; the work is in ``torchvet.lint``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+DESCRIPTION = """\
+Find (and fix) PyTorch model-loading misuse in Python files, Jupyter notebooks,
+Markdown and reStructuredText code blocks, and sphinx-gallery comment blocks.
+
+Output is `path:line:col: CODE message` (`path:cell N:line:col:` for notebooks).
+Suppress one finding with `# noqa: TV002` or `# torchvet: ignore[TV002]` on its line.
+Settings come from [tool.torchvet] in the nearest pyproject.toml
+(select, ignore, exclude, per-file-ignores); command-line --select replaces
+`select`, --ignore adds to `ignore`. Rules are listed in docs/rules.md."""
+
+EPILOG = (
+    "exit codes: 0 = no findings, 1 = findings (or fixes left to apply with --diff), "
+    "2 = usage error"
+)
+
+
+def _codes(value: str) -> list[str]:
+    return [part.strip().upper() for part in value.split(",") if part.strip()]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = DESCRIPTION
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        default=["."],
+        help="files or folders (default: .); '-' reads stdin",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("text", "json", "sarif", "github"),
+        default="text",
+        help="output format (default: text)",
+    )
+    parser.add_argument("--fix", action="store_true", help="apply safe fixes in place")
+    parser.add_argument(
+        "--unsafe-fixes",
+        action="store_true",
+        help="also apply fixes that may change behaviour (with --fix or --diff)",
+    )
+    parser.add_argument(
+        "--diff",
+        action="store_true",
+        help="print the fixes as a unified diff instead of writing them",
+    )
+    parser.add_argument(
+        "--select",
+        type=_codes,
+        metavar="CODES",
+        help="comma-separated codes or prefixes to check (e.g. TV0,TV101; ALL)",
+    )
+    parser.add_argument(
+        "--ignore",
+        type=_codes,
+        metavar="CODES",
+        default=[],
+        help="comma-separated codes or prefixes to skip",
+    )
+    parser.add_argument(
+        "--exit-zero", action="store_true", help="exit 0 even when there are findings"
+    )
+    parser.add_argument(
+        "--statistics",
+        action="store_true",
+        help="print the number of findings per rule instead of each finding",
+    )
+    parser.add_argument(
+        "--config", type=Path, metavar="PYPROJECT", help="read settings from this pyproject.toml"
+    )
+    parser.add_argument(
+        "--no-respect-gitignore", action="store_true", help="lint files that .gitignore excludes"
+    )
+    parser.add_argument(
+        "--include-environments",
+        action="store_true",
+        help="also walk virtualenvs, site-packages, node_modules and VCS folders",
+    )
+    parser.add_argument(
+        "--stdin-filename",
+        metavar="NAME",
+        help="name (and so file type) to use for code read from stdin",
+    )
+    parser.add_argument(
+        "-j", "--jobs", type=int, metavar="N", help="worker processes (default: one per CPU)"
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="do not print notes and the summary"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from torchvet.lint.cli import main
+
+    return main(args, sys.stdout, sys.stderr)

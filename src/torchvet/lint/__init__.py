@@ -1,0 +1,1 @@
+"""``torchvet lint``: find and fix model-loading API misuse in code, notebooks and docs."""

@@ -1,0 +1,111 @@
+"""Lint many files: choose rules per file, fan out over processes, gather outcomes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from pathspec import GitIgnoreSpec
+
+from torchvet.lint.config import Config, relative_posix
+from torchvet.lint.discover import discover
+from torchvet.lint.engine import FileOutcome, Options, lint_path
+from torchvet.lint.model import Diagnostic, Note
+from torchvet.lint.rules import RULES_BY_CODE, select_rules
+
+# Below this many files, starting worker processes costs more than it saves.
+PARALLEL_THRESHOLD = 64
+CHUNK = 16
+
+
+@dataclass
+class LintRun:
+    files: int = 0
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    fixed: int = 0
+    diffs: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Selection:
+    select: list[str] | None
+    ignore: list[str]
+    per_file_ignores: list[tuple[GitIgnoreSpec, tuple[str, ...]]]
+    root: str
+
+    @classmethod
+    def from_config(cls, config: Config) -> Selection:
+        per_file = [
+            (GitIgnoreSpec.from_lines([pattern]), tuple(codes))
+            for pattern, codes in config.per_file_ignores.items()
+        ]
+        return cls(config.select, config.ignore, per_file, str(config.root))
+
+    def codes_for(self, path: str) -> tuple[str, ...]:
+        from pathlib import Path
+
+        if not self.per_file_ignores:
+            return _codes(tuple(self.select or ()), tuple(self.ignore))
+        relative = relative_posix(path, Path(self.root))
+        extra = [
+            code
+            for spec, codes in self.per_file_ignores
+            if spec.match_file(relative)
+            for code in codes
+        ]
+        return _codes(tuple(self.select or ()), tuple(self.ignore + extra))
+
+
+@lru_cache(maxsize=64)
+def _codes(select: tuple[str, ...], ignore: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(rule.code for rule in select_rules(list(select) or None, list(ignore)))
+
+
+def _lint_chunk(jobs: Sequence[tuple[str, tuple[str, ...]]], options: Options) -> list[FileOutcome]:
+    return [lint_path(path, [RULES_BY_CODE[c] for c in codes], options) for path, codes in jobs]
+
+
+def lint_paths(
+    paths: Sequence[str],
+    config: Config,
+    options: Options,
+    jobs: int | None = None,
+    respect_gitignore: bool = True,
+    default_excludes: bool = True,
+) -> LintRun:
+    selection = Selection.from_config(config)
+    exclude = GitIgnoreSpec.from_lines(config.exclude) if config.exclude else None
+    files = list(discover(list(paths), exclude, config.root, respect_gitignore, default_excludes))
+    work = [(path, selection.codes_for(path)) for path in files]
+    workers = jobs or os.cpu_count() or 1
+    run = LintRun(files=len(files))
+    if workers > 1 and len(work) >= PARALLEL_THRESHOLD:
+        outcomes = _parallel(work, options, workers)
+    else:
+        outcomes = _lint_chunk(work, options)
+    for outcome in outcomes:
+        run.diagnostics.extend(outcome.diagnostics)
+        run.notes.extend(outcome.notes)
+        run.fixed += outcome.fixed
+        if outcome.diff:
+            run.diffs.append(outcome.diff)
+    run.diagnostics.sort(key=Diagnostic.sort_key)
+    return run
+
+
+def _parallel(work, options: Options, workers: int) -> list[FileOutcome]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    method = "fork" if sys.platform.startswith("linux") else None
+    context = multiprocessing.get_context(method)
+    chunks = [work[i : i + CHUNK] for i in range(0, len(work), CHUNK)]
+    outcomes: list[FileOutcome] = []
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        for result in pool.map(_lint_chunk, chunks, [options] * len(chunks)):
+            outcomes.extend(result)
+    return outcomes

@@ -1,0 +1,268 @@
+"""Run the rules over the snippets of one document: parse, resolve names, dispatch."""
+
+from __future__ import annotations
+
+import ast
+import bisect
+import re
+import warnings
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from torchvet.lint.astutil import Position, end_of, start_of
+from torchvet.lint.model import Diagnostic, Edit, Fix, Note, Snippet
+from torchvet.lint.resolve import Resolver
+from torchvet.lint.rules.base import Rule
+from torchvet.lint.sources.magics import neutralise
+from torchvet.lint.text import char_col, identifier_before, line_starts, split_lines
+
+# Every rule needs one of these words on the lines it looks at.
+HOT_WORDS = (
+    "load",
+    "save",
+    "pickle",
+    "safe_globals",
+    "weights_only",
+    "from_pretrained",
+    "pipeline",
+    "trust_remote_code",
+    "use_safetensors",
+    "trust_repo",
+)
+
+
+_NAME_AFTER = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
+
+
+def _hot_aliases(code: str) -> set[str]:
+    """``tl`` in ``from torch import load as tl``: aliases of names holding a hot word."""
+    aliases = set()
+    index = code.find(" as ")
+    while index != -1:
+        before = identifier_before(code, index)
+        if before and any(word in before for word in HOT_WORDS):
+            after = _NAME_AFTER.match(code, index + 4)
+            if after:
+                aliases.add(after.group())
+        index = code.find(" as ", index + 4)
+    return aliases
+
+
+def hot_lines(code: str) -> list[int]:
+    """Sorted line numbers holding a hot word (``str.find`` is far faster than a regex).
+
+    Names bound with ``as`` are hot too: ``tl(...)`` after ``from torch import load as tl``.
+    """
+    offsets = []
+    for word in HOT_WORDS:
+        index = code.find(word)
+        while index != -1:
+            offsets.append(index)
+            index = code.find(word, index + len(word))
+    aliases = _hot_aliases(code)
+    if aliases:
+        pattern = re.compile(r"\b(?:" + "|".join(sorted(aliases)) + r")\b")
+        offsets.extend(match.start() for match in pattern.finditer(code))
+    if not offsets:
+        return []
+    if "\r" in code:
+        starts = line_starts(code)
+        return sorted({bisect.bisect_right(starts, offset) for offset in offsets})
+    offsets.sort()
+    lines, line, previous = [], 1, 0
+    for offset in offsets:
+        line += code.count("\n", previous, offset)
+        previous = offset
+        if not lines or lines[-1] != line:
+            lines.append(line)
+    return lines
+
+
+def parse(snippet: Snippet) -> ast.Module:
+    """Parse a snippet; IPython-only lines are retried as ``pass`` outside ``.py`` files."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # invalid escape sequences etc. are not our business
+        try:
+            return ast.parse(snippet.code)
+        except SyntaxError:
+            if snippet.kind == "python":
+                raise
+            code = neutralise(snippet.code)
+            if code == snippet.code:
+                raise
+            snippet.code = code
+            return ast.parse(code)
+
+
+class Context:
+    """What a rule sees: name resolution, the current snippet, and ways to report."""
+
+    def __init__(self, path: str, rules: Sequence[Rule]) -> None:
+        self.path = path
+        self.rules = rules
+        self.diagnostics: list[Diagnostic] = []
+        self.defined_functions: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = (
+            defaultdict(list)
+        )
+        self.resolver = Resolver(self._visit)
+        self.snippet: Snippet | None = None
+        self._lines: list[str] | None = None
+        self.call_name: str | None = None  # qualified name of the call being checked
+        self._by_type: dict[type, list[Rule]] = defaultdict(list)
+        self._by_terminal: dict[str, list[Rule]] = defaultdict(list)
+        self._by_keyword: dict[str, list[Rule]] = defaultdict(list)
+        self._every_call: list[Rule] = []
+        for rule in rules:
+            for node_type in rule.node_types:
+                if node_type is not ast.Call:
+                    self._by_type[node_type].append(rule)
+            if ast.Call in rule.node_types:
+                if rule.terminals is None:
+                    self._every_call.append(rule)
+                for terminal in rule.terminals or ():
+                    self._by_terminal[terminal].append(rule)
+                for keyword in rule.keywords:
+                    self._by_keyword[keyword].append(rule)
+
+    # --- queries for rules ----------------------------------------------------
+    def qualified_name(self, node: ast.AST) -> str | None:
+        return self.resolver.qualified_name(node)
+
+    def constant(self, node: ast.AST) -> object:
+        return self.resolver.constant(node)
+
+    @property
+    def lines(self) -> list[str]:
+        if self._lines is None:
+            assert self.snippet is not None
+            self._lines = split_lines(self.snippet.code)
+        return self._lines
+
+    def segment(self, start: Position, end: Position) -> str:
+        """Snippet text between two ``ast`` positions."""
+        lines = self.lines
+        (l1, c1), (l2, c2) = self._chars(start), self._chars(end)
+        if l1 == l2:
+            return lines[l1 - 1][c1:c2]
+        parts = [lines[l1 - 1][c1:], *lines[l1 : l2 - 1], lines[l2 - 1][:c2]]
+        return "\n".join(parts)
+
+    def node_text(self, node: ast.AST) -> str:
+        return self.segment(start_of(node), end_of(node))
+
+    # --- reporting ------------------------------------------------------------
+    def _chars(self, position: Position) -> tuple[int, int]:
+        line, byte_col = position
+        lines = self.lines
+        text = lines[line - 1] if 0 < line <= len(lines) else ""
+        return line, char_col(text, byte_col)
+
+    def _original(self, position: Position) -> tuple[int, int]:
+        assert self.snippet is not None
+        return self.snippet.to_original(*self._chars(position))
+
+    def edit(self, start: Position, end: Position, text: str) -> Edit:
+        assert self.snippet is not None
+        return Edit(self.snippet.unit, self._original(start), self._original(end), text)
+
+    def report(
+        self,
+        rule: Rule,
+        node: ast.AST,
+        message: str,
+        fix: tuple[str, Iterable[Edit]] | None = None,
+        end_node: ast.AST | None = None,
+    ) -> Diagnostic:
+        assert self.snippet is not None
+        line, col = self._original(start_of(node))
+        end_line, end_col = self._original(end_of(end_node or node))
+        made = None
+        if fix is not None:
+            description, edits = fix
+            made = Fix(description, tuple(edits), safe=rule.fix_safety == "safe")
+        unit = self.snippet.unit
+        diagnostic = Diagnostic(
+            self.path,
+            rule.code,
+            message,
+            line,
+            col + 1,
+            end_line,
+            end_col + 1,
+            cell=None if unit is None else unit + 1,
+            fix=made,
+        )
+        self.diagnostics.append(diagnostic)
+        return diagnostic
+
+    # --- walking --------------------------------------------------------------
+    def _visit(self, node: ast.AST, _resolver: Resolver) -> None:
+        node_type = type(node)
+        if node_type is ast.Call:
+            self._visit_call(node)  # type: ignore[arg-type]
+        elif node_type is ast.FunctionDef or node_type is ast.AsyncFunctionDef:
+            self.defined_functions[node.name].append(node)  # type: ignore[attr-defined]
+        rules = self._by_type.get(node_type)
+        if rules:
+            for rule in rules:
+                rule.check(node, self)
+
+    def _visit_call(self, call: ast.Call) -> None:
+        func = call.func
+        name = self.resolver.qualified_name(func)
+        self.call_name = name
+        if name is not None:
+            terminal = name.rpartition(".")[2]
+        elif isinstance(func, ast.Attribute):
+            terminal = func.attr
+        elif isinstance(func, ast.Name):
+            terminal = func.id
+        else:
+            terminal = ""
+        chosen = list(self._every_call)
+        chosen.extend(self._by_terminal.get(terminal, ()))
+        for keyword in call.keywords:
+            if keyword.arg is not None:
+                chosen.extend(self._by_keyword.get(keyword.arg, ()))
+            elif isinstance(keyword.value, ast.Dict):
+                for key in keyword.value.keys:
+                    if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                        chosen.extend(self._by_keyword.get(key.value, ()))
+        seen: set[int] = set()
+        for rule in chosen:
+            if id(rule) not in seen:
+                seen.add(id(rule))
+                rule.check(call, self)
+
+    def run(self, snippets: Iterable[Snippet]) -> tuple[list[Note], int]:
+        """Check every snippet; returns notes and the number that did not parse."""
+        notes: list[Note] = []
+        failures = 0
+        for snippet in snippets:
+            self.snippet, self._lines = snippet, None
+            try:
+                tree = parse(snippet)
+            except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+                failures += 1
+                if snippet.declared:
+                    line = getattr(exc, "lineno", None) or 1
+                    original_line, _ = snippet.to_original(line, 0)
+                    reason = getattr(exc, "msg", None) or type(exc).__name__
+                    cell = None if snippet.unit is None else snippet.unit + 1
+                    notes.append(
+                        Note(
+                            self.path,
+                            original_line,
+                            f"{snippet.kind} does not parse ({reason}); skipped",
+                            cell,
+                        )
+                    )
+                continue
+            self.resolver.hot_lines = hot_lines(snippet.code)
+            try:
+                self.resolver.run(tree)
+            except RecursionError:
+                notes.append(Note(self.path, snippet.first_line, "code nested too deeply; skipped"))
+        for rule in self.rules:
+            rule.finish(self)
+        return notes, failures

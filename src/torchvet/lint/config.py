@@ -1,0 +1,81 @@
+"""``[tool.torchvet]`` in ``pyproject.toml``: select, ignore, exclude, per-file-ignores."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass
+class Config:
+    root: Path = field(default_factory=Path.cwd)  # patterns are relative to this folder
+    select: list[str] | None = None
+    ignore: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
+    source: Path | None = None
+
+
+def find_pyproject(start: Path) -> Path | None:
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _codes(value: object, key: str, where: Path) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: [tool.torchvet] {key} must be a list of strings")
+    return [v.strip().upper() for v in value]
+
+
+def load_config(start: Path | None = None, explicit: Path | None = None) -> Config:
+    path = explicit or find_pyproject(start or Path.cwd())
+    if path is None:
+        return Config()
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    table = data.get("tool", {}).get("torchvet", {})
+    config = Config(root=path.parent.resolve(), source=path)
+    known = {"select", "ignore", "exclude", "per-file-ignores"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown [tool.torchvet] keys: {', '.join(unknown)}")
+    if "select" in table:
+        config.select = _codes(table["select"], "select", path)
+    config.ignore = _codes(table.get("ignore", []), "ignore", path)
+    exclude = table.get("exclude", [])
+    if not isinstance(exclude, list) or not all(isinstance(v, str) for v in exclude):
+        raise ConfigError(f"{path}: [tool.torchvet] exclude must be a list of strings")
+    config.exclude = list(exclude)
+    per_file = table.get("per-file-ignores", {})
+    if not isinstance(per_file, dict):
+        raise ConfigError(f"{path}: [tool.torchvet] per-file-ignores must be a table")
+    config.per_file_ignores = {
+        pattern: _codes(codes, f"per-file-ignores.{pattern}", path)
+        for pattern, codes in per_file.items()
+    }
+    return config
+
+
+def relative_posix(path: str, root: Path) -> str:
+    try:
+        return Path(os.path.abspath(path)).relative_to(root).as_posix()
+    except ValueError:
+        return Path(path).as_posix()

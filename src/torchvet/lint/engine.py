@@ -1,0 +1,263 @@
+"""Lint (and fix) one file: read, prefilter, extract, check, suppress, fix, write."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+
+from torchvet.lint.checker import Context
+from torchvet.lint.fix import apply_to_units, atomic_write
+from torchvet.lint.model import Diagnostic, Note
+from torchvet.lint.noqa import is_suppressed
+from torchvet.lint.rules import Rule
+from torchvet.lint.sources import extract, source_kind
+from torchvet.lint.text import identifier_before, split_lines
+
+MAX_FIX_PASSES = 10
+
+# Cheap text tests before any parsing; a file that passes none cannot have a
+# finding.  Substring tests are far faster than regular expressions here.
+_SPECIFIC_WORDS = (
+    "Unpickler",
+    "safe_globals",
+    "read_pickle",
+    "weights_only",
+    "pickle_protocol",
+    "trust_remote_code",
+    "use_safetensors",
+    "allow_pickle",
+    "trust_repo",
+)
+# `from torch import load as tl`, `from pickle import (loads, dumps)`
+_LOADER_IMPORT = re.compile(
+    r"from\s+(?:torch|pickle|_pickle|cPickle|dill|cloudpickle|joblib)\b[\w.]*\s+import"
+    r"[\w\s,()]*?\bload(?:s|_session)?\b"
+)
+_WORDS = ("load", "save", "pickle", "safe_globals", "trust_remote_code", "use_safetensors")
+# `.load(`-like calls (and `.save(` for positional pickle protocols) are worth a
+# parse when their receiver is one of _RECEIVERS or an `as` alias.
+_CALL_NEEDLES = (".load", ".save")
+_CALL_TAIL = re.compile(r"(?:s|_session|_module)?\s*\(")
+# Receivers of `.load(` worth parsing for (besides any `import ... as` alias).
+_RECEIVERS = frozenset(
+    {
+        "torch",
+        "serialization",
+        "hub",
+        "pickle",
+        "_pickle",
+        "cPickle",
+        "dill",
+        "cloudpickle",
+        "joblib",
+        "numpy",
+    }
+)
+
+
+def might_have_findings(text: str) -> bool:
+    if not any(word in text for word in _WORDS):
+        return False
+    if any(word in text for word in _SPECIFIC_WORDS) or _LOADER_IMPORT.search(text):
+        return True
+    if "load_state_dict" in text and any(
+        k in text for k in ("map_location", "mmap", "pickle_module")
+    ):
+        return True
+    checked: set[str] = set()
+    for needle in _CALL_NEEDLES:
+        index = text.find(needle)
+        while index != -1:
+            start, index = index, text.find(needle, index + 1)
+            if not _CALL_TAIL.match(text, start + len(needle)):
+                continue  # `.loader`, `.saved`, an attribute that is not called
+            name = identifier_before(text, start)
+            if name in _RECEIVERS:
+                return True
+            if name and name not in checked:  # an alias: `import torch as T`
+                checked.add(name)
+                if re.search(r"as\s+" + name + r"\b", text):
+                    return True
+    return False
+
+
+@dataclass
+class Options:
+    fix: bool = False
+    unsafe_fixes: bool = False
+    diff: bool = False
+
+
+@dataclass
+class FileOutcome:
+    path: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    fixed: int = 0
+    diff: str = ""
+    new_text: str | None = None  # set when fixes changed the text
+
+
+@dataclass
+class _Lint:
+    diagnostics: list[Diagnostic]
+    notes: list[Note]
+    failures: int
+    units: dict[int | None, str]
+
+
+def _units(kind: str, text: str) -> dict[int | None, str]:
+    if kind != "notebook":
+        return {None: text}
+    from torchvet.lint.sources.notebook import cell_source
+
+    cells = json.loads(text)["cells"]
+    return {i: cell_source(c) for i, c in enumerate(cells) if isinstance(c, dict)}
+
+
+def lint_text(path: str, text: str, rules: list[type[Rule]], kind: str | None = None) -> _Lint:
+    kind = kind or source_kind(path)
+    snippets, notes = extract(path, text, kind)
+    if not snippets:
+        return _Lint([], notes, 0, {})
+    ctx = Context(path, [rule() for rule in rules])
+    more_notes, failures = ctx.run(snippets)
+    units = _units(kind, text)
+    unit_lines: dict[int | None, list[str]] = {}
+    kept = []
+    for diagnostic in ctx.diagnostics:
+        unit = None if diagnostic.cell is None else diagnostic.cell - 1
+        if unit not in unit_lines:
+            unit_lines[unit] = split_lines(units.get(unit, ""))
+        lines = unit_lines[unit]
+        if not is_suppressed(diagnostic.code, lines, diagnostic.line, diagnostic.end_line):
+            kept.append(diagnostic)
+    kept.sort(key=Diagnostic.sort_key)
+    return _Lint(kept, notes + more_notes, failures, units)
+
+
+def compile_failures(path: str, text: str, kind: str) -> int:
+    """Snippets that do not compile: stricter than parsing (repeated keywords, ...)."""
+    from torchvet.lint.checker import parse
+
+    failures = 0
+    for snippet in extract(path, text, kind)[0]:
+        try:
+            compile(parse(snippet), path, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            failures += 1
+    return failures
+
+
+def _write_units(kind: str, text: str, changed: dict[int | None, str]) -> str:
+    if kind != "notebook":
+        return changed[None]
+    from torchvet.lint.jsonspan import replace_sources
+
+    return replace_sources(text, {unit: src for unit, src in changed.items() if unit is not None})
+
+
+def _notebook_intact(before: str, after: str, changed: set[int | None]) -> bool:
+    """Only the sources of the changed cells may differ, and the JSON must stay valid."""
+    try:
+        old, new = json.loads(before), json.loads(after)
+    except ValueError:
+        return False
+    if len(old["cells"]) != len(new["cells"]):
+        return False
+    for index, (a, b) in enumerate(zip(old["cells"], new["cells"], strict=True)):
+        if index not in changed and a != b:
+            return False
+        if {k: v for k, v in a.items() if k != "source"} != {
+            k: v for k, v in b.items() if k != "source"
+        }:
+            return False
+    return {k: v for k, v in old.items() if k != "cells"} == {
+        k: v for k, v in new.items() if k != "cells"
+    }
+
+
+def lint_file_text(
+    path: str, text: str, rules: list[type[Rule]], options: Options, kind: str | None = None
+) -> FileOutcome:
+    kind = kind or source_kind(path)
+    outcome = FileOutcome(path)
+    if not might_have_findings(text):
+        return outcome
+    result = lint_text(path, text, rules, kind)
+    if not (options.fix or options.diff):
+        outcome.diagnostics, outcome.notes = result.diagnostics, result.notes
+        return outcome
+    current = text
+    baseline: int | None = None  # compiled only when there is something to fix
+    for _ in range(MAX_FIX_PASSES):
+        fixes = [
+            d.fix
+            for d in result.diagnostics
+            if d.fix is not None and (d.fix.safe or options.unsafe_fixes)
+        ]
+        if not fixes:
+            break
+        changed, applied = apply_to_units(result.units, fixes)
+        try:
+            candidate = _write_units(kind, current, changed)
+        except (ValueError, KeyError, IndexError):
+            result.notes.append(Note(path, 1, "cannot rewrite this notebook's JSON; not fixed"))
+            break
+        if candidate == current:
+            break
+        if kind == "notebook" and not _notebook_intact(current, candidate, set(changed)):
+            result.notes.append(Note(path, 1, "fix would alter the notebook; not applied"))
+            break
+        after = lint_text(path, candidate, rules, kind)
+        if baseline is None:
+            baseline = compile_failures(path, text, kind)
+        if after.failures > result.failures or compile_failures(path, candidate, kind) > baseline:
+            result.notes.append(Note(path, 1, "fix would break the code; not applied"))
+            break
+        outcome.fixed += applied
+        current, result = candidate, after
+    outcome.diagnostics, outcome.notes = result.diagnostics, result.notes
+    if current != text:
+        outcome.new_text = current
+        if options.diff:
+            outcome.diff = "".join(
+                difflib.unified_diff(
+                    text.splitlines(keepends=True),
+                    current.splitlines(keepends=True),
+                    fromfile=f"a/{path}",
+                    tofile=f"b/{path}",
+                )
+            )
+    return outcome
+
+
+def lint_path(path: str, rules: list[type[Rule]], options: Options) -> FileOutcome:
+    """Read, lint and (with ``options.fix``) rewrite one file; never raises on bad input."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        return FileOutcome(path, notes=[Note(path, 1, f"cannot read: {exc.strerror or exc}")])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        if b"load" not in data and b"pickle" not in data:
+            return FileOutcome(path)
+        return FileOutcome(path, notes=[Note(path, 1, "not UTF-8; skipped")])
+    try:
+        outcome = lint_file_text(path, text, rules, options)
+    except Exception as exc:  # one odd file must not end the run; TORCHVET_DEBUG surfaces it
+        if os.environ.get("TORCHVET_DEBUG"):
+            raise
+        return FileOutcome(path, notes=[Note(path, 1, f"internal error ({exc!r}); skipped")])
+    if options.fix and not options.diff and outcome.new_text is not None:
+        try:
+            atomic_write(path, outcome.new_text.encode("utf-8"))
+        except OSError as exc:
+            outcome.notes.append(Note(path, 1, f"cannot write fixes: {exc.strerror or exc}"))
+    outcome.new_text = None  # not needed by the caller; keeps results small to pass around
+    return outcome

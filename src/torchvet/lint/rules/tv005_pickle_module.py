@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import ast
+from typing import TYPE_CHECKING
+
+from torchvet.lint.rules.base import (
+    Rule,
+    argument,
+    has_opaque_kwargs,
+    is_torch_load,
+    is_true,
+    keyword_value,
+)
+
+if TYPE_CHECKING:
+    from torchvet.lint.checker import Context
+
+
+class LoadPickleModule(Rule):
+    """
+    ## What it does
+    Finds `torch.load(..., pickle_module=...)` together with `weights_only=True`, or
+    without any `weights_only`.
+
+    ## Why is this bad?
+    With `weights_only=True` the call always fails: "Can not safely load weights when
+    explicit pickle_module is specified" (RuntimeError). Without `weights_only`,
+    passing `pickle_module` silently switches the default to `weights_only=False`, so
+    the load runs arbitrary code from the file, with no warning.
+
+    ## Example
+    ```python
+    torch.load(path, pickle_module=pickle)
+    ```
+
+    ## Use instead
+    ```python
+    torch.load(path, weights_only=True)
+    ```
+
+    ## Fix availability and safety
+    No fix: dropping `pickle_module` changes how the file is read.
+    """
+
+    code = "TV005"
+    name = "load-pickle-module"
+    summary = "`pickle_module` with `weights_only=True`, or silently turning it off"
+    terminals = frozenset({"load"})
+
+    def check(self, node: ast.AST, ctx: Context) -> None:
+        call = node
+        assert isinstance(call, ast.Call)
+        if not is_torch_load(ctx, call):
+            return
+        pickle_module = argument(call, "pickle_module", 2)
+        if pickle_module is None or isinstance(pickle_module, ast.Constant):
+            return  # absent, or `pickle_module=None`
+        found = keyword_value(call, "weights_only")
+        if found is None:
+            if has_opaque_kwargs(call):
+                return
+            message = (
+                "`pickle_module` without `weights_only` silently turns `weights_only` off: "
+                "the file can run code on load; drop `pickle_module` and pass `weights_only=True`"
+            )
+        elif not is_true(ctx, found[1]):
+            return  # False is TV003's; an unknown value we cannot judge
+        else:
+            message = (
+                '`pickle_module` with `weights_only` raises RuntimeError ("Can not safely load '
+                'weights when explicit pickle_module is specified"); drop `pickle_module`'
+            )
+        ctx.report(self, pickle_module, message)

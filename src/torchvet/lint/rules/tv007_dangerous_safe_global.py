@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import ast
+from typing import TYPE_CHECKING
+
+from torchvet.lint.rules.base import Rule, argument
+
+if TYPE_CHECKING:
+    from torchvet.lint.checker import Context
+
+ALLOWLISTERS = frozenset(
+    {"torch.serialization.add_safe_globals", "torch.serialization.safe_globals"}
+)
+DANGEROUS_NAMES = frozenset(
+    {
+        "builtins.eval",
+        "builtins.exec",
+        "builtins.compile",
+        "builtins.getattr",
+        "builtins.setattr",
+        "builtins.delattr",
+        "builtins.__import__",
+        "builtins.open",
+        "builtins.globals",
+        "builtins.vars",
+        "builtins.breakpoint",
+        "builtins.input",
+        "functools.partial",
+        "operator.attrgetter",
+        "operator.methodcaller",
+        "types.FunctionType",
+        "types.CodeType",
+        "torch.storage._load_from_bytes",
+        "torch.load",
+        "torch.serialization.load",
+        "torch.jit.load",
+        "numpy.load",
+    }
+)
+DANGEROUS_MODULES = (
+    "os",
+    "posix",
+    "nt",
+    "sys",
+    "subprocess",
+    "pickle",
+    "_pickle",
+    "cPickle",
+    "dill",
+    "cloudpickle",
+    "marshal",
+    "importlib",
+    "runpy",
+    "shutil",
+    "ctypes",
+    "code",
+    "codeop",
+    "pty",
+    "socket",
+    "webbrowser",
+    "multiprocessing",
+    "asyncio",
+    "pydoc",
+)
+
+
+def is_dangerous(qualified: str) -> bool:
+    qualified = qualified.replace("__builtin__.", "builtins.")
+    if qualified in DANGEROUS_NAMES:
+        return True
+    root = qualified.split(".", 1)[0]
+    return root in DANGEROUS_MODULES
+
+
+class DangerousSafeGlobal(Rule):
+    """
+    ## What it does
+    Finds `torch.serialization.add_safe_globals([...])` or `safe_globals([...])`
+    allowlisting a callable that can run code: `eval`, `exec`, `getattr`,
+    `__import__`, anything from `os`, `subprocess`, `pickle`, `marshal`,
+    `importlib`, `torch.storage._load_from_bytes`, `functools.partial`, ...
+
+    ## Why is this bad?
+    The weights-only unpickler calls any allowlisted global with arguments taken
+    from the file. Only `os`, `sys`, `posix` and `nt` are hard-blocked; allowlisting
+    `getattr` or `eval` hands a crafted checkpoint a way to run code, and
+    `_load_from_bytes` reopens a full, unrestricted `torch.load` inside the file.
+
+    ## Example
+    ```python
+    torch.serialization.add_safe_globals([getattr, MyConfig])
+    ```
+
+    ## Use instead
+    Allowlist only inert data classes, and re-save checkpoints whose pickles need more:
+    ```python
+    torch.serialization.add_safe_globals([MyConfig])
+    ```
+
+    ## Fix availability and safety
+    No fix.
+    """
+
+    code = "TV007"
+    name = "dangerous-safe-global"
+    summary = "allowlisting a code-running callable for `weights_only` loading"
+    terminals = frozenset({"add_safe_globals", "safe_globals"})
+
+    def check(self, node: ast.AST, ctx: Context) -> None:
+        call = node
+        assert isinstance(call, ast.Call)
+        if ctx.call_name not in ALLOWLISTERS:
+            return
+        entries = argument(call, "safe_globals", 0)
+        if not isinstance(entries, (ast.List, ast.Tuple, ast.Set)):
+            return
+        for entry in entries.elts:
+            for name, pointer in self._names(ctx, entry):
+                if is_dangerous(name):
+                    ctx.report(
+                        self,
+                        pointer,
+                        f"allowlisting `{name}` lets a checkpoint call it during a weights-only "
+                        "load; allowlist only inert data classes",
+                    )
+                    break
+
+    @staticmethod
+    def _names(ctx: Context, entry: ast.expr) -> list[tuple[str, ast.AST]]:
+        if isinstance(entry, ast.Tuple) and len(entry.elts) == 2:
+            obj, spelled = entry.elts
+            names = [(n, p) for n, p in [(ctx.qualified_name(obj), obj)] if n]
+            if isinstance(spelled, ast.Constant) and isinstance(spelled.value, str):
+                names.append((spelled.value, spelled))
+            return names
+        name = ctx.qualified_name(entry)
+        return [(name, entry)] if name else []
