@@ -29,6 +29,8 @@ COMPRESSED_MAGICS: list[tuple[bytes, str]] = [
     (b"\xfd7zXZ\x00", "xz"),
     (b"\x04\x22\x4d\x18", "lz4"),
     (b"(\xb5/\xfd", "zstd"),
+    (b"]\x00\x00", "lzma"),  # joblib's .lzma (FORMAT_ALONE); no pickle starts "]\x00"
+    (b"ZF0x", "joblib-zfile"),  # joblib < 0.10 zlib file
 ]
 
 
