@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from torchvet.pickle.machine import Limits, Naming, PersistentLoader, run_stream
+from torchvet.pickle.machine import AfterBuild, Limits, Naming, PersistentLoader, run_stream
 from torchvet.pickle.models import Knowledge
 from torchvet.pickle.trace import StreamTrace
 from torchvet.pickle.values import Value
@@ -69,14 +69,16 @@ class ContainerScan:
         persistent_load: PersistentLoader | None = None,
         start: int = 0,
         torch_reads: bool = True,
+        after_build: AfterBuild | None = None,
     ) -> StreamTrace:
         """Run the machine over one stream, judge it and merge the findings.
 
         ``torch_reads``: whether torch.load(weights_only=True) reads this stream, so that
-        its first failure becomes torch's error for the file.
+        its first failure becomes torch's error for the file. ``after_build``: see
+        ``machine.AfterBuild`` (joblib's inline arrays).
         """
         trace = run_stream(
-            buf, entry, ctx.naming, persistent_load, start, ctx.limits, ctx.knowledge
+            buf, entry, ctx.naming, persistent_load, start, ctx.limits, ctx.knowledge, after_build
         )
         verdict = judge(trace, ctx.policy)
         self.findings.extend(verdict.findings)

@@ -29,6 +29,8 @@ COMPRESSED_MAGICS: list[tuple[bytes, str]] = [
     (b"\xfd7zXZ\x00", "xz"),
     (b"\x04\x22\x4d\x18", "lz4"),
     (b"(\xb5/\xfd", "zstd"),
+    (b"]\x00\x00", "lzma"),  # joblib's .lzma (FORMAT_ALONE); no pickle starts "]\x00"
+    (b"ZF0x", "joblib-zfile"),  # joblib < 0.10 zlib file
 ]
 
 
@@ -53,7 +55,16 @@ def _is_safetensors(src: ByteSource, head: bytes) -> bool:
     if len(head) < 9:
         return False
     (n,) = struct.unpack_from("<Q", head)
-    return 2 <= n <= min(src.size - 8, 100_000_000) and head[8:9] in (b"{", b" ")
+    if not 2 <= n <= min(src.size - 8, 100_000_000):
+        return False
+    # The JSON may start with any amount of JSON whitespace (safetensors accepts it).
+    pos, end = 8, 8 + n
+    while pos < end:
+        text = src.read_at(pos, min(end - pos, 1 << 16)).lstrip(b" \t\r\n")
+        if text:
+            return text[:1] == b"{"
+        pos += 1 << 16
+    return False
 
 
 def sniff(src: ByteSource) -> str:

@@ -55,6 +55,9 @@ class _Stop(Exception):
 
 
 PersistentLoader = Callable[[Value, int], Value]
+# Called after BUILD with (machine, instance, state); returns how many bytes to skip
+# before the next opcode (joblib reads array data inline), or -1 to stop reading.
+AfterBuild = Callable[["Machine", Value, Value], int]
 
 
 @dataclass
@@ -83,8 +86,10 @@ class Machine:
         limits: Limits | None = None,
         start: int = 0,
         knowledge: models.Knowledge | None = None,
+        after_build: AfterBuild | None = None,
     ) -> None:
         self.buf = buf
+        self.after_build = after_build
         self.naming = naming
         self.persistent_load = persistent_load
         self.limits = limits or Limits()
@@ -554,6 +559,11 @@ class Machine:
         state = self.pop()
         inst = self.top()
         self.knowledge.build(self, inst, state)
+        if self.after_build is not None:
+            skip = self.after_build(self, inst, state)
+            if skip < 0:
+                raise _Stop
+            self.next_pos += skip
 
     def note_build_type(self, inst: Value) -> None:
         """Record the runtime type BUILD acts on, for the policy to check."""
@@ -591,6 +601,7 @@ def run_stream(
     start: int = 0,
     limits: Limits | None = None,
     knowledge: models.Knowledge | None = None,
+    after_build: AfterBuild | None = None,
 ) -> StreamTrace:
     """Read one pickle stream from ``buf`` starting at ``start``."""
-    return Machine(buf, entry, naming, persistent_load, limits, start, knowledge).run()
+    return Machine(buf, entry, naming, persistent_load, limits, start, knowledge, after_build).run()

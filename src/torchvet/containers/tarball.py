@@ -1,0 +1,221 @@
+"""tar files: torch's pre-1.0 checkpoint format, which weights_only refuses outright.
+
+torch.load first tries ``tarfile.open(mode="r:")`` on any non-zip file; if that works
+and ``weights_only`` is set it raises "Cannot use ``weights_only=True`` with files saved
+in the legacy .tar format" before reading a byte of content. With ``weights_only=False``
+it unpickles the members ``storages`` (a count, then for each storage a pickled
+``(key, location, storage_type)`` and the raw storage: int64 element count and data,
+then a pickled list of views), ``tensors`` (a count, then for each a pickled
+``(key, storage_id, type)`` and binary shape/stride/offset) and ``pickle`` (the object,
+with persistent ids). Those pickles are scanned for what they would run; the tar is
+only listed (headers), never extracted.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import tarfile
+
+from torchvet.containers import rawpickle
+from torchvet.containers.base import ContainerScan, ScanContext
+from torchvet.containers.buffers import Buffer, TooLarge, whole
+from torchvet.containers.safetensors_files import check_safetensors_suffix
+from torchvet.pickle.trace import StreamTrace
+from torchvet.pickle.values import Const, Glob, Opaque, Tup, Value
+from torchvet.results import Category
+from torchvet.source import ByteSource
+
+MAX_MEMBERS = 10_000
+_MAX_READ = 16 << 20  # largest single read tarfile may make (PAX/GNU long headers)
+_MAX_ITEMS = 1_000_000  # storages or tensors declared in one member
+TORCH_ERROR = (
+    "Cannot use ``weights_only=True`` with files saved in the legacy .tar format. "
+    "In PyTorch 2.6, we changed the default value of the `weights_only` argument in "
+    "`torch.load` from `False` to `True`."
+)
+_PICKLE_SUFFIXES = (".pkl", ".pickle", ".pt", ".pth")
+
+
+class _TarTooBig(Exception):
+    pass
+
+
+class _Reader(io.RawIOBase):
+    """A seekable read-only file over a ByteSource, for tarfile to list headers."""
+
+    def __init__(self, src: ByteSource) -> None:
+        self._src = src
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._src.size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        n = len(b)
+        if n > _MAX_READ:
+            raise _TarTooBig(f"a tar header asks for {n} bytes")
+        data = self._src.read_at(self._pos, n)
+        b[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+
+def scan_tar(src: ByteSource, ctx: ScanContext) -> ContainerScan:
+    scan = ContainerScan("tar")
+    scan.torch_fails(TORCH_ERROR)
+    scan.add(
+        Category.UNSUPPORTED_FORM,
+        "a tar archive (torch's pre-1.0 checkpoint format): torch.load(weights_only=True) "
+        "refuses it, and torch.load(weights_only=False) runs its pickles; convert it, or load "
+        "it only if you trust it",
+    )
+    members = _list(scan, src)
+    if members:
+        try:
+            with whole(src, ctx.max_pickle_bytes) as buf:
+                _scan_members(scan, buf, members, ctx)
+        except TooLarge as exc:
+            scan.add(Category.MALFORMED, f"tar archive of {exc}")
+    check_safetensors_suffix(scan, src, ctx)
+    return scan
+
+
+def _list(scan: ContainerScan, src: ByteSource) -> dict[str, tuple[int, int]]:
+    """Regular members: name -> (data offset, size); tarfile's last duplicate wins."""
+    members: dict[str, tuple[int, int]] = {}
+    try:
+        with tarfile.open(fileobj=_Reader(src), mode="r:") as tar:  # type: ignore[arg-type]
+            for count, info in enumerate(tar):
+                if count >= MAX_MEMBERS:
+                    scan.add(Category.MALFORMED, f"more than {MAX_MEMBERS} tar members")
+                    break
+                if info.isreg():
+                    members[info.name] = (info.offset_data, info.size)
+    except (tarfile.TarError, _TarTooBig, EOFError, OSError, ValueError) as exc:
+        scan.add(Category.MALFORMED, f"tar archive unreadable: {exc}")
+    for name, (offset, size) in members.items():
+        if offset + size > src.size:
+            scan.add(
+                Category.MALFORMED, f"tar member {name!r} extends past the end of the file", name
+            )
+    return members
+
+
+def _scan_members(
+    scan: ContainerScan, buf: Buffer, members: dict[str, tuple[int, int]], ctx: ScanContext
+) -> None:
+    for name, (offset, size) in members.items():
+        end = min(offset + size, len(buf))
+        if name == "storages":
+            _storages(scan, buf, offset, end, ctx)
+        elif name == "tensors":
+            _tensors(scan, buf, offset, end, ctx)
+        elif name == "pickle":
+            trace = _run(scan, buf, offset, name, ctx, _persistent_ids)
+            scan.root = trace.root
+        elif name.endswith(_PICKLE_SUFFIXES) or buf[offset : offset + 1] == b"\x80":
+            rawpickle.scan_pickle_streams(
+                buf,
+                ctx,
+                scan,
+                entry=name,
+                start=offset,  # type: ignore[arg-type]
+                torch_reads_first=False,
+            )
+
+
+def _persistent_ids(pid: Value, pos: int) -> Value:
+    # The tar loader's persistent_load: ('module', cls, file, source) -> cls, else a
+    # storage or tensor by key; nothing to check beyond the globals the pickle names.
+    if isinstance(pid, Tup) and pid.items:
+        return pid.items[0]
+    return Opaque(pos, "storage or tensor by key")
+
+
+def _run(
+    scan: ContainerScan,
+    buf: Buffer,
+    start: int,
+    entry: str,
+    ctx: ScanContext,
+    loader: object = None,
+) -> StreamTrace:
+    return scan.run_pickle(ctx, buf, entry, loader, start, torch_reads=False)  # type: ignore[arg-type]
+
+
+def _count(scan: ContainerScan, trace: StreamTrace, entry: str) -> int | None:
+    root = trace.root
+    is_int = isinstance(root, Const) and type(root.value) is int
+    if trace.stopped and is_int and 0 <= root.value <= _MAX_ITEMS:  # type: ignore[union-attr]
+        return root.value  # type: ignore[union-attr]
+    if trace.stopped:
+        scan.add(Category.MALFORMED, f"{entry} does not start with a count", entry, trace.start)
+    return None
+
+
+def _storages(scan: ContainerScan, buf: Buffer, pos: int, end: int, ctx: ScanContext) -> None:
+    entry = "storages"
+    trace = _run(scan, buf, pos, entry, ctx)
+    count = _count(scan, trace, entry)
+    if count is None:
+        return
+    pos = trace.end
+    facts = ctx.policy.facts
+    for _ in range(count):
+        trace = _run(scan, buf, pos, entry, ctx)
+        if not trace.stopped:
+            return
+        root = trace.root
+        stype = root.items[2] if isinstance(root, Tup) and len(root.items) == 3 else None
+        dtype = facts.storage_types.get(stype.qualname) if isinstance(stype, Glob) else None
+        if dtype is None or trace.end + 8 > end:
+            scan.add(
+                Category.MALFORMED,
+                "a storage record is not (key, location, storage type) followed by its data",
+                entry,
+                trace.start,
+            )
+            return
+        (numel,) = struct.unpack_from("<q", buf, trace.end)
+        pos = trace.end + 8 + max(0, numel) * facts.dtypes[dtype].itemsize
+        if pos > end:
+            scan.add(
+                Category.MALFORMED, "storage data runs past the end of the member", entry, trace.end
+            )
+            return
+    _run(scan, buf, pos, entry, ctx)  # the storage views
+
+
+def _tensors(scan: ContainerScan, buf: Buffer, pos: int, end: int, ctx: ScanContext) -> None:
+    entry = "tensors"
+    trace = _run(scan, buf, pos, entry, ctx)
+    count = _count(scan, trace, entry)
+    if count is None:
+        return
+    pos = trace.end
+    for _ in range(count):
+        trace = _run(scan, buf, pos, entry, ctx)
+        if not trace.stopped or trace.end + 8 > end:
+            return
+        (ndim,) = struct.unpack_from("<i", buf, trace.end)
+        pos = trace.end + 8 + 16 * max(0, ndim) + 8
+        if ndim < 0 or pos > end:
+            scan.add(
+                Category.MALFORMED,
+                "tensor record runs past the end of the member",
+                entry,
+                trace.end,
+            )
+            return
