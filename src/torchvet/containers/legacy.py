@@ -22,7 +22,6 @@ from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.containers.buffers import Buffer, TooLarge, whole
 from torchvet.containers.safetensors_files import check_safetensors_suffix
 from torchvet.pickle.machine import Limits, run_stream
-from torchvet.pickle.opcodes import BY_CODE
 from torchvet.pickle.trace import StreamTrace
 from torchvet.pickle.values import Const, Dct, Glob, Lst, Opaque, SetV, Storage, Tup, Value
 from torchvet.results import Category
@@ -108,24 +107,12 @@ def _scan_legacy(buf: Buffer, ctx: ScanContext) -> ContainerScan:
         if end is not None and end < len(buf):
             scan.add(
                 Category.NOTE,
-                f"{len(buf) - end} bytes after the last storage (ignored by torch)"
-                + _dormant(buf, end, ctx),
+                f"{len(buf) - end} bytes after the last storage (ignored by torch)",
                 "",
                 end,
             )
+            rawpickle.warn_dormant(scan, buf, end, ctx, "", "after the last storage")  # type: ignore[arg-type]
     return scan
-
-
-def _dormant(buf: Buffer, pos: int, ctx: ScanContext) -> str:
-    """Name the gadgets of a pickle hidden in bytes no loader reads."""
-    if BY_CODE[buf[pos]] is None:
-        return ""
-    scratch = ContainerScan("scratch")
-    rawpickle.scan_pickle_streams(buf, ctx, scratch, "", pos, torch_reads_first=False)  # type: ignore[arg-type]
-    names = sorted(
-        {f.global_name for f in scratch.findings if f.category is Category.GADGET and f.global_name}
-    )
-    return f"; they hold a dormant pickle naming {', '.join(names)}" if names else ""
 
 
 def _header_problem(index: int, trace: StreamTrace) -> tuple[str, str] | None:

@@ -70,3 +70,28 @@ def scan_pickle_streams(
         )
     scan.add(Category.MALFORMED, f"more than {MAX_STREAMS} concatenated pickles", entry, pos)
     return pos
+
+
+def dormant_gadgets(buf: bytes, pos: int, ctx: ScanContext) -> list[str]:
+    """Gadgets named by a pickle hidden in bytes no loader reads (after a final STOP)."""
+    if pos >= len(buf) or BY_CODE[buf[pos]] is None:
+        return []
+    scratch = ContainerScan("scratch")
+    scan_pickle_streams(buf, ctx, scratch, "", pos, torch_reads_first=False)
+    return sorted(
+        {f.global_name for f in scratch.findings if f.category is Category.GADGET and f.global_name}
+    )
+
+
+def warn_dormant(
+    scan: ContainerScan, buf: bytes, pos: int, ctx: ScanContext, entry: str, where: str
+) -> None:
+    names = dormant_gadgets(buf, pos, ctx)
+    if names:
+        scan.add(
+            Category.WARNING,
+            f"dormant payload {where} names {', '.join(names[:5])}: no loader reads it, "
+            "but the file was crafted to carry it",
+            entry,
+            pos,
+        )

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 
 from torchvet.containers.base import ContainerScan, ScanContext
+from torchvet.containers.rawpickle import warn_dormant
 from torchvet.containers.tensordata import settle_deferred
 from torchvet.containers.zipreader import ZipArchive, ZipEntry, ZipError, read_archive
 from torchvet.pickle.values import Const, Glob, Opaque, Storage, Tup, Value
@@ -319,7 +320,7 @@ def _scan_data_pkl(
             entry.name,
             trace.end,
         )
-        _report_dormant(buf, trace.end, entry.name, scan, ctx)
+        warn_dormant(scan, buf, trace.end, ctx, entry.name, "after STOP in data.pkl")
     remote = sorted(loc for loc in storages.locations if loc != "cpu")
     if remote:
         scan.add(
@@ -327,28 +328,6 @@ def _scan_data_pkl(
             f"storages were saved on {', '.join(remote)}; pass map_location "
             "when loading on a machine without that device",
             entry.name,
-        )
-
-
-def _report_dormant(
-    buf: bytes, start: int, entry: str, scan: ContainerScan, ctx: ScanContext
-) -> None:
-    """Bytes after data.pkl's STOP are never unpickled by torch.load (nor by pickle.load),
-    so they do not change the verdict; a pickle hidden there is still worth a warning."""
-    from torchvet.containers.rawpickle import scan_pickle_streams
-
-    hidden = ContainerScan("tail")
-    scan_pickle_streams(buf, ctx, hidden, entry, start, torch_reads_first=False)
-    names = sorted(
-        {f.global_name for f in hidden.findings if f.category is Category.GADGET and f.global_name}
-    )
-    if names:
-        scan.add(
-            Category.WARNING,
-            f"dormant payload after STOP names {', '.join(names[:5])}: torch.load never reads it, "
-            "but the file was crafted to carry it",
-            entry,
-            start,
         )
 
 

@@ -16,7 +16,6 @@ from torchvet.containers.zipreader import ZipArchive, ZipError
 from torchvet.converter.blobs import BlobError
 from torchvet.converter.elementwise import byteswap, negate_twos, sign_pattern, xor_pattern
 from torchvet.converter.gather import contiguous_chunks, gather
-from torchvet.converter.legacy import LegacyError, is_legacy_root, read_legacy
 from torchvet.converter.plan import LOAD_FROM_BYTES, Plans, Resolver, TensorPlan, plan
 from torchvet.converter.select import INCLUDE_CHOICES, Selection, select
 from torchvet.converter.walk import Walker
@@ -29,7 +28,7 @@ from torchvet.scan import conclude, scan_container, scan_source
 from torchvet.source import ByteSource, BytesSource, FileSource
 
 Progress = Callable[[int, int], None]  # (bytes written so far, total tensor bytes)
-READABLE_FORMATS = ("torch-zip", "torchscript", "pickle")
+READABLE_FORMATS = ("torch-zip", "torchscript", "torch-legacy", "pickle")
 
 
 class ConvertError(Exception):
@@ -141,15 +140,6 @@ def _open_root(
     if scan.format not in READABLE_FORMATS:
         raise ConvertError(f"cannot convert a {scan.format} file: {_first_problem(result)}")
     archive = scan.extra.get("archive")
-    if scan.format == "pickle" and is_legacy_root(scan.root):
-        try:
-            legacy = read_legacy(src, ctx)
-        except LegacyError as exc:
-            raise ConvertError(f"legacy torch file unreadable: {exc}") from None
-        scan.format = "torch-legacy"
-        if legacy.root is None:
-            raise ConvertError("legacy torch file: its object pickle cannot be read")
-        return legacy.root, Resolver(ctx, src)
     if scan.root is None:
         raise ConvertError(f"nothing readable in the file: {_first_problem(result)}")
     byteorder = str(scan.extra.get("byteorder", "little"))

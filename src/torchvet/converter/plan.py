@@ -127,8 +127,8 @@ class Resolver:
                 nested = read_legacy(payload, self.ctx)
             except LegacyError:
                 nested = None
-            if nested is not None and isinstance(nested.root, Storage):
-                storage = nested.root
+            if isinstance(nested, Storage):
+                storage = nested
                 self._sources[id(storage)] = payload
         self._nested[id(v.call)] = storage
         return storage
