@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from torchvet.pickle.machine import AfterBuild, Limits, Naming, PersistentLoader, run_stream
 from torchvet.pickle.models import Knowledge
 from torchvet.pickle.trace import StreamTrace
-from torchvet.pickle.values import Value
+from torchvet.pickle.values import Const, Value
 from torchvet.policy.judge import Policy, judge
 from torchvet.results import Category, Finding
 
@@ -89,3 +89,12 @@ class ContainerScan:
             self.torch_fails(verdict.torch_error)
         self.streams.append(trace)
         return trace
+
+
+def storage_location(v: Value) -> str | None:
+    """A persistent id's location as torch reads it (``_maybe_decode_ascii``): bytes must
+    be ASCII (UnicodeDecodeError otherwise, as in torch); non-strings are ignored."""
+    location = v.value if isinstance(v, Const) else None
+    if isinstance(location, bytes):
+        location = location.decode("ascii")
+    return location if isinstance(location, str) else None

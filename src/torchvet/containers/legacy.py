@@ -18,7 +18,7 @@ import struct
 from dataclasses import dataclass
 
 from torchvet.containers import joblib_files, rawpickle
-from torchvet.containers.base import ContainerScan, ScanContext
+from torchvet.containers.base import ContainerScan, ScanContext, storage_location
 from torchvet.containers.buffers import Buffer, TooLarge, whole
 from torchvet.containers.safetensors_files import check_safetensors_suffix
 from torchvet.pickle.machine import Limits, run_stream
@@ -192,13 +192,11 @@ class LegacyStorages:
         dtype = self._dtype(stype, pos)
         if dtype is None:
             return Opaque(pos, "bad storage type")
-        location = loc_v.value if isinstance(loc_v, Const) else None
-        if isinstance(location, bytes):
-            try:
-                location = location.decode("ascii")
-            except UnicodeDecodeError:
-                return self._invalid(pos, "storage location is not ASCII", "UnicodeDecodeError")
-        if isinstance(location, str):
+        try:
+            location = storage_location(loc_v)
+        except UnicodeDecodeError:
+            return self._invalid(pos, "storage location is not ASCII", "UnicodeDecodeError")
+        if location is not None:
             self.locations.add(location)
         if not isinstance(key_v, Const):
             return self._unverified(pos, f"storage key at offset {pos} is {key_v.describe()}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from torchvet.containers.base import ContainerScan, ScanContext
+from torchvet.containers.base import ContainerScan, ScanContext, storage_location
 from torchvet.containers.rawpickle import warn_dormant
 from torchvet.containers.tensordata import settle_deferred
 from torchvet.containers.zipreader import ZipArchive, ZipEntry, ZipError, read_archive
@@ -253,13 +253,11 @@ class ZipStorages:
         key = key_v.value
         if key in self.loaded:
             return self.loaded[key]
-        location = loc_v.value if isinstance(loc_v, Const) else None
-        if isinstance(location, bytes):
-            try:
-                location = location.decode("ascii")
-            except UnicodeDecodeError:
-                return self._invalid(pos, "storage location is not ASCII", "UnicodeDecodeError")
-        if isinstance(location, str):
+        try:
+            location = storage_location(loc_v)
+        except UnicodeDecodeError:
+            return self._invalid(pos, "storage location is not ASCII", "UnicodeDecodeError")
+        if location is not None:
             self.locations.add(location)
         numel = numel_v.value if isinstance(numel_v, Const) and type(numel_v.value) is int else None
         if numel is None:

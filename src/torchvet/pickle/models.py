@@ -607,19 +607,8 @@ class Knowledge:
         a = call.args
         storage = a[0]
         dtype = self._dtype_of_storage(storage) if isinstance(storage, Storage) else None
-        if isinstance(storage, Storage) and not storage.typed:
-            # An untyped storage has dtype uint8 here: rebuilt as a byte tensor.
-            dtype = self.facts.dtypes.get("torch.uint8")
         info = self._dense(m, call, storage, dtype, a[1:4])
-        if info is not None and dtype is not None:
-            rg = self._requires_grad(m, call, a[4], dtype)
-            if rg is None:
-                info = None
-            else:
-                info.requires_grad = rg
-                if len(a) == 7 and not self._metadata(m, call, a[6], dtype, info):
-                    info = None
-        return self._tensor(call, info)
+        return self._tensor(call, self._finish_dense(m, call, info, dtype, a[4], a[6:7]))
 
     def _rebuild_tensor_v3(self, m: Machine, call: Call) -> Value:
         if not self._argc(m, call, 7, 8):
@@ -627,15 +616,27 @@ class Knowledge:
         a = call.args
         dtype = self._dtype_arg(m, call, a[6])
         info = self._dense(m, call, a[0], dtype, a[1:4])
-        if info is not None and dtype is not None:
-            rg = self._requires_grad(m, call, a[4], dtype)
-            if rg is None:
-                info = None
-            else:
-                info.requires_grad = rg
-                if len(a) == 8 and not self._metadata(m, call, a[7], dtype, info):
-                    info = None
-        return self._tensor(call, info)
+        return self._tensor(call, self._finish_dense(m, call, info, dtype, a[4], a[7:8]))
+
+    def _finish_dense(
+        self,
+        m: Machine,
+        call: Call,
+        info: TensorInfo | None,
+        dtype: DType | None,
+        requires_grad: Value,
+        metadata: tuple[Value, ...],
+    ) -> TensorInfo | None:
+        """requires_grad and the optional metadata dict of _rebuild_tensor_v2/v3."""
+        if info is None or dtype is None:
+            return None
+        rg = self._requires_grad(m, call, requires_grad, dtype)
+        if rg is None:
+            return None
+        info.requires_grad = rg
+        if metadata and not self._metadata(m, call, metadata[0], dtype, info):
+            return None
+        return info
 
     def _dtype_arg(self, m: Machine, call: Call, v: Value) -> DType | None:
         if isinstance(v, Glob) and v.qualname in self.facts.dtypes:

@@ -206,7 +206,7 @@ class Obj(Value):
 class Storage(Value):
     """A storage from a persistent id: bytes of a container record."""
 
-    __slots__ = ("dtype", "key", "location", "nbytes", "record", "typed")
+    __slots__ = ("dtype", "key", "location", "nbytes", "record")
     pytype = "torch.storage.TypedStorage"
     hashable = True
 
@@ -218,7 +218,6 @@ class Storage(Value):
         nbytes: int,
         location: str,
         record: Any = None,
-        typed: bool = True,
     ) -> None:
         super().__init__(pos)
         self.key = key
@@ -226,7 +225,6 @@ class Storage(Value):
         self.nbytes = nbytes
         self.location = location
         self.record = record  # container-specific handle to the bytes
-        self.typed = typed
 
     def describe(self) -> str:
         return f"storage {self.key!r} ({self.dtype}, {self.nbytes} bytes)"
