@@ -60,3 +60,22 @@ def test_scan_hf_cache_reports_every_reference(
         "hf://models/acme/tiny@222222222222/pytorch_model.bin": "safe",
         "hf://models/acme/tiny@222222222222/sub/extra.pt": "needs-allowlist",
     }
+
+
+def test_hf_home_is_respected_and_each_blob_is_scanned_once(
+    tmp_path: Path, corpus: Corpus, capsys, monkeypatch
+) -> None:
+    _fake_cache(tmp_path / "home" / "hub", corpus)
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "home"))
+    import torchvet.scan
+
+    scanned: list[Path] = []
+    real = torchvet.scan.scan_file
+    monkeypatch.setattr(
+        torchvet.scan, "scan_file", lambda p, **kw: scanned.append(Path(p)) or real(p, **kw)
+    )
+    assert main(["scan", "--hf-cache", "--format", "json"]) == 1
+    files = json.loads(capsys.readouterr().out)["files"]
+    assert len(files) == 4  # two revisions x two files, the dangling symlink skipped
+    assert sorted(p.name for p in scanned) == ["aaa", "bbb"]  # blobs, once each

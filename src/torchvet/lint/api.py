@@ -65,8 +65,26 @@ def _codes(select: tuple[str, ...], ignore: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(rule.code for rule in select_rules(list(select) or None, list(ignore)))
 
 
-def _lint_chunk(jobs: Sequence[tuple[str, tuple[str, ...]]], options: Options) -> list[FileOutcome]:
-    return [lint_path(path, [RULES_BY_CODE[c] for c in codes], options) for path, codes in jobs]
+# One unit of lint work: a file and the rule codes that apply to it.
+LintWork = tuple[str, tuple[str, ...]]
+
+
+def lint_files(work: Sequence[LintWork], options: Options) -> list[FileOutcome]:
+    """Lint each file with its rules, in this process (a worker's job)."""
+    return [lint_path(path, [RULES_BY_CODE[c] for c in codes], options) for path, codes in work]
+
+
+def plan_lint(
+    paths: Sequence[str],
+    config: Config,
+    respect_gitignore: bool = True,
+    default_excludes: bool = True,
+) -> list[LintWork]:
+    """The files under ``paths`` to lint, each with the rule codes that apply to it."""
+    selection = Selection.from_config(config)
+    exclude = GitIgnoreSpec.from_lines(config.exclude) if config.exclude else None
+    files = discover(list(paths), exclude, config.root, respect_gitignore, default_excludes)
+    return [(path, selection.codes_for(path)) for path in files]
 
 
 def lint_paths(
@@ -77,16 +95,13 @@ def lint_paths(
     respect_gitignore: bool = True,
     default_excludes: bool = True,
 ) -> LintRun:
-    selection = Selection.from_config(config)
-    exclude = GitIgnoreSpec.from_lines(config.exclude) if config.exclude else None
-    files = list(discover(list(paths), exclude, config.root, respect_gitignore, default_excludes))
-    work = [(path, selection.codes_for(path)) for path in files]
+    work = plan_lint(paths, config, respect_gitignore, default_excludes)
     workers = jobs or os.cpu_count() or 1
-    run = LintRun(files=len(files))
+    run = LintRun(files=len(work))
     if workers > 1 and len(work) >= PARALLEL_THRESHOLD:
         outcomes = _parallel(work, options, workers)
     else:
-        outcomes = _lint_chunk(work, options)
+        outcomes = lint_files(work, options)
     for outcome in outcomes:
         run.diagnostics.extend(outcome.diagnostics)
         run.notes.extend(outcome.notes)
@@ -106,6 +121,6 @@ def _parallel(work, options: Options, workers: int) -> list[FileOutcome]:
     chunks = [work[i : i + CHUNK] for i in range(0, len(work), CHUNK)]
     outcomes: list[FileOutcome] = []
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        for result in pool.map(_lint_chunk, chunks, [options] * len(chunks)):
+        for result in pool.map(lint_files, chunks, [options] * len(chunks)):
             outcomes.extend(result)
     return outcomes

@@ -17,6 +17,11 @@ class ConfigError(Exception):
     pass
 
 
+# [tool.torchvet] keys read by other commands (scan's allowlist, check's settings):
+# not lint's business, but not unknown either.
+OTHER_COMMANDS_KEYS = frozenset({"allow", "scan", "check"})
+
+
 @dataclass
 class Config:
     root: Path = field(default_factory=Path.cwd)  # patterns are relative to this folder
@@ -54,7 +59,7 @@ def load_config(start: Path | None = None, explicit: Path | None = None) -> Conf
     table = data.get("tool", {}).get("torchvet", {})
     config = Config(root=path.parent.resolve(), source=path)
     known = {"select", "ignore", "exclude", "per-file-ignores"}
-    unknown = sorted(set(table) - known)
+    unknown = sorted(set(table) - known - OTHER_COMMANDS_KEYS)
     if unknown:
         raise ConfigError(f"{path}: unknown [tool.torchvet] keys: {', '.join(unknown)}")
     if "select" in table:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from pathspec import GitIgnoreSpec
@@ -76,8 +76,13 @@ def discover(
     exclude_root: Path | None = None,
     respect_gitignore: bool = True,
     default_excludes: bool = True,
+    suffixes: Collection[str] | None = SUFFIXES,
 ) -> Iterator[str]:
-    """Files to lint, in a stable order.  Files named explicitly are always linted."""
+    """Files to lint, in a stable order.  Files named explicitly are always linted.
+
+    ``suffixes`` (lower case, with the dot) chooses the files found in folders;
+    ``None`` yields every file (``torchvet check`` looks for model files by content).
+    """
 
     def excluded(path: str, is_dir: bool) -> bool:
         if exclude is None:
@@ -91,10 +96,10 @@ def discover(
             yield root
             continue
         specs = _parent_ignores(root) if respect_gitignore else []
-        yield from _walk(root, specs, excluded, respect_gitignore, default_excludes)
+        yield from _walk(root, specs, excluded, respect_gitignore, default_excludes, suffixes)
 
 
-def _walk(folder, specs, excluded, respect_gitignore, default_excludes) -> Iterator[str]:
+def _walk(folder, specs, excluded, respect_gitignore, default_excludes, suffixes) -> Iterator[str]:
     if respect_gitignore:
         own = _gitignore(folder)
         if own is not None:
@@ -110,10 +115,10 @@ def _walk(folder, specs, excluded, respect_gitignore, default_excludes) -> Itera
                 continue
             if _ignored(path, True, specs) or excluded(path, True):
                 continue
-            yield from _walk(path, specs, excluded, respect_gitignore, default_excludes)
+            yield from _walk(path, specs, excluded, respect_gitignore, default_excludes, suffixes)
         elif (
             entry.is_file()
-            and os.path.splitext(entry.name)[1].lower() in SUFFIXES
+            and (suffixes is None or os.path.splitext(entry.name)[1].lower() in suffixes)
             and not _ignored(path, False, specs)
             and not excluded(path, False)
         ):

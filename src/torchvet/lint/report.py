@@ -34,8 +34,9 @@ def note_text(note: Note) -> str:
     return f"{_where(note)}: note: {note.message}"
 
 
-def as_json(diagnostics: Sequence[Diagnostic]) -> str:
-    records = [
+def json_records(diagnostics: Sequence[Diagnostic]) -> list[dict]:
+    """One JSON-ready record per diagnostic (``--format json``; ``torchvet check`` too)."""
+    return [
         {
             "path": d.path,
             "line": d.line,
@@ -50,11 +51,15 @@ def as_json(diagnostics: Sequence[Diagnostic]) -> str:
         }
         for d in diagnostics
     ]
-    return json.dumps(records, indent=2) + "\n"
 
 
-def as_sarif(diagnostics: Sequence[Diagnostic]) -> str:
-    rules = [
+def as_json(diagnostics: Sequence[Diagnostic]) -> str:
+    return json.dumps(json_records(diagnostics), indent=2) + "\n"
+
+
+def sarif_rules() -> list[SarifRule]:
+    """Metadata of every lint rule, for a SARIF ``tool.driver.rules`` list."""
+    return [
         SarifRule(
             rule.code,
             rule.name,
@@ -63,7 +68,10 @@ def as_sarif(diagnostics: Sequence[Diagnostic]) -> str:
         )
         for rule in RULES
     ]
-    results = [
+
+
+def sarif_results(diagnostics: Sequence[Diagnostic]) -> list[SarifResult]:
+    return [
         SarifResult(
             d.code,
             d.message,
@@ -76,7 +84,11 @@ def as_sarif(diagnostics: Sequence[Diagnostic]) -> str:
         )
         for d in diagnostics
     ]
-    return json.dumps(build_log("torchvet", __version__, rules, results), indent=2) + "\n"
+
+
+def as_sarif(diagnostics: Sequence[Diagnostic]) -> str:
+    log = build_log("torchvet", __version__, sarif_rules(), sarif_results(diagnostics))
+    return json.dumps(log, indent=2) + "\n"
 
 
 def _escape_data(value: str) -> str:

@@ -29,6 +29,7 @@ ADVICE = {
     Verdict.DANGEROUS: "runs code when loaded: DO NOT LOAD IT",
 }
 MAX_FINDINGS = 12
+BRIEF_FINDINGS = 4
 
 
 def _location(entry: str, offset: int | None) -> str:
@@ -38,10 +39,17 @@ def _location(entry: str, offset: int | None) -> str:
 
 
 class TextReporter:
-    def __init__(self, stream: TextIO, *, notes: bool = False, quiet: bool = False) -> None:
+    """``brief`` (used by ``torchvet check``): at most BRIEF_FINDINGS findings per file and,
+    instead of the allowlist code and the convert command, a pointer to ``torchvet scan``."""
+
+    def __init__(
+        self, stream: TextIO, *, notes: bool = False, quiet: bool = False, brief: bool = False
+    ) -> None:
         self.console = Console(file=stream, highlight=False, soft_wrap=True)
         self.notes = notes
         self.quiet = quiet
+        self.brief = brief
+        self.max_findings = BRIEF_FINDINGS if brief else MAX_FINDINGS
         self.counts: Counter[Verdict] = Counter()
 
     def file(self, result: ScanResult) -> None:
@@ -50,19 +58,31 @@ class TextReporter:
             return
         c = self.console
         v = result.verdict
+        advice = ADVICE[v].replace(" (below)", "") if self.brief else ADVICE[v]
         c.print(
             f"[bold]{escape(result.path)}[/]  [dim]{escape(result.format)}[/]  "
-            f"[{STYLE[v]}]{v.value.upper()}[/]  [dim]{ADVICE[v]}[/]"
+            f"[{STYLE[v]}]{v.value.upper()}[/]  [dim]{advice}[/]"
         )
         if result.torch_error and v is not Verdict.SAFE:
-            c.print(f"  [dim]torch.load says:[/] {escape(_first_line(result.torch_error))}")
+            said = _first_line(result.torch_error)
+            if self.brief:
+                said = _first_sentence(said)
+            c.print(f"  [dim]torch.load says:[/] {escape(said)}")
         shown = [f for f in result.findings if self.notes or f.category is not Category.NOTE]
-        for f in shown[:MAX_FINDINGS]:
+        for f in shown[: self.max_findings]:
             where = _location(f.entry, f.offset)
             style = "bold yellow" if f.category is Category.WARNING else STYLE[f.verdict]
             c.print(f"  [{style}]{f.category.value}[/] [dim]{escape(where)}[/] {escape(f.message)}")
-        if len(shown) > MAX_FINDINGS:
-            c.print(f"  [dim]... {len(shown) - MAX_FINDINGS} more (use --format json for all)[/]")
+        if self.brief:
+            more = len(shown) - self.max_findings
+            extra = f"{more} more finding{'s' if more > 1 else ''}; " if more > 0 else ""
+            what = "allowlist code" if result.allowlist else "details"
+            c.print(f"  [dim]{extra}{what}: torchvet scan {escape(result.path)}[/]")
+            return
+        if len(shown) > self.max_findings:
+            c.print(
+                f"  [dim]... {len(shown) - self.max_findings} more (use --format json for all)[/]"
+            )
         if v is Verdict.NEEDS_ALLOWLIST and result.allowlist:
             c.print("  [dim]If you trust the file, this loads it with weights_only=True:[/]")
             for line in allowlist_code(result.allowlist, result.path).splitlines():
@@ -82,6 +102,11 @@ class TextReporter:
 
 def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else text
+
+
+def _first_sentence(text: str) -> str:
+    end = text.find(". ")
+    return text[: end + 1] if end > 0 else text
 
 
 def write_text(results: Iterable[ScanResult], stream: TextIO, **options: bool) -> Counter[Verdict]:
