@@ -22,6 +22,7 @@ from torchvet.pickle.opcodes import BY_CODE, Opcode
 from torchvet.pickle.readers import READERS, DecodeError, RawString
 from torchvet.pickle.trace import CallEvent, GlobalRef, Issue, IssueKind, StreamTrace, TypeUse
 from torchvet.pickle.values import (
+    Attr,
     Call,
     Const,
     Dct,
@@ -490,7 +491,9 @@ class Machine:
     def op_REDUCE(self, arg: object, op: Opcode) -> None:
         args = self.pop()
         func = self.pop()
-        if not isinstance(func, Glob):
+        # An attribute (getattr result) can only exist after a call of a global torch
+        # refuses; the call itself is judged by where it leads, so say nothing more here.
+        if not isinstance(func, (Glob, Attr)):
             self.issue(
                 IssueKind.STRUCTURE,
                 f"REDUCE at offset {self.pos} calls {func.describe()}, which is not a global",
