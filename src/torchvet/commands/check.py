@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from torchvet.commands.options import add_walk_options, rule_codes
+
 if TYPE_CHECKING:
     from torchvet.check.plan import CheckPlan
     from torchvet.check.run import WorkerSetup
@@ -35,10 +37,6 @@ EPILOG = (
 )
 
 
-def _codes(value: str) -> list[str]:
-    return [part.strip().upper() for part in value.split(",") if part.strip()]
-
-
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = DESCRIPTION
     parser.epilog = EPILOG
@@ -54,10 +52,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "-j", "--jobs", type=int, metavar="N", help="worker processes (default: one per CPU)"
     )
     parser.add_argument(
-        "--select", type=_codes, metavar="CODES", help="lint rule codes or prefixes to check"
+        "--select", type=rule_codes, metavar="CODES", help="lint rule codes or prefixes to check"
     )
     parser.add_argument(
-        "--ignore", type=_codes, metavar="CODES", default=[], help="lint rule codes to skip"
+        "--ignore", type=rule_codes, metavar="CODES", default=[], help="lint rule codes to skip"
     )
     parser.add_argument(
         "--exclude",
@@ -88,14 +86,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do not look for model files among gitignored files",
     )
-    parser.add_argument(
-        "--no-respect-gitignore", action="store_true", help="also lint gitignored files"
-    )
-    parser.add_argument(
-        "--include-environments",
-        action="store_true",
-        help="also walk virtualenvs, site-packages, node_modules and VCS folders",
-    )
+    add_walk_options(parser, "also lint gitignored files")
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="do not print lint notes (text format)"
     )

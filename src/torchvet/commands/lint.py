@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from torchvet.commands.options import add_walk_options, rule_codes
+
 DESCRIPTION = """\
 Find (and fix) PyTorch model-loading misuse in Python files, Jupyter notebooks,
 Markdown and reStructuredText code blocks, and sphinx-gallery comment blocks.
@@ -20,10 +22,6 @@ EPILOG = (
     "exit codes: 0 = no findings, 1 = findings (or fixes left to apply with --diff), "
     "2 = usage error"
 )
-
-
-def _codes(value: str) -> list[str]:
-    return [part.strip().upper() for part in value.split(",") if part.strip()]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -56,13 +54,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--select",
-        type=_codes,
+        type=rule_codes,
         metavar="CODES",
         help="comma-separated codes or prefixes to check (e.g. TV0,TV101; ALL)",
     )
     parser.add_argument(
         "--ignore",
-        type=_codes,
+        type=rule_codes,
         metavar="CODES",
         default=[],
         help="comma-separated codes or prefixes to skip",
@@ -78,14 +76,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config", type=Path, metavar="PYPROJECT", help="read settings from this pyproject.toml"
     )
-    parser.add_argument(
-        "--no-respect-gitignore", action="store_true", help="lint files that .gitignore excludes"
-    )
-    parser.add_argument(
-        "--include-environments",
-        action="store_true",
-        help="also walk virtualenvs, site-packages, node_modules and VCS folders",
-    )
+    add_walk_options(parser, "lint files that .gitignore excludes")
     parser.add_argument(
         "--stdin-filename",
         metavar="NAME",
