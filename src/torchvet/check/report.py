@@ -15,13 +15,18 @@ from torchvet import __version__
 from torchvet.check.run import CheckRun
 from torchvet.lint import report as lint_report
 from torchvet.lint.rules import RULES
-from torchvet.report.sarif import build_log
-from torchvet.report.scan_sarif import scan_result_objects, scan_rules
+from torchvet.report.sarif import SarifResult, SarifRule, build_log
+from torchvet.report.scan_sarif import INFORMATION_URI, scan_results, scan_rules
 from torchvet.report.scan_text import STYLE, TextReporter
 from torchvet.results import Verdict
 
-NOT_SCANNED_RULE = "TVC-not-scanned"
-INFORMATION_URI = "https://github.com/torchvet/torchvet"
+NOT_SCANNED = SarifRule(
+    id="TVC-not-scanned",
+    name="NotScanned",
+    short_description="a model file torchvet check did not scan (over --max-size, or its "
+    "worker process failed)",
+    level="warning",
+)
 _TABLE: dict[str, Any] = {"box": box.SIMPLE_HEAD, "show_edge": False, "pad_edge": False}
 # Output that is not a terminal gets a fixed width, so that it does not depend on $COLUMNS.
 PLAIN_WIDTH = 100
@@ -156,50 +161,24 @@ def _rank(item: tuple[Verdict, int]) -> int:
 # ------------------------------------------------------------------------ sarif
 def as_sarif(run: CheckRun) -> dict[str, Any]:
     """One SARIF run: lint rules and results, then scan verdict rules and results."""
-    log = build_log(
-        "torchvet",
-        __version__,
-        lint_report.sarif_rules(),
-        lint_report.sarif_results(run.diagnostics),
-        information_uri=INFORMATION_URI,
-    )
-    sarif_run = log["runs"][0]
-    rules: list[dict[str, Any]] = sarif_run["tool"]["driver"]["rules"]
-    rules.extend(scan_rules())
-    rules.append(_not_scanned_rule())
-    index = {rule["id"]: i for i, rule in enumerate(rules)}
-    for result in scan_result_objects(run.scanned):
-        location = result["locations"][0]["physicalLocation"]["artifactLocation"]
-        location["uri"] = _posix(location["uri"])
-        result["ruleIndex"] = index[result["ruleId"]]
-        sarif_run["results"].append(result)
-    for model in run.skipped:
-        sarif_run["results"].append(
-            {
-                "ruleId": NOT_SCANNED_RULE,
-                "ruleIndex": index[NOT_SCANNED_RULE],
-                "level": "warning",
-                "message": {"text": f"model file not scanned: {model.skipped}"},
-                "locations": [
-                    {"physicalLocation": {"artifactLocation": {"uri": _posix(model.path)}}}
-                ],
-            }
-        )
-    sarif_run["invocations"] = [{"executionSuccessful": not run.interrupted}]
+    rules = [*lint_report.sarif_rules(), *scan_rules(), NOT_SCANNED]
+    results = [
+        *lint_report.sarif_results(run.diagnostics),
+        *scan_results(run.scanned),
+        *(
+            SarifResult(
+                rule_id=NOT_SCANNED.id,
+                message=f"model file not scanned: {model.skipped}",
+                uri=_posix(model.path),
+                level="warning",
+            )
+            for model in run.skipped
+        ),
+    ]
+    log = build_log("torchvet", __version__, rules, results, information_uri=INFORMATION_URI)
+    log["runs"][0]["invocations"] = [{"executionSuccessful": not run.interrupted}]
     return log
 
 
 def _posix(path: str) -> str:
     return PurePath(path).as_posix()
-
-
-def _not_scanned_rule() -> dict[str, Any]:
-    return {
-        "id": NOT_SCANNED_RULE,
-        "name": "NotScanned",
-        "shortDescription": {
-            "text": "a model file torchvet check did not scan (over --max-size, or its "
-            "worker process failed)"
-        },
-        "defaultConfiguration": {"level": "warning"},
-    }

@@ -19,6 +19,7 @@ class SarifRule:
     short_description: str
     full_description: str = ""
     help_uri: str | None = None
+    level: str | None = None  # default level of the rule's results
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ def build_log(
                     else {}
                 ),
                 **({"helpUri": rule.help_uri} if rule.help_uri else {}),
+                **({"defaultConfiguration": {"level": rule.level}} if rule.level else {}),
             }
             for rule in rules
         ],

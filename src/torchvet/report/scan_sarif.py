@@ -1,14 +1,16 @@
-"""SARIF 2.1.0 for scan results: one result per non-safe file, one rule per verdict."""
+"""SARIF 2.1.0 for scan results: one rule per verdict, one result per non-safe file."""
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Any
 
 from torchvet import __version__
+from torchvet.report.sarif import SarifResult, SarifRule, build_log
 from torchvet.report.scan_text import ADVICE
 from torchvet.results import ScanResult, Verdict
 
-SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+INFORMATION_URI = "https://github.com/torchvet/torchvet"
 LEVEL = {
     Verdict.NEEDS_ALLOWLIST: "warning",
     Verdict.UNSUPPORTED: "note",
@@ -22,22 +24,23 @@ def rule_id(verdict: Verdict) -> str:
     return f"TVS-{verdict.value}"
 
 
-def scan_rules() -> list[dict[str, Any]]:
+def scan_rules() -> list[SarifRule]:
     return [
-        {
-            "id": rule_id(v),
-            "name": v.value.replace("-", " ").title().replace(" ", ""),
-            "shortDescription": {"text": f"model file verdict: {v.value}"},
-            "fullDescription": {"text": ADVICE[v]},
-            "defaultConfiguration": {"level": LEVEL[v]},
-            "helpUri": "https://github.com/torchvet/torchvet/blob/main/docs/verdicts.md",
-        }
+        SarifRule(
+            id=rule_id(v),
+            name=v.value.replace("-", " ").title().replace(" ", ""),
+            short_description=f"model file verdict: {v.value}",
+            full_description=ADVICE[v],
+            help_uri=f"{INFORMATION_URI}/blob/main/docs/verdicts.md",
+            level=LEVEL[v],
+        )
         for v in Verdict
         if v is not Verdict.SAFE
     ]
 
 
-def scan_result_objects(results: list[ScanResult]) -> list[dict[str, Any]]:
+def scan_results(results: list[ScanResult]) -> list[SarifResult]:
+    """One result per file that is not safe, pointing at the file."""
     out = []
     for r in results:
         if r.verdict is Verdict.SAFE:
@@ -47,32 +50,22 @@ def scan_result_objects(results: list[ScanResult]) -> list[dict[str, Any]]:
         if reasons:
             text += " — " + "; ".join(reasons)
         out.append(
-            {
-                "ruleId": rule_id(r.verdict),
-                "level": LEVEL[r.verdict],
-                "message": {"text": text},
-                "locations": [{"physicalLocation": {"artifactLocation": {"uri": r.path}}}],
-                "properties": {"format": r.format, "findings": [f.to_json() for f in r.findings]},
-            }
+            SarifResult(
+                rule_id=rule_id(r.verdict),
+                message=text,
+                uri=PurePath(r.path).as_posix(),
+                level=LEVEL[r.verdict],
+                properties={"format": r.format, "findings": [f.to_json() for f in r.findings]},
+            )
         )
     return out
 
 
 def scan_sarif(results: list[ScanResult]) -> dict[str, Any]:
-    return {
-        "$schema": SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "torchvet",
-                        "version": __version__,
-                        "informationUri": "https://github.com/torchvet/torchvet",
-                        "rules": scan_rules(),
-                    }
-                },
-                "results": scan_result_objects(results),
-            }
-        ],
-    }
+    return build_log(
+        "torchvet",
+        __version__,
+        scan_rules(),
+        scan_results(results),
+        information_uri=INFORMATION_URI,
+    )
