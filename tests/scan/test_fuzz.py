@@ -110,9 +110,13 @@ def _pickle_region(data: bytes) -> tuple[int, int]:
     """Byte range of data.pkl inside a torch zip (the whole file for other formats)."""
     if not data.startswith(b"PK"):
         return 0, len(data)
-    info = next(
-        i for i in zipfile.ZipFile(BytesIO(data)).infolist() if i.filename.endswith("data.pkl")
-    )
+    try:
+        members = zipfile.ZipFile(BytesIO(data)).infolist()
+    except zipfile.BadZipFile:  # e.g. the truncated-zip fixture
+        return 0, len(data)
+    info = next((i for i in members if i.filename.endswith("data.pkl")), None)
+    if info is None or info.compress_size == 0:  # npz and other zips: mutate anywhere
+        return 0, len(data)
     name_len, extra_len = struct.unpack_from("<HH", data, info.header_offset + 26)
     start = info.header_offset + 30 + name_len + extra_len
     return start, start + info.compress_size
