@@ -24,6 +24,9 @@ sys.path.insert(0, str(HERE))
 
 import measure  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.results_file import replace_section  # noqa: E402
+
 TORCH_ROUTE = (
     "import sys, torch\n"
     "from safetensors.torch import save_file\n"
@@ -59,7 +62,7 @@ def main() -> None:
     p.add_argument("--dir", type=Path, default=Path("/tmp/torchvet-bench"))
     p.add_argument("--size-mb", type=int, default=1536)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--append", type=Path, help="append the markdown section to this file")
+    p.add_argument("--append", type=Path, help="write (or replace) the ## convert section of this file")
     args = p.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     src = args.dir / f"convert_{args.size_mb}MB.pt"
@@ -129,8 +132,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if args.append:
-        with open(args.append, "a", encoding="utf-8") as fh:
-            fh.write("\n" + text)
+        replace_section(args.append, "convert", text)
 
 
 if __name__ == "__main__":

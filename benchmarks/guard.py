@@ -16,6 +16,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.results_file import replace_section
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 
@@ -67,8 +70,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if args.append:
-        with open(args.append, "a", encoding="utf-8") as fh:
-            fh.write("\n" + text)
+        replace_section(args.append, "guard", text)
 
 
 if __name__ == "__main__":

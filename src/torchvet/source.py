@@ -9,6 +9,7 @@ of a 10 GB checkpoint touches only the few ranges it needs.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Protocol, runtime_checkable
 
 
@@ -106,3 +107,17 @@ class SliceSource:
             raise ValueError("negative offset or length")
         length = max(0, min(length, self._length - offset))
         return self._base.read_at(self._start + offset, length) if length else b""
+
+
+def iter_range(src: ByteSource, start: int, length: int, chunk: int) -> Iterator[bytes]:
+    """Bytes ``[start, start + length)`` of ``src`` in chunks of at most ``chunk`` bytes.
+
+    Raises EOFError when the source ends first (callers turn it into their own error)."""
+    pos, end = start, start + length
+    while pos < end:
+        n = min(chunk, end - pos)
+        data = src.read_at(pos, n)
+        if len(data) != n:
+            raise EOFError(f"{src.name} ends at byte {pos + len(data)}, before {end}")
+        yield data
+        pos += n

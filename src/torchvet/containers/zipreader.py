@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from torchvet.source import ByteSource
+from torchvet.source import ByteSource, iter_range
 
 EOCD_SIG = b"PK\x05\x06"
 ZIP64_EOCD_SIG = b"PK\x06\x06"
@@ -145,14 +145,10 @@ class ZipArchive:
             return
         start = self.data_offset(entry)
         if entry.method == 0:
-            pos, end = start, start + entry.comp_size
-            while pos < end:
-                n = min(chunk, end - pos)
-                data = self.source.read_at(pos, n)
-                if len(data) != n:
-                    raise ZipError(f"{entry.name!r} is truncated")
-                yield data
-                pos += n
+            try:
+                yield from iter_range(self.source, start, entry.comp_size, chunk)
+            except EOFError:
+                raise ZipError(f"{entry.name!r} is truncated") from None
             return
         inflater = zlib.decompressobj(-15)
         produced = 0

@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator
 
 from torchvet.containers.zipreader import ZipArchive, ZipEntry, ZipError
-from torchvet.source import ByteSource
+from torchvet.source import ByteSource, iter_range
 
 CHUNK = 8 << 20
 
@@ -48,14 +48,10 @@ class RangeBlob(Blob):
 
     def chunks(self, start: int, length: int, chunk: int = CHUNK) -> Iterator[bytes]:
         _check(self, start, length)
-        pos, end = self.base + start, self.base + start + length
-        while pos < end:
-            n = min(chunk, end - pos)
-            data = self.source.read_at(pos, n)
-            if len(data) != n:
-                raise BlobError(f"{self.source.name} is truncated")
-            yield data
-            pos += n
+        try:
+            yield from iter_range(self.source, self.base + start, length, chunk)
+        except EOFError:
+            raise BlobError(f"{self.source.name} is truncated") from None
 
     def file_range(self) -> tuple[str, int] | None:
         name = getattr(self.source, "name", "")
