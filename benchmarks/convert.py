@@ -62,7 +62,9 @@ def main() -> None:
     p.add_argument("--dir", type=Path, default=Path("/tmp/torchvet-bench"))
     p.add_argument("--size-mb", type=int, default=1536)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--append", type=Path, help="write (or replace) the ## convert section of this file")
+    p.add_argument(
+        "--append", type=Path, help="write (or replace) the ## convert section of this file"
+    )
     args = p.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     src = args.dir / f"convert_{args.size_mb}MB.pt"
