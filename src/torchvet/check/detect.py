@@ -34,8 +34,7 @@ from functools import lru_cache
 from pathlib import PurePath
 
 from torchvet.containers.buffers import Buffer, TooLarge, whole
-from torchvet.containers.compressed import codec_of
-from torchvet.containers.sniff import sniff
+from torchvet.containers.sniff import codec_of, sniff
 from torchvet.containers.zipfamily import classify
 from torchvet.containers.zipreader import ZipError, read_archive
 from torchvet.pickle.machine import Limits, Machine, Naming

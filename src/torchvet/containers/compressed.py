@@ -24,6 +24,7 @@ from typing import Any
 from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.containers.buffers import pickle_view_error
 from torchvet.containers.safetensors_files import check_safetensors_suffix
+from torchvet.containers.sniff import codec_of
 from torchvet.results import Category
 from torchvet.source import ByteSource, BytesSource, FileSource
 
@@ -42,26 +43,6 @@ class _Error(Exception):
     def __init__(self, message: str, category: Category = Category.MALFORMED) -> None:
         super().__init__(message)
         self.category = category
-
-
-def codec_of(head: bytes) -> str | None:
-    if head.startswith(b"\x1f\x8b"):
-        return "gzip"
-    if head.startswith(b"BZh"):
-        return "bz2"
-    if head.startswith(b"\xfd7zXZ\x00"):
-        return "xz"
-    if head.startswith(b"]\x00\x00"):
-        return "lzma"
-    if head.startswith(b"\x04\x22\x4d\x18"):
-        return "lz4"
-    if head.startswith(b"(\xb5/\xfd"):
-        return "zstd"
-    if head.startswith(b"ZF0x"):
-        return "joblib-zfile"
-    if len(head) >= 2 and head[0] & 0x0F == 8 and (head[0] * 256 + head[1]) % 31 == 0:
-        return "zlib"
-    return None
 
 
 def scan_compressed(src: ByteSource, ctx: ScanContext) -> ContainerScan:

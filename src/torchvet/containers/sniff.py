@@ -51,6 +51,14 @@ def _is_zlib(head: bytes) -> bool:
     return len(head) >= 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0
 
 
+def codec_of(head: bytes) -> str | None:
+    """The compression a file starts with (name from COMPRESSED_MAGICS, or "zlib")."""
+    for magic, name in COMPRESSED_MAGICS:
+        if head.startswith(magic):
+            return name
+    return "zlib" if _is_zlib(head) else None
+
+
 def _is_safetensors(src: ByteSource, head: bytes) -> bool:
     if len(head) < 9:
         return False
@@ -81,10 +89,7 @@ def sniff(src: ByteSource) -> str:
         return "tar"
     if _is_safetensors(src, head):
         return "safetensors"
-    for magic, _ in COMPRESSED_MAGICS:
-        if head.startswith(magic):
-            return "compressed"
-    if _is_zlib(head):
+    if codec_of(head) is not None:
         return "compressed"
     for magic, _ in NOT_MODEL_MAGICS:
         if head.startswith(magic):
