@@ -279,24 +279,11 @@ class Knowledge:
         if kind is not None:
             self._unverified(m, call, "torchvet does not model this allowlisted callable")
             return Obj(call.pos, None, call)
-        if name in ("numpy.dtype",):
-            return self._numpy_dtype(m, call)
         return self._instance_of(m, call)
 
     def _instance_of(self, m: Machine, call: Call) -> Value:
         """Calling an unknown global: assume it is a class and the result its instance."""
         name = call.target
-        if name and name.rsplit(".", 1)[-1] in ("_reconstruct",) and name.startswith("numpy"):
-            sub = call.args[0] if call.args else None
-            return Obj(
-                call.pos, target_name(sub) if sub is not None else None, call, hashable=False
-            )
-        if name and name.startswith("numpy") and name.endswith("multiarray.scalar"):
-            dt = call.args[0] if call.args else None
-            scalar_type = None
-            if isinstance(dt, Obj) and dt.pytype and dt.pytype.startswith("numpy.dtypes."):
-                scalar_type = _NUMPY_SCALAR_TYPES.get(dt.pytype.rsplit(".", 1)[-1])
-            return Obj(call.pos, scalar_type or "numpy.generic", call, hashable=True)
         pytype = name if isinstance(call.func, Glob) else None
         # Plain class instances hash by identity unless the class defines __eq__ alone;
         # for names torchvet does not know, that cannot be told.
@@ -382,6 +369,9 @@ class Knowledge:
         c["torch.serialization._get_layout"] = self._get_layout
         # Not allowlisted by torch; modelled to explain files and follow gadget chains.
         c["numpy.dtype"] = self._numpy_dtype
+        for core in ("numpy.core", "numpy._core"):  # numpy 1.x and 2.x spellings
+            c[f"{core}.multiarray._reconstruct"] = self._numpy_reconstruct
+            c[f"{core}.multiarray.scalar"] = self._numpy_scalar
         c["builtins.getattr"] = self._getattr
         c["builtins.__import__"] = self._import
         c["importlib.import_module"] = self._import_module
@@ -1241,6 +1231,19 @@ class Knowledge:
             return Opaque(call.pos)
 
     # -------------------------------------------------------------- numpy (explains blockers)
+    def _numpy_reconstruct(self, m: Machine, call: Call) -> Value:
+        """``_reconstruct(subtype, shape, dtype)``: an array of ``subtype`` (numpy.ndarray)."""
+        sub = call.args[0] if call.args else None
+        return Obj(call.pos, target_name(sub) if sub is not None else None, call, hashable=False)
+
+    def _numpy_scalar(self, m: Machine, call: Call) -> Value:
+        """``scalar(dtype, bytes)``: a numpy scalar whose type follows the dtype."""
+        dt = call.args[0] if call.args else None
+        scalar_type = None
+        if isinstance(dt, Obj) and dt.pytype and dt.pytype.startswith("numpy.dtypes."):
+            scalar_type = _NUMPY_SCALAR_TYPES.get(dt.pytype.rsplit(".", 1)[-1])
+        return Obj(call.pos, scalar_type or "numpy.generic", call, hashable=True)
+
     def _numpy_dtype(self, m: Machine, call: Call) -> Value:
         code = _str(call.args[0]) if call.args else None
         cls = numpy_dtype_class(code) if code is not None else None
