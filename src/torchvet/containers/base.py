@@ -45,6 +45,9 @@ class ContainerScan:
     root: Value | None = None  # the object torch.load would return (symbolically)
     # Extra data a converter needs (e.g. the zip archive and its prefix).
     extra: dict[str, object] = field(default_factory=dict)
+    # BUILD hook used for every stream this scan runs unless one is passed
+    # (joblib: arrays written inline after their wrappers).
+    after_build: AfterBuild | None = field(default=None, repr=False)
 
     def add(
         self,
@@ -75,10 +78,11 @@ class ContainerScan:
 
         ``torch_reads``: whether torch.load(weights_only=True) reads this stream, so that
         its first failure becomes torch's error for the file. ``after_build``: see
-        ``machine.AfterBuild`` (joblib's inline arrays).
+        ``machine.AfterBuild`` (joblib's inline arrays); defaults to ``self.after_build``.
         """
+        hook = after_build or self.after_build
         trace = run_stream(
-            buf, entry, ctx.naming, persistent_load, start, ctx.limits, ctx.knowledge, after_build
+            buf, entry, ctx.naming, persistent_load, start, ctx.limits, ctx.knowledge, hook
         )
         verdict = judge(trace, ctx.policy)
         self.findings.extend(verdict.findings)

@@ -23,12 +23,11 @@ A pickle without any wrapper is a plain pickle and is reported as ``rawpickle`` 
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass, field
 
 from torchvet.containers import rawpickle
 from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.containers.buffers import Buffer
-from torchvet.pickle.machine import AfterBuild, Machine, PersistentLoader
+from torchvet.pickle.machine import Machine
 from torchvet.pickle.opcodes import BY_CODE
 from torchvet.pickle.readers import READERS
 from torchvet.pickle.trace import IssueKind, StreamTrace
@@ -65,32 +64,11 @@ _NUMERIC = {
 _OBJECT = frozenset({"O", "O4", "O8"})
 
 
-@dataclass
-class _HookedScan(ContainerScan):
-    """A ContainerScan that runs every stream with joblib's BUILD behaviour."""
-
-    hook: AfterBuild | None = field(default=None, repr=False)
-
-    def run_pickle(
-        self,
-        ctx: ScanContext,
-        buf: bytes,
-        entry: str,
-        persistent_load: PersistentLoader | None = None,
-        start: int = 0,
-        torch_reads: bool = True,
-        after_build: AfterBuild | None = None,
-    ) -> StreamTrace:
-        return super().run_pickle(
-            ctx, buf, entry, persistent_load, start, torch_reads, after_build or self.hook
-        )
-
-
 def scan_joblib_or_pickle(buf: Buffer, ctx: ScanContext, entry: str = "") -> ContainerScan:
     """Scan a non-legacy pickle file, following joblib's inline arrays when it has any."""
-    scan = _HookedScan("pickle")
+    scan = ContainerScan("pickle")
     reader = ArrayReader(scan, ctx, entry)
-    scan.hook = reader
+    scan.after_build = reader
     rawpickle.scan_pickle_streams(buf, ctx, scan, entry=entry)  # type: ignore[arg-type]
     if scan.torch_error is None:
         scan.torch_fails("Invalid magic number; corrupt file?")
