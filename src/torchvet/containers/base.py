@@ -102,3 +102,15 @@ def storage_location(v: Value) -> str | None:
     if isinstance(location, bytes):
         location = location.decode("ascii")
     return location if isinstance(location, str) else None
+
+
+def note_devices(scan: ContainerScan, locations: set[str], entry: str) -> None:
+    """Storages saved on another device load only with a map_location there."""
+    remote = sorted(loc for loc in locations if loc != "cpu")
+    if remote:
+        scan.add(
+            Category.NOTE,
+            f"storages were saved on {', '.join(remote)}; pass map_location "
+            "when loading on a machine without that device",
+            entry,
+        )

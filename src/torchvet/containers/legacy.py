@@ -18,7 +18,12 @@ import struct
 from dataclasses import dataclass
 
 from torchvet.containers import joblib_files, rawpickle
-from torchvet.containers.base import ContainerScan, ScanContext, storage_location
+from torchvet.containers.base import (
+    ContainerScan,
+    ScanContext,
+    note_devices,
+    storage_location,
+)
 from torchvet.containers.buffers import Buffer, TooLarge, whole
 from torchvet.containers.safetensors_files import check_safetensors_suffix
 from torchvet.pickle.machine import Limits, run_stream
@@ -404,14 +409,7 @@ def _read_blobs(
             "uninitialised",
             "storage keys",
         )
-    remote = sorted(loc for loc in storages.locations if loc != "cpu")
-    if remote:
-        scan.add(
-            Category.NOTE,
-            f"storages were saved on {', '.join(remote)}; pass map_location "
-            "when loading on a machine without that device",
-            "data",
-        )
+    note_devices(scan, storages.locations, "data")
     return pos
 
 

@@ -14,7 +14,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from torchvet.containers.base import ContainerScan, ScanContext, storage_location
+from torchvet.containers.base import (
+    ContainerScan,
+    ScanContext,
+    note_devices,
+    storage_location,
+)
 from torchvet.containers.rawpickle import warn_dormant
 from torchvet.containers.tensordata import settle_deferred
 from torchvet.containers.zipreader import ZipArchive, ZipEntry, ZipError, read_archive
@@ -319,14 +324,7 @@ def _scan_data_pkl(
             trace.end,
         )
         warn_dormant(scan, buf, trace.end, ctx, entry.name, "after STOP in data.pkl")
-    remote = sorted(loc for loc in storages.locations if loc != "cpu")
-    if remote:
-        scan.add(
-            Category.NOTE,
-            f"storages were saved on {', '.join(remote)}; pass map_location "
-            "when loading on a machine without that device",
-            entry.name,
-        )
+    note_devices(scan, storages.locations, entry.name)
 
 
 def _record_reader(archive: ZipArchive) -> Callable[[Storage], bytes | None]:
