@@ -149,26 +149,14 @@ def _judge_global(out: _Collector, policy: Policy, special: dict, g: GlobalRef) 
         out.fatal("``torch.distributed.tensor`` must be imported to load DTensors")
     else:
         out.fatal(unsupported_global_message(name))
-    if reason is not None:
-        out.add(Category.GADGET, f"{name}: {reason}", g.pos, name)
-        return
-    inert = INERT_CATALOG.match(name)
-    if inert is not None:
-        out.add(
-            Category.INERT_GLOBAL, f"{name}: {inert}; refused by torch's allowlist", g.pos, name
-        )
-        if name not in out.judgement.allowlist:
-            out.judgement.allowlist.append(name)
-        return
-    reflective = REFLECTIVE_CATALOG.match(name)
-    if reflective is not None:
-        out.add(Category.UNKNOWN_GLOBAL, f"{name}: {reflective}", g.pos, name)
-        return
-    out.add(
-        Category.UNKNOWN_GLOBAL,
-        f"{name}: a class or function torchvet cannot vouch for (loading it runs its code)",
-        g.pos,
+    _explain_refused(
+        out,
         name,
+        g.pos,
+        reason,
+        inert_note="refused by torch's allowlist",
+        unknown_note="a class or function torchvet cannot vouch for (loading it runs its code)",
+        reflective=True,
     )
 
 
@@ -180,27 +168,39 @@ def _judge_type(out: _Collector, policy: Policy, t: TypeUse) -> None:
         "Can only build Tensor, Parameter, OrderedDict or types allowlisted via "
         f"`add_safe_globals`, but got <class '{name}'>"
     )
-    reason = gadget_reason(name)
-    if reason is not None:
-        out.add(Category.GADGET, f"{name}: {reason}", t.pos, name)
+    _explain_refused(
+        out,
+        name,
+        t.pos,
+        gadget_reason(name),
+        inert_note="BUILD needs this type allowlisted (it never appears as a global)",
+        unknown_note="instance state applied by BUILD; torchvet cannot vouch for this type",
+        reflective=False,
+    )
+
+
+def _explain_refused(
+    out: _Collector,
+    name: str,
+    pos: int,
+    gadget: str | None,
+    inert_note: str,
+    unknown_note: str,
+    reflective: bool,
+) -> None:
+    """Say why a name torch refuses is refused: gadget, inert (goes on the printed
+    allowlist), reflective, or unknown."""
+    if gadget is not None:
+        out.add(Category.GADGET, f"{name}: {gadget}", pos, name)
         return
     inert = INERT_CATALOG.match(name)
     if inert is not None:
-        out.add(
-            Category.INERT_GLOBAL,
-            f"{name}: {inert}; BUILD needs this type allowlisted (it never appears as a global)",
-            t.pos,
-            name,
-        )
+        out.add(Category.INERT_GLOBAL, f"{name}: {inert}; {inert_note}", pos, name)
         if name not in out.judgement.allowlist:
             out.judgement.allowlist.append(name)
         return
-    out.add(
-        Category.UNKNOWN_GLOBAL,
-        f"{name}: instance state applied by BUILD; torchvet cannot vouch for this type",
-        t.pos,
-        name,
-    )
+    why = REFLECTIVE_CATALOG.match(name) if reflective else None
+    out.add(Category.UNKNOWN_GLOBAL, f"{name}: {why or unknown_note}", pos, name)
 
 
 def _judge_call(out: _Collector, policy: Policy, event: CallEvent) -> None:
