@@ -13,8 +13,10 @@ class Verdict(str, enum.Enum):
     SAFE = "safe"
     NEEDS_ALLOWLIST = "needs-allowlist"
     UNSUPPORTED = "unsupported"
-    UNKNOWN = "unknown"
+    # Below UNKNOWN: "malformed" promises that no loader can execute anything from the
+    # file, so anything executable found before the damage (an unknown class) outranks it.
     MALFORMED = "malformed"
+    UNKNOWN = "unknown"
     DANGEROUS = "dangerous"
 
     @property
@@ -60,6 +62,13 @@ class Category(str, enum.Enum):
     UNVERIFIED = "unverified"
     # TorchScript code, which torch.jit.load runs.
     CODE = "code"
+    # torchvet stopped reading before the end: one of its bounds (ops, stack, memo, nesting,
+    # decompressed size) or an internal error. What was read is judged; the rest is not,
+    # so the file is at least unknown.
+    LIMIT = "limit"
+    # A load would allocate or compute far out of proportion to the file (declared
+    # storage sizes, dict keys that all hash alike): a denial of service on the loader.
+    RESOURCE = "resource"
     # Not readable as the format it claims, truncated, or beyond resource bounds; or a
     # construct torch is known to reject (storage bounds, record sizes).
     MALFORMED = "malformed"
@@ -82,6 +91,8 @@ _CATEGORY_VERDICT = {
     Category.UNKNOWN_GLOBAL: Verdict.UNKNOWN,
     Category.UNVERIFIED: Verdict.UNKNOWN,
     Category.CODE: Verdict.UNKNOWN,
+    Category.LIMIT: Verdict.UNKNOWN,
+    Category.RESOURCE: Verdict.UNKNOWN,
     Category.MALFORMED: Verdict.MALFORMED,
     Category.NOT_A_MODEL: Verdict.MALFORMED,
     Category.GADGET: Verdict.DANGEROUS,
@@ -97,6 +108,9 @@ class Finding:
     entry: str = ""  # entry inside the container, e.g. "archive/data.pkl"
     offset: int | None = None  # byte offset of the opcode inside that entry
     global_name: str | None = None  # "module.name" when a global is involved
+    # The loader whose reading of the file this finding comes from ("" = torch.load's own
+    # reading of the format the content calls for; else e.g. "pickle.load", "zipfile").
+    view: str = ""
 
     @property
     def verdict(self) -> Verdict:
@@ -104,6 +118,7 @@ class Finding:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "view": self.view or "torch.load",
             "entry": self.entry,
             "offset": self.offset,
             "global": self.global_name,

@@ -106,9 +106,7 @@ def _scan_with(src: ByteSource, ctx: ScanContext) -> ScanResult:
         scan = scan_container(src, ctx)
     except (RecursionError, MemoryError) as exc:  # fail closed, never a traceback
         scan = ContainerScan("unknown")
-        scan.add(
-            Category.MALFORMED, f"file exceeds torchvet's resource bounds ({type(exc).__name__})"
-        )
+        scan.add(Category.LIMIT, f"file exceeds torchvet's resource bounds ({type(exc).__name__})")
     except Exception as exc:
         # A bug in torchvet must not turn into a traceback or a "safe": fail closed.
         # TORCHVET_DEBUG=1 (set by the test suite) re-raises so that bugs are seen.
@@ -116,7 +114,7 @@ def _scan_with(src: ByteSource, ctx: ScanContext) -> ScanResult:
             raise
         scan = ContainerScan("unknown")
         scan.add(
-            Category.MALFORMED,
+            Category.LIMIT,
             f"torchvet could not analyse this file ({type(exc).__name__}: {exc}); please report it",
         )
     return conclude(ctx.path, scan, src.size)

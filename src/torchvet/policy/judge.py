@@ -18,7 +18,7 @@ from torchvet.results import Category, Finding
 
 _ISSUE_CATEGORY = {
     IssueKind.DECODE: Category.MALFORMED,
-    IssueKind.LIMIT: Category.MALFORMED,
+    IssueKind.LIMIT: Category.LIMIT,
     IssueKind.OPCODE: Category.UNSUPPORTED_FORM,
     IssueKind.STRUCTURE: Category.UNSUPPORTED_STRUCTURE,
     IssueKind.INVALID: Category.MALFORMED,
@@ -27,9 +27,10 @@ _ISSUE_CATEGORY = {
     IssueKind.NOTE: Category.NOTE,
 }
 # Issues after which torch's load has certainly failed (UNVERIFIED and DYNAMIC are
-# not: torch may or may not fail there; a DYNAMIC chain fails earlier at its GLOBAL).
+# not: torch may or may not fail there; a DYNAMIC chain fails earlier at its GLOBAL;
+# a LIMIT is torchvet's own bound, which says nothing about torch).
 _TORCH_FATAL = frozenset(
-    {IssueKind.DECODE, IssueKind.LIMIT, IssueKind.OPCODE, IssueKind.STRUCTURE, IssueKind.INVALID}
+    {IssueKind.DECODE, IssueKind.OPCODE, IssueKind.STRUCTURE, IssueKind.INVALID}
 )
 _MAX_PER_KIND = 20  # repeated issues of one kind in one stream are summarised
 
