@@ -1,4 +1,4 @@
-"""Scan model files: sniff the container, read its pickles symbolically, judge, conclude.
+"""Scan model files: read them every way a loader could, judge, conclude.
 
 ``scan_source`` is a pure function of (bytes, policy). ``scan_file`` and ``scan_paths``
 add the file system: directories are walked, and a file that cannot be read becomes
@@ -7,69 +7,15 @@ a ``malformed`` result instead of stopping the run.
 
 from __future__ import annotations
 
-import importlib
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from torchvet.containers.base import ContainerScan, ScanContext
-from torchvet.containers.sniff import describe_not_model, sniff
+from torchvet.containers.dispatch import guarded, scan_container
 from torchvet.policy.judge import Policy
 from torchvet.results import Category, Finding, ScanResult, Verdict, worst
 from torchvet.source import ByteSource, BytesSource, FileSource
-
-# format -> "module:function" of the reader; imported on first use.
-READERS: dict[str, str] = {
-    "zip": "torchvet.containers.zipfamily:scan_any_zip",
-    "pickle": "torchvet.containers.legacy:scan_pickle_or_legacy",
-    "tar": "torchvet.containers.tarball:scan_tar",
-    "npy": "torchvet.containers.numpy_files:scan_npy",
-    "safetensors": "torchvet.containers.safetensors_files:scan_safetensors",
-    "compressed": "torchvet.containers.compressed:scan_compressed",
-}
-_FALLBACKS: dict[str, str] = {
-    "zip": "torchvet.containers.torchzip:scan_zip",
-    "pickle": "torchvet.containers.rawpickle:scan_pickle",
-}
-
-
-def _reader(fmt: str) -> Callable[[ByteSource, ScanContext], ContainerScan] | None:
-    for table in (READERS, _FALLBACKS):
-        spec = table.get(fmt)
-        if spec is None:
-            continue
-        module_name, func = spec.split(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        return getattr(module, func)
-    return None
-
-
-def scan_container(src: ByteSource, ctx: ScanContext) -> ContainerScan:
-    """Read one source with the reader its content calls for."""
-    fmt = sniff(src)
-    if fmt == "empty":
-        scan = ContainerScan("empty")
-        scan.add(Category.NOT_A_MODEL, "empty file")
-        scan.torch_fails("EOFError: Ran out of input")
-        return scan
-    if fmt in ("not-a-model", "unknown"):
-        scan = ContainerScan(fmt)
-        what = describe_not_model(src)
-        scan.add(Category.NOT_A_MODEL, f"not a model file: {what}")
-        first = src.read_at(0, 1)[0]
-        scan.torch_fails(f"Unsupported operand {first}")
-        return scan
-    reader = _reader(fmt)
-    if reader is None:
-        scan = ContainerScan(fmt)
-        scan.add(Category.UNSUPPORTED_FORM, f"{fmt} files are not supported by this torchvet build")
-        return scan
-    return reader(src, ctx)
 
 
 def conclude(path: str, scan: ContainerScan, size: int) -> ScanResult:
@@ -102,22 +48,7 @@ def scan_source(
 
 
 def _scan_with(src: ByteSource, ctx: ScanContext) -> ScanResult:
-    try:
-        scan = scan_container(src, ctx)
-    except (RecursionError, MemoryError) as exc:  # fail closed, never a traceback
-        scan = ContainerScan("unknown")
-        scan.add(Category.LIMIT, f"file exceeds torchvet's resource bounds ({type(exc).__name__})")
-    except Exception as exc:
-        # A bug in torchvet must not turn into a traceback or a "safe": fail closed.
-        # TORCHVET_DEBUG=1 (set by the test suite) re-raises so that bugs are seen.
-        if os.environ.get("TORCHVET_DEBUG"):
-            raise
-        scan = ContainerScan("unknown")
-        scan.add(
-            Category.LIMIT,
-            f"torchvet could not analyse this file ({type(exc).__name__}: {exc}); please report it",
-        )
-    return conclude(ctx.path, scan, src.size)
+    return conclude(ctx.path, guarded("torchvet", src, ctx, scan_container), src.size)
 
 
 def scan_bytes(data: bytes, policy: Policy | None = None, name: str = "<bytes>") -> ScanResult:

@@ -8,6 +8,7 @@ of a 10 GB checkpoint touches only the few ranges it needs.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
 from typing import Protocol, runtime_checkable
@@ -121,3 +122,42 @@ def iter_range(src: ByteSource, start: int, length: int, chunk: int) -> Iterator
             raise EOFError(f"{src.name} ends at byte {pos + len(data)}, before {end}")
         yield data
         pos += n
+
+
+class SourceFile(io.RawIOBase):
+    """A seekable read-only file object over a ByteSource, for stdlib readers
+    (``zipfile``, ``tarfile``) that are the very code other loaders run.
+
+    ``max_read`` bounds one read call (a forged header can ask tarfile for gigabytes)."""
+
+    def __init__(self, src: ByteSource, max_read: int | None = None) -> None:
+        self._src = src
+        self._pos = 0
+        self._max_read = max_read
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._src.size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        n = len(b)
+        if self._max_read is not None and n > self._max_read:
+            raise ReadTooLarge(f"a header asks for a read of {n} bytes")
+        data = self._src.read_at(self._pos, n)
+        b[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+
+class ReadTooLarge(OSError):
+    """A single read larger than the reader's bound (``SourceFile.max_read``)."""

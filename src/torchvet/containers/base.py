@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from torchvet.pickle.machine import AfterBuild, Limits, Naming, PersistentLoader, run_stream
@@ -21,6 +24,8 @@ class ScanContext:
     path: str = ""  # the file's path (torch.load's .safetensors rule looks at it)
     max_pickle_bytes: int = 1 << 30  # largest pickle record read into memory
     knowledge: Knowledge | None = None
+    # Largest decompressed member (zip member read by Python's zipfile) kept for a scan.
+    max_decompressed: int = 256 << 20
 
     def __post_init__(self) -> None:
         facts = self.policy.facts
@@ -29,7 +34,32 @@ class ScanContext:
             self.knowledge = Knowledge(facts)
 
     def for_path(self, path: str) -> ScanContext:
-        return ScanContext(self.policy, self.limits, path, self.max_pickle_bytes, self.knowledge)
+        return ScanContext(
+            self.policy,
+            self.limits,
+            path,
+            self.max_pickle_bytes,
+            self.knowledge,
+            self.max_decompressed,
+        )
+
+
+# The scans opened while one reading runs, so that a reading that raises keeps what
+# its scans had already found (see dispatch.guarded).
+_OPENED: contextvars.ContextVar[list[ContainerScan] | None] = contextvars.ContextVar(
+    "torchvet_opened_scans", default=None
+)
+
+
+@contextmanager
+def collecting_scans() -> Iterator[list[ContainerScan]]:
+    """Collect every ContainerScan created inside the block, in creation order."""
+    opened: list[ContainerScan] = []
+    token = _OPENED.set(opened)
+    try:
+        yield opened
+    finally:
+        _OPENED.reset(token)
 
 
 @dataclass
@@ -48,6 +78,11 @@ class ContainerScan:
     # BUILD hook used for every stream this scan runs unless one is passed
     # (joblib: arrays written inline after their wrappers).
     after_build: AfterBuild | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        opened = _OPENED.get()
+        if opened is not None:
+            opened.append(self)
 
     def add(
         self,

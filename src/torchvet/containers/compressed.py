@@ -107,12 +107,12 @@ class _Sink:
 
 
 def _scan_inner(scan: ContainerScan, src: ByteSource, codec: str, ctx: ScanContext) -> None:
-    from torchvet.scan import scan_container  # the dispatcher, for the inner file
+    from torchvet.containers.dispatch import scan_container  # the inner file: every reading
 
     inner_name = _strip_suffix(ctx.path.rsplit("/", 1)[-1]) or "inner"
     depth = _depth.get()
     if depth >= MAX_NESTING:
-        scan.add(Category.MALFORMED, f"compressed more than {MAX_NESTING} times over", inner_name)
+        scan.add(Category.LIMIT, f"compressed more than {MAX_NESTING} times over", inner_name)
         return
     token = _depth.set(depth + 1)
     try:

@@ -48,7 +48,7 @@ def scan_pickle_or_legacy(src: ByteSource, ctx: ScanContext) -> ContainerScan:
             scan = _scan(buf, ctx)
     except TooLarge as exc:
         scan = ContainerScan("pickle")
-        scan.add(Category.MALFORMED, f"pickle file of {exc}")
+        scan.add(Category.LIMIT, f"pickle file of {exc}; not read")
         scan.torch_fails("file too large for torchvet to read")
     check_safetensors_suffix(scan, src, ctx)
     return scan

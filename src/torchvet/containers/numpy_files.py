@@ -100,7 +100,7 @@ def _scan_data_pickle(
         with whole(src, ctx.max_pickle_bytes) as buf:
             _run_data_pickle(scan, buf, ctx, header, entry)
     except TooLarge as exc:
-        scan.add(Category.MALFORMED, f"object array of {exc}", entry)
+        scan.add(Category.LIMIT, f"object array of {exc}; not read", entry)
 
 
 def _run_data_pickle(

@@ -21,7 +21,7 @@ def scan_pickle(src: ByteSource, ctx: ScanContext, buf: bytes | None = None) -> 
     scan = ContainerScan("pickle")
     if buf is None:
         if src.size > ctx.max_pickle_bytes:
-            scan.add(Category.MALFORMED, f"pickle of {src.size} bytes exceeds torchvet's bound")
+            scan.add(Category.LIMIT, f"pickle of {src.size} bytes exceeds torchvet's bound")
             return scan
         buf = src.read_at(0, src.size)
     scan_pickle_streams(buf, ctx, scan, entry="")
@@ -68,7 +68,12 @@ def scan_pickle_streams(
             entry,
             pos,
         )
-    scan.add(Category.MALFORMED, f"more than {MAX_STREAMS} concatenated pickles", entry, pos)
+    scan.add(
+        Category.LIMIT,
+        f"more than {MAX_STREAMS} concatenated pickles; the ones after offset {pos} were not read",
+        entry,
+        pos,
+    )
     return pos
 
 

@@ -13,7 +13,6 @@ only listed (headers), never extracted.
 
 from __future__ import annotations
 
-import io
 import struct
 import tarfile
 
@@ -21,10 +20,11 @@ from torchvet.containers import rawpickle
 from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.containers.buffers import Buffer, TooLarge, whole
 from torchvet.containers.safetensors_files import check_safetensors_suffix
+from torchvet.pickle.opcodes import BY_CODE
 from torchvet.pickle.trace import StreamTrace
 from torchvet.pickle.values import Const, Glob, Opaque, Tup, Value
 from torchvet.results import Category
-from torchvet.source import ByteSource
+from torchvet.source import ByteSource, ReadTooLarge, SourceFile
 
 MAX_MEMBERS = 10_000
 _MAX_READ = 16 << 20  # largest single read tarfile may make (PAX/GNU long headers)
@@ -34,42 +34,7 @@ TORCH_ERROR = (
     "In PyTorch 2.6, we changed the default value of the `weights_only` argument in "
     "`torch.load` from `False` to `True`."
 )
-_PICKLE_SUFFIXES = (".pkl", ".pickle", ".pt", ".pth")
-
-
-class _TarTooBig(Exception):
-    pass
-
-
-class _Reader(io.RawIOBase):
-    """A seekable read-only file over a ByteSource, for tarfile to list headers."""
-
-    def __init__(self, src: ByteSource) -> None:
-        self._src = src
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._src.size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
-        n = len(b)
-        if n > _MAX_READ:
-            raise _TarTooBig(f"a tar header asks for {n} bytes")
-        data = self._src.read_at(self._pos, n)
-        b[: len(data)] = data
-        self._pos += len(data)
-        return len(data)
+_MAX_LINK_HOPS = 64  # chains of links, as tarfile follows them
 
 
 def scan_tar(src: ByteSource, ctx: ScanContext) -> ContainerScan:
@@ -87,23 +52,33 @@ def scan_tar(src: ByteSource, ctx: ScanContext) -> ContainerScan:
             with whole(src, ctx.max_pickle_bytes) as buf:
                 _scan_members(scan, buf, members, ctx)
         except TooLarge as exc:
-            scan.add(Category.MALFORMED, f"tar archive of {exc}")
+            scan.add(Category.LIMIT, f"tar archive of {exc}; members not read")
     check_safetensors_suffix(scan, src, ctx)
     return scan
 
 
 def _list(scan: ContainerScan, src: ByteSource) -> dict[str, tuple[int, int]]:
-    """Regular members: name -> (data offset, size); tarfile's last duplicate wins."""
+    """Members as ``tarfile.extractfile`` reads them: name -> (data offset, size).
+
+    The last member of a name wins (``getmember``); hard links and symlinks read their
+    target's bytes (``_find_link_target``, followed through chains); members of types
+    tarfile does not know are read as regular files."""
     members: dict[str, tuple[int, int]] = {}
     try:
-        with tarfile.open(fileobj=_Reader(src), mode="r:") as tar:  # type: ignore[arg-type]
+        with tarfile.open(fileobj=SourceFile(src, _MAX_READ), mode="r:") as tar:  # type: ignore[call-overload]
+            infos = []
             for count, info in enumerate(tar):
                 if count >= MAX_MEMBERS:
-                    scan.add(Category.MALFORMED, f"more than {MAX_MEMBERS} tar members")
+                    scan.add(
+                        Category.LIMIT, f"more than {MAX_MEMBERS} tar members; the rest unread"
+                    )
                     break
-                if info.isreg():
-                    members[info.name] = (info.offset_data, info.size)
-    except (tarfile.TarError, _TarTooBig, EOFError, OSError, ValueError) as exc:
+                infos.append(info)
+            for info in infos:
+                target = _resolve(tar, info)
+                if target is not None:
+                    members[info.name] = (target.offset_data, target.size)
+    except (tarfile.TarError, ReadTooLarge, EOFError, OSError, ValueError) as exc:
         scan.add(Category.MALFORMED, f"tar archive unreadable: {exc}")
     for name, (offset, size) in members.items():
         if offset + size > src.size:
@@ -111,6 +86,22 @@ def _list(scan: ContainerScan, src: ByteSource) -> dict[str, tuple[int, int]]:
                 Category.MALFORMED, f"tar member {name!r} extends past the end of the file", name
             )
     return members
+
+
+def _resolve(tar: tarfile.TarFile, info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+    """The member whose bytes ``tar.extractfile(info)`` returns, or None (a directory,
+    a device, a link to nothing)."""
+    for _ in range(_MAX_LINK_HOPS):
+        if info.isreg() or info.type not in tarfile.SUPPORTED_TYPES:
+            return info
+        if not (info.islnk() or info.issym()):
+            return None
+        try:
+            # The stdlib's own link resolution: the code every tar loader runs.
+            info = tar._find_link_target(info)  # type: ignore[attr-defined]
+        except KeyError:
+            return None
+    return None
 
 
 def _scan_members(
@@ -125,13 +116,14 @@ def _scan_members(
         elif name == "pickle":
             trace = _run(scan, buf, offset, name, ctx, _persistent_ids)
             scan.root = trace.root
-        elif name.endswith(_PICKLE_SUFFIXES) or buf[offset : offset + 1] == b"\x80":
+        elif offset < end and BY_CODE[buf[offset]] is not None:
+            # Any other member may be a pickle for someone (pandas.read_pickle reads the
+            # only member of a .tar; tools unpickle *.pkl members): every one is scanned.
             rawpickle.scan_pickle_streams(
-                buf,
+                buf[offset:end],
                 ctx,
                 scan,
                 entry=name,
-                start=offset,  # type: ignore[arg-type]
                 torch_reads_first=False,
             )
 

@@ -22,6 +22,7 @@ from torchvet.containers.base import (
 )
 from torchvet.containers.rawpickle import warn_dormant
 from torchvet.containers.tensordata import settle_deferred
+from torchvet.containers.views import absorb
 from torchvet.containers.zipreader import ZipArchive, ZipEntry, ZipError, read_archive
 from torchvet.pickle.values import Const, Glob, Opaque, Storage, Tup, Value
 from torchvet.results import Category
@@ -39,14 +40,16 @@ class _Refused(Exception):
 
 def _record(archive: ZipArchive, prefix: str, name: str, scan: ContainerScan) -> ZipEntry | None:
     found = archive.lookup(f"{prefix}/{name}")
-    if len(found) > 1:
+    picked = archive.torch_pick(f"{prefix}/{name}")
+    if len(found) > 1 and picked is not None:
         scan.add(
-            Category.MALFORMED,
-            f"{len(found)} entries named {prefix}/{name} (ignoring case): torch's reader picks "
-            "one by its sort order, other tools may pick another",
+            Category.WARNING,
+            f"{len(found)} entries named {prefix}/{name} (ignoring case): torch reads copy "
+            f"{found.index(picked) + 1} (miniz's sort order), other zip tools may read another; "
+            "every copy of a pickle is scanned",
             f"{prefix}/{name}",
         )
-    return found[0] if found else None
+    return picked
 
 
 def _small(archive: ZipArchive, entry: ZipEntry) -> bytes:
@@ -93,8 +96,8 @@ def scan_zip(src: ByteSource, ctx: ScanContext) -> ContainerScan:
         _check_layout(archive, prefix, names, scan)
         if is_torchscript:
             # torch.jit.load honours the same byteorder record (the converter needs it).
-            found = archive.lookup(f"{prefix}/byteorder")
-            if found and archive.read(found[0], limit=_SMALL_RECORD) == b"big":
+            found = archive.torch_pick(f"{prefix}/byteorder")
+            if found and archive.read(found, limit=_SMALL_RECORD) == b"big":
                 scan.extra["byteorder"] = "big"
             _scan_torchscript(archive, prefix, scan, ctx)
             return scan
@@ -104,6 +107,7 @@ def scan_zip(src: ByteSource, ctx: ScanContext) -> ContainerScan:
         if data_pkl is None:
             raise _Refused("PytorchStreamReader failed locating file data.pkl: file not found")
         _scan_data_pkl(archive, prefix, data_pkl, scan, ctx)
+        _scan_other_copies(archive, data_pkl, scan, ctx)
         # torch.load logs the serialization id last, decoding it as UTF-8.
         serialization_id = _record(archive, prefix, ".data/serialization_id", scan)
         if serialization_id is not None and not _utf8(_small(archive, serialization_id)):
@@ -325,6 +329,22 @@ def _scan_data_pkl(
         )
         warn_dormant(scan, buf, trace.end, ctx, entry.name, "after STOP in data.pkl")
     note_devices(scan, storages.locations, entry.name)
+
+
+def _scan_other_copies(
+    archive: ZipArchive, picked: ZipEntry, scan: ContainerScan, ctx: ScanContext
+) -> None:
+    """Copies of data.pkl torch does not read: a tool that picks another copy runs it."""
+    for entry in archive.lookup(picked.name):
+        if entry is picked:
+            continue
+        other = ContainerScan("torch-zip")
+        try:
+            buf = archive.read(entry, limit=ctx.max_pickle_bytes)
+        except ZipError:
+            continue  # no reader gets a pickle out of it
+        other.run_pickle(ctx, buf, entry.name, None, torch_reads=False)
+        absorb(scan, other, f"copy {archive.lookup(picked.name).index(entry) + 1} of {entry.name}")
 
 
 def _record_reader(archive: ZipArchive) -> Callable[[Storage], bytes | None]:

@@ -288,10 +288,10 @@ def _scan_nested(
     scan: ContainerScan, archive: ZipArchive, entry: ZipEntry, ctx: ScanContext, depth: int
 ) -> None:
     """A torch file inside the archive: scanned like a file of its own, findings merged."""
-    from torchvet.scan import scan_container  # the full dispatcher, for nested files
+    from torchvet.containers.dispatch import scan_container  # nested files: every reading
 
     if depth >= MAX_DEPTH:
-        scan.add(Category.MALFORMED, f"archives nested more than {MAX_DEPTH} deep", entry.name)
+        scan.add(Category.LIMIT, f"archives nested more than {MAX_DEPTH} deep", entry.name)
         return
     try:
         member = _member(archive, entry, ctx.max_pickle_bytes)

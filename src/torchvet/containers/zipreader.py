@@ -70,6 +70,7 @@ class ZipArchive:
     entries: list[ZipEntry]
     notes: list[str]  # things tolerated, as torch tolerates them
     _by_lower: dict[bytes, list[ZipEntry]] = field(default_factory=dict)
+    _miniz_order: list[int] | None = None
 
     def __post_init__(self) -> None:
         for e in self.entries:
@@ -79,6 +80,29 @@ class ZipArchive:
         """Entries miniz could return for ``name`` (ASCII case-insensitive). More than one
         means torch's choice depends on its sort order: the archive is ambiguous."""
         return self._by_lower.get(name.encode("utf-8", "surrogateescape").lower(), [])
+
+    def torch_pick(self, name: str) -> ZipEntry | None:
+        """The entry torch's reader returns for ``name``: miniz sorts the central directory
+        by name (ASCII case-insensitive, with an unstable heap sort) and binary-searches
+        it, so among duplicates the copy it finds is neither the first nor the last."""
+        found = self.lookup(name)
+        if len(found) <= 1:
+            return found[0] if found else None
+        if self._miniz_order is None:
+            self._miniz_order = miniz_sorted([e.raw_name.lower() for e in self.entries])
+        key = name.encode("utf-8", "surrogateescape").lower()
+        low, high = 0, len(self._miniz_order) - 1
+        while low <= high:
+            mid = low + ((high - low) >> 1)
+            entry = self.entries[self._miniz_order[mid]]
+            here = entry.raw_name.lower()
+            if here == key:
+                return entry
+            if here < key:
+                low = mid + 1
+            else:
+                high = mid - 1
+        return found[0]  # unreachable: the sorted order holds every copy
 
     def data_offset(self, entry: ZipEntry) -> int:
         entry.stat()
@@ -177,6 +201,37 @@ class ZipArchive:
             raise ZipError(
                 f"{entry.name!r} inflates to {produced} bytes, not its declared {entry.size}"
             )
+
+
+def miniz_sorted(names: list[bytes]) -> list[int]:
+    """Entry indexes in the order miniz's heap sort leaves them (``names`` lowercased).
+
+    A port of ``mz_zip_reader_sort_central_dir_offsets_by_filename``: the order of equal
+    names depends on the algorithm, and it decides which duplicate torch reads. Bytes
+    compare as miniz compares lowercased names (unsigned, shorter prefix first)."""
+    order = list(range(len(names)))
+    size = len(order)
+    if size <= 1:
+        return order
+
+    def sift(root: int, end: int) -> None:
+        while True:
+            child = 2 * root + 1
+            if child >= end:
+                return
+            if child + 1 < end and names[order[child]] < names[order[child + 1]]:
+                child += 1
+            if not names[order[root]] < names[order[child]]:
+                return
+            order[root], order[child] = order[child], order[root]
+            root = child
+
+    for start in range((size - 2) >> 1, -1, -1):
+        sift(start, size)
+    for end in range(size - 1, 0, -1):
+        order[end], order[0] = order[0], order[end]
+        sift(0, end)
+    return order
 
 
 def _find_eocd(src: ByteSource) -> int:

@@ -31,6 +31,7 @@ from torchvet.pickle.values import (
     Obj,
     Opaque,
     SetV,
+    Storage,
     Tup,
     Value,
 )
@@ -471,6 +472,13 @@ class Machine:
         ):
             self.push(self._global(module.value, name.value, "STACK_GLOBAL"))
             return
+        if _not_exactly_str(module) or _not_exactly_str(name):
+            # Values whose type is known and is not exactly str: every unpickler stops.
+            self._fail(
+                self.pos,
+                f"STACK_GLOBAL at offset {self.pos} requires str",
+                "STACK_GLOBAL requires str",
+            )
         self.issue(
             IssueKind.DYNAMIC,
             f"STACK_GLOBAL at offset {self.pos} imports a name computed at load time "
@@ -541,6 +549,13 @@ class Machine:
     def call(
         self, opname: str, func: Value, args: tuple[Value, ...] | None, kwargs: Value | None = None
     ) -> Value:
+        if isinstance(func, (Const, Tup, Lst, Dct, SetV, Storage)):
+            # A value of a known type that is not callable: every unpickler stops here.
+            self._fail(
+                self.pos,
+                f"{opname} at offset {self.pos} calls {func.describe()}, which is not callable",
+                f"TypeError: {func.describe()} is not callable",
+            )
         target = models.target_name(func)
         c = Call(self.pos, opname, func, args if args is not None else (), kwargs, target)
         self.trace.events.append(CallEvent(c))
@@ -594,6 +609,19 @@ class Machine:
             self.push(Opaque(self.pos, "persistent id"))
             return
         self.push(self.persistent_load(pid, self.pos))
+
+
+def _not_exactly_str(v: Value) -> bool:
+    """Whether ``v`` is certainly not of type ``str`` exactly (STACK_GLOBAL's check).
+
+    An instance NEWOBJ made is of its class (a class whose ``__new__`` returns something
+    else is itself an unknown global, already reported)."""
+    if isinstance(v, Const):
+        return type(v.value) is not str
+    if isinstance(v, Obj):
+        made_by_new = v.call is not None and v.call.opcode in ("NEWOBJ", "NEWOBJ_EX")
+        return made_by_new and v.pytype not in (None, "builtins.str")
+    return isinstance(v, (Tup, Lst, Dct, SetV, Glob, Storage))
 
 
 def run_stream(

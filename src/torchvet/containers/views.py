@@ -1,0 +1,100 @@
+"""Merging what a secondary reading found into the primary one (see ``dispatch``).
+
+A secondary reading (``pickle.load`` from byte 0, Python's ``zipfile``, another copy of a
+duplicated zip record) contributes only what can run code or what stopped torchvet;
+its decode errors mean only that this loader fails too, and its inert names are warnings.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from torchvet.containers.base import ContainerScan
+from torchvet.guarding import GUARD_DATA
+from torchvet.results import Category, Finding
+
+# What a secondary reading may add: what can run code, or what kept torchvet from
+# reading to the end. Everything else there only says that this loader fails too.
+_EXECUTION_CATEGORIES = frozenset(
+    {
+        Category.GADGET,
+        Category.UNKNOWN_GLOBAL,
+        Category.CODE,
+        Category.LIMIT,
+        Category.RESOURCE,
+        Category.WARNING,
+    }
+)
+# Top-level packages a process that loads models commonly has (beyond the stdlib).
+# fmt: off
+COMMON_PACKAGES = frozenset({
+    "torch", "torchvision", "torchaudio", "torchtext", "functorch", "numpy", "scipy", "pandas",
+    "sklearn", "joblib", "transformers", "diffusers", "accelerate", "peft", "timm", "lightning",
+    "pytorch_lightning", "lightning_fabric", "ultralytics", "tensorflow", "keras", "jax",
+    "jaxlib", "flax", "optax", "xgboost", "lightgbm", "catboost", "dill", "cloudpickle",
+    "omegaconf", "hydra", "yaml", "requests", "urllib3", "PIL", "cv2", "matplotlib", "IPython",
+    "setuptools", "pip", "pkg_resources", "huggingface_hub", "datasets", "tokenizers",
+    "safetensors", "onnx", "onnxruntime", "sympy", "networkx", "numba", "tqdm", "rich", "click",
+    "fsspec", "s3fs", "gcsfs", "boto3", "botocore", "aiohttp", "jinja2", "mlflow", "wandb",
+    "ray", "dask", "distributed", "sentencepiece", "einops", "triton", "tensorboard", "h5py",
+    "tables", "pyarrow", "polars", "statsmodels", "skimage", "nltk", "spacy", "gensim", "fastai",
+    "mmcv", "mmengine", "detectron2", "fairseq", "deepspeed", "bitsandbytes", "xformers", "vllm",
+    "openai",
+})
+# fmt: on
+
+
+def absorb(primary: ContainerScan, other: ContainerScan, view: str) -> None:
+    """Merge what a secondary reading found that can run code (or stopped torchvet)."""
+    seen = {(f.category, f.entry, f.offset, f.global_name, f.message) for f in primary.findings}
+    expected = _modules_named(primary)
+    for f in other.findings:
+        category, message = f.category, f.message
+        if category is Category.INERT_GLOBAL:
+            category = Category.WARNING
+            message = f"{message} (resolved by {view}; no code runs)"
+        elif category is Category.UNKNOWN_GLOBAL:
+            name = f.global_name
+            if not _importable(name) or name in GUARD_DATA:
+                continue  # no loader can import it, or joblib's/pandas' own data class
+            if name is not None and not _could_exist(name, expected):
+                category = Category.WARNING
+                message = (
+                    f"{view} would try to import {name}, from a module that neither a known "
+                    "library nor the rest of this file provides"
+                )
+        if category not in _EXECUTION_CATEGORIES:
+            continue
+        key = (category, f.entry, f.offset, f.global_name, message)
+        if key in seen or (f.category, f.entry, f.offset, f.global_name, f.message) in seen:
+            continue
+        seen.add(key)
+        primary.findings.append(
+            Finding(category, message, f.entry, f.offset, f.global_name, f.view or view)
+        )
+
+
+def _modules_named(scan: ContainerScan) -> frozenset[str]:
+    """Top-level modules the primary reading names: the ones the file's author expects."""
+    return frozenset(
+        f.global_name.split(".", 1)[0] for f in scan.findings if f.global_name is not None
+    ) | frozenset(g.module.split(".", 1)[0] for trace in scan.streams for g in trace.globals())
+
+
+def _could_exist(name: str, expected: frozenset[str]) -> bool:
+    """Whether the loading process may have the module a secondary reading imports.
+
+    A secondary reading can meet names no writer meant (pickle.load reading a joblib
+    object array's nested pickle puts memo strings such as ``NumpyArrayWrapper`` where
+    a module name goes). Such a name runs code only if its module exists where the file
+    is loaded: the standard library, a library the ML world installs, or a module the
+    file itself names elsewhere. Others are reported as warnings (see SECURITY.md)."""
+    top = name.split(".", 1)[0]
+    return top in sys.stdlib_module_names or top in COMMON_PACKAGES or top in expected
+
+
+def _importable(name: str | None) -> bool:
+    """A name whose module part could be imported at all (``__import__`` refuses the rest)."""
+    if name is None:
+        return True
+    return all(part.isidentifier() for part in name.split("."))
