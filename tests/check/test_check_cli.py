@@ -299,3 +299,29 @@ def test_check_imports_neither_torch_nor_numpy(project: Path) -> None:
     )
     assert json.loads(result.stdout.splitlines()[-1]) == [1, []]
     assert json.loads((project / "out.json").read_text())["summary"]["model_files"] == 4
+
+
+def test_pickles_found_by_content_whatever_their_name(tmp_path: Path, capsys, monkeypatch) -> None:
+    """A pickle that pickle.load would run is reported however it is named and whatever
+    its first bytes look like; a text file that merely starts with opcode letters is not."""
+    import io
+    import zipfile
+
+    from tests.scan.test_views import POLYGLOTS, payload
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_bytes(payload(protocol=0))
+    (tmp_path / "logo.gif").write_bytes(POLYGLOTS["gif"])
+    member = io.BytesIO()
+    with zipfile.ZipFile(member, "w") as z:
+        z.writestr("frame", payload())
+    (tmp_path / "data.csv").write_bytes(member.getvalue())
+    (tmp_path / "README.txt").write_text("cat\ndog\nsome text that is not a pickle\n")
+    plain = io.BytesIO()
+    with zipfile.ZipFile(plain, "w") as z:
+        z.writestr("readme.txt", "hello\n")
+    (tmp_path / "docs.zip").write_bytes(plain.getvalue())
+    code, doc = check_json(capsys, "--jobs", "1")
+    assert code == 1
+    models = {m["path"]: m["verdict"] for m in doc["models"]}
+    assert models == {"notes.txt": "dangerous", "logo.gif": "dangerous", "data.csv": "dangerous"}

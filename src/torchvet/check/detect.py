@@ -28,6 +28,7 @@ import os
 import re
 import struct
 import tarfile
+import zipfile
 import zlib
 from collections.abc import Iterable
 from functools import lru_cache
@@ -42,7 +43,7 @@ from torchvet.pickle.models import Knowledge
 from torchvet.pickle.opcodes import BY_CODE
 from torchvet.pickle.readers import READERS, DecodeError
 from torchvet.pickle.trace import CallEvent, GlobalRef, Issue, IssueKind
-from torchvet.source import ByteSource, BytesSource, FileSource
+from torchvet.source import ByteSource, BytesSource, FileSource, SourceFile
 
 # Extensions of files that torch, pickle, joblib, numpy or safetensors load.
 MODEL_SUFFIXES = frozenset(
@@ -72,6 +73,8 @@ _PROBE_OPS = 20_000  # this many opcodes without an error: a pickle, whatever fo
 _MAX_STREAMS = 16  # consecutive protocol 0/1 pickles checked
 _MAX_COMPRESSED_INPUT = 4 << 20  # compressed bytes read to produce that head
 _TAR_MEMBERS_LISTED = 64
+_ZIP_MEMBERS_PROBED = 100_000
+NPY_MAGIC = b"\x93NUMPY"
 _DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 
 
@@ -98,19 +101,28 @@ def model_reason(path: str) -> str | None:
 
 
 def content_kind(src: ByteSource) -> str | None:
-    """The model format ``src`` holds ("torch-zip", "pickle", …), or None."""
+    """The model format ``src`` holds ("torch-zip", "pickle", …), or None.
+
+    Whatever the format, a file that some loader would unpickle (a pickle from byte 0
+    behind a GIF or tar header, a zip whose lone member or ``.npy``-like member numpy
+    or pandas unpickles) is reported as one: its name does not protect anyone."""
     fmt = sniff(src)
+    kind: str | None = None
     if fmt == "zip":
-        return _zip_kind(src)
-    if fmt in ("npy", "safetensors"):
-        return fmt
-    if fmt == "tar":
-        return "tar" if _tar_is_model(_TarHead(src)) else None
-    if fmt == "compressed":
-        return _compressed_kind(src)
-    if fmt == "pickle":
-        return "pickle" if _is_pickle(src) else None
-    return None  # empty, not-a-model, unknown
+        kind = _zip_kind(src)
+    elif fmt in ("npy", "safetensors"):
+        kind = fmt
+    elif fmt == "tar":
+        kind = "tar" if _tar_is_model(_TarHead(src)) else None
+    elif fmt == "compressed":
+        kind = _compressed_kind(src)
+    elif fmt == "pickle":
+        kind = "pickle" if _is_pickle(src) else None
+    if kind is None and fmt not in ("pickle", "empty") and _pickle_from_byte_zero(src):
+        kind = "pickle"
+    if kind is None and _unpickled_by_zipfile(src):
+        kind = "zip"
+    return kind
 
 
 # ---------------------------------------------------------------------------- zip
@@ -136,6 +148,24 @@ def _first_member_is_model(head: bytes) -> bool:
     (name_len,) = struct.unpack_from("<H", head, 26)
     name = head[30 : 30 + name_len].decode("utf-8", "replace").lower()
     return name.endswith(_ARRAY_MEMBER_SUFFIXES)
+
+
+def _unpickled_by_zipfile(src: ByteSource) -> bool:
+    """Would numpy (a member that starts like an .npy) or pandas (a lone member) unpickle
+    something from this file as Python's zipfile reads it (end record anywhere)?"""
+    try:
+        archive = zipfile.ZipFile(SourceFile(src))
+        infos = archive.infolist()[:_ZIP_MEMBERS_PROBED]
+        for info in infos:
+            with archive.open(info) as member:
+                head = member.read(len(NPY_MAGIC) if len(infos) > 1 else PROBE_BYTES)
+            if head.startswith(NPY_MAGIC) or (len(infos) == 1 and _names_a_global(head)):
+                return True
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError):
+        return False
+    except (zlib.error, lzma.LZMAError):
+        return False
+    return False
 
 
 # ---------------------------------------------------------------------------- tar
@@ -243,6 +273,22 @@ def _head_is_model(head: bytes) -> bool:
 
 
 # ---------------------------------------------------------------------------- pickle
+def _pickle_from_byte_zero(src: ByteSource) -> bool:
+    """A file of another format whose bytes are also a pickle that names a global
+    (``pickle.load`` reads from byte 0, whatever the magic says)."""
+    return _names_a_global(src.read_at(0, PROBE_BYTES))
+
+
+def _names_a_global(head: bytes) -> bool:
+    if not head or BY_CODE[head[0]] is None:
+        return False
+    machine = Machine(
+        head, "", _IDENTITY, limits=Limits(max_ops=_PROBE_OPS), knowledge=_knowledge()
+    )
+    trace = machine.run()
+    return any(isinstance(e, GlobalRef) and _well_formed(e.raw) for e in trace.events)
+
+
 def _is_pickle(src: ByteSource) -> bool:
     head = src.read_at(0, 2)
     if head[:1] == b"\x80" and len(head) == 2 and 2 <= head[1] <= 5:
