@@ -7,13 +7,19 @@ allowlist is applied.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.corpus import Corpus, weights_only_batch
+from tests.corpus.containers import write_torch_zip
+from tests.corpus.pickle_asm import Asm
 from torchvet.results import Verdict
 from torchvet.scan import scan_file
 
-NOT_DEFENDED = {Verdict.SAFE, Verdict.NEEDS_ALLOWLIST, Verdict.UNSUPPORTED}
+# Verdicts that do not stop a user from loading the file (malformed promises that no
+# loader can run anything from it, so a payload that fires must not be rated so).
+NOT_DEFENDED = {Verdict.SAFE, Verdict.NEEDS_ALLOWLIST, Verdict.UNSUPPORTED, Verdict.MALFORMED}
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +91,34 @@ def test_printed_allowlist_makes_torch_load(corpus: Corpus, verdicts: dict) -> N
         if not res.ok
     ]
     assert not failed, "\n".join(failed)
+
+
+CODEC_CASES = [
+    ("latin-1", "héllo"),
+    ("utf-16", "weights"),
+    ("utf-32-le", "x"),
+    ("cp1252", "€uro"),
+    ("rot13", "abc"),
+    ("unicode_escape", "tab\t"),
+    ("idna", "bücher.example"),
+    ("ascii", "é"),  # UnicodeEncodeError in torch too
+    ("hex", "abc"),  # a bytes codec given str: TypeError in torch too
+    ("no-such-codec", "abc"),
+]
+
+
+def test_codecs_encode_is_safe_exactly_when_torch_loads_it(tmp_path: Path) -> None:
+    """torch's unpickler calls the allowlisted _codecs.encode with whatever the pickle
+    passes; the scan must agree for every codec, not only the text ones it used to know."""
+    paths = []
+    for encoding, text in CODEC_CASES:
+        asm = Asm(2).empty_dict().string("v").global_("_codecs", "encode")
+        data = asm.string(text).string(encoding).tuple2().reduce().setitem().stop().bytes()
+        path = tmp_path / f"codec-{encoding}.pt"
+        write_torch_zip(path, [("data.pkl", data)])
+        paths.append(path)
+    loads = weights_only_batch([(p, (), ()) for p in paths])
+    assert sum(r.ok for r in loads) >= 6  # most codecs load: the test sees both sides
+    for path, loaded in zip(paths, loads, strict=True):
+        verdict = scan_file(path).verdict
+        assert (verdict is Verdict.SAFE) == loaded.ok, (path.name, verdict, loaded)

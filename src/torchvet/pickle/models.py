@@ -247,6 +247,10 @@ def _is_int_seq_shape(v: Value) -> bool:
     return isinstance(v, (Tup, Lst)) or (isinstance(v, Obj) and v.pytype == "torch.Size")
 
 
+# Largest input torchvet runs a codec on for _codecs.encode.
+_MAX_ENCODED = 1 << 16
+
+
 class Knowledge:
     """Models of known callables for one torch release."""
 
@@ -1199,35 +1203,25 @@ class Knowledge:
         self._unverified(m, call, "complex built from arguments torchvet does not model")
         return Obj(call.pos, "builtins.complex", call, hashable=True)
 
-    # Text encodings whose codec is a pure str -> bytes function (no other codec is run).
-    _TEXT_CODECS = frozenset(
-        {"latin1", "latin-1", "iso-8859-1", "iso8859-1", "utf-8", "utf8", "ascii"}
-    )
-
     def _codecs_encode(self, m: Machine, call: Call) -> Value:
+        """``_codecs.encode(obj, encoding, errors)``, which torch calls with whatever the
+        pickle passes. The codec is looked up among the standard library's codecs (the
+        only ones registered in torchvet's process; their modules hold tables, nothing a
+        file can steer) and run on the constant, so the result is exactly torch's."""
         a = call.args
-        text = _str(a[0]) if a else None
-        enc = _str(a[1]) if len(a) >= 2 else "utf-8"
-        errors = _str(a[2]) if len(a) == 3 else "strict"
-        if text is None or enc is None or errors != "strict" or len(a) > 3:
+        consts = [x.value for x in a if isinstance(x, Const) and type(x.value) in (str, bytes)]
+        if not 1 <= len(a) <= 3 or len(consts) != len(a) or call.kwargs is not None:
             self._unverified(m, call, "_codecs.encode with arguments torchvet does not model")
             return Obj(call.pos, "builtins.bytes", call, hashable=True)
-        try:
-            known = codecs.lookup(enc).name in {codecs.lookup(x).name for x in self._TEXT_CODECS}
-        except LookupError:
-            self._invalid(
-                m,
-                f"_codecs.encode with unknown encoding {enc!r}",
-                f"LookupError: unknown encoding: {enc}",
-            )
-            return Opaque(call.pos)
-        if not known:
-            self._unverified(m, call, f"_codecs.encode with encoding {enc!r}")
+        if len(consts[0]) > _MAX_ENCODED or any(type(x) is not str for x in consts[1:]):
+            # Some codecs (punycode) take quadratic time: torchvet does not run them on
+            # large inputs, and cannot vouch for the result.
+            self._unverified(m, call, "_codecs.encode of a large or unusual input")
             return Obj(call.pos, "builtins.bytes", call, hashable=True)
         try:
-            return Const(call.pos, text.encode(enc))
-        except (UnicodeEncodeError, LookupError) as exc:
-            self._invalid(m, f"_codecs.encode fails: {exc}", f"UnicodeEncodeError: {exc}")
+            return Const(call.pos, codecs.encode(*consts))  # type: ignore[call-overload]
+        except (LookupError, TypeError, ValueError) as exc:  # UnicodeError is a ValueError
+            self._invalid(m, f"_codecs.encode fails: {exc}", f"{type(exc).__name__}: {exc}")
             return Opaque(call.pos)
 
     # -------------------------------------------------------------- numpy (explains blockers)
