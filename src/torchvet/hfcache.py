@@ -32,22 +32,46 @@ class CacheFile:
     repo_id: str  # org/name
     revision: str  # commit hash (snapshot folder name)
     path: str  # path inside the repo
-    blob: Path  # the file whose bytes are scanned (symlink target)
+    blob: Path  # where the bytes are (symlink target)
+    snapshot: Path  # the file under snapshots/: its name is the one loaders see
 
     @property
     def display(self) -> str:
-        return f"hf://{self.repo_type}s/{self.repo_id}@{self.revision[:12]}/{self.path}"
+        """The file as an ``hf://`` URL that ``torchvet scan`` accepts (models need no
+        prefix; datasets and spaces do), pinned to the cached commit."""
+        kind = "" if self.repo_type == "model" else f"{self.repo_type}s/"
+        return f"hf://{kind}{self.repo_id}@{self.revision}/{self.path}"
+
+
+def cache_repos(directory: Path) -> list[Path] | None:
+    """The repo folders ``directory`` names: a hub cache (``models--org--name`` folders
+    inside), an HF_HOME (with ``hub/`` inside), or one repo folder. None if none of these."""
+    if _repo_type(directory) is not None:
+        return [directory]
+    for root in (directory, directory / "hub"):
+        if root.is_dir():
+            repos = [d for d in sorted(root.iterdir()) if _repo_type(d) is not None]
+            if repos:
+                return repos
+    return None
+
+
+def _repo_type(path: Path) -> str | None:
+    kind, sep, _ = path.name.partition("--")
+    return _TYPES.get(kind) if sep and path.is_dir() else None
 
 
 def iter_cache(root: Path) -> Iterator[CacheFile]:
     """Every file of every snapshot, sorted, with its blob resolved."""
-    if not root.is_dir():
-        return
-    for repo_dir in sorted(root.iterdir()):
-        kind, sep, rest = repo_dir.name.partition("--")
-        if not sep or kind not in _TYPES or not repo_dir.is_dir():
+    yield from iter_repos(cache_repos(root) or [])
+
+
+def iter_repos(repos: list[Path]) -> Iterator[CacheFile]:
+    for repo_dir in repos:
+        kind = _repo_type(repo_dir)
+        if kind is None:
             continue
-        repo_id = rest.replace("--", "/")
+        repo_id = repo_dir.name.partition("--")[2].replace("--", "/")
         snapshots = repo_dir / "snapshots"
         if not snapshots.is_dir():
             continue
@@ -62,4 +86,4 @@ def iter_cache(root: Path) -> Iterator[CacheFile]:
                     if not blob.is_file():
                         continue  # a dangling symlink (interrupted download)
                     rel = full.relative_to(rev_dir).as_posix()
-                    yield CacheFile(_TYPES[kind], repo_id, rev_dir.name, rel, blob)
+                    yield CacheFile(kind, repo_id, rev_dir.name, rel, blob, full)

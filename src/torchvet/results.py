@@ -13,6 +13,8 @@ class Verdict(str, enum.Enum):
     SAFE = "safe"
     NEEDS_ALLOWLIST = "needs-allowlist"
     UNSUPPORTED = "unsupported"
+    # Not a model file at all (text, an image, a Git LFS pointer, an empty file).
+    NOT_A_MODEL = "not-a-model"
     # Below UNKNOWN: "malformed" promises that no loader can execute anything from the
     # file, so anything executable found before the damage (an unknown class) outranks it.
     MALFORMED = "malformed"
@@ -94,7 +96,7 @@ _CATEGORY_VERDICT = {
     Category.LIMIT: Verdict.UNKNOWN,
     Category.RESOURCE: Verdict.UNKNOWN,
     Category.MALFORMED: Verdict.MALFORMED,
-    Category.NOT_A_MODEL: Verdict.MALFORMED,
+    Category.NOT_A_MODEL: Verdict.NOT_A_MODEL,
     Category.GADGET: Verdict.DANGEROUS,
 }
 

@@ -81,30 +81,42 @@ def scan_file(
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".tox", ".mypy_cache", ".ruff_cache"})
 
 
-def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[str]:
-    """Files named directly, and every file under named directories (sorted, no symlink loops)."""
+def iter_files(
+    paths: Iterable[str | os.PathLike[str]], skipped: list[str] | None = None
+) -> Iterator[str]:
+    """Files named directly, and the model files under named directories (sorted, no
+    symlink loops). A file in a directory that is not a model file by name or content
+    (``config.json``, a README) is left out, and appended to ``skipped`` when given."""
+    from torchvet.check.detect import model_reason  # detection by content, as check uses
+
     for p in paths:
         path = Path(p)
-        if path.is_dir():
-            seen: set[tuple[int, int]] = set()
-            for root, dirs, files in os.walk(path, followlinks=False):
-                st = os.stat(root)
-                if (st.st_dev, st.st_ino) in seen:
-                    dirs[:] = []
-                    continue
-                seen.add((st.st_dev, st.st_ino))
-                dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
-                for f in sorted(files):
-                    full = os.path.join(root, f)
-                    if os.path.isfile(full):
-                        yield full
-        else:
+        if not path.is_dir():
             yield os.fspath(path)
+            continue
+        seen: set[tuple[int, int]] = set()
+        for root, dirs, files in os.walk(path, followlinks=False):
+            st = os.stat(root)
+            if (st.st_dev, st.st_ino) in seen:
+                dirs[:] = []
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+            for f in sorted(files):
+                full = os.path.join(root, f)
+                if not os.path.isfile(full):
+                    continue
+                if model_reason(full) is not None:
+                    yield full
+                elif skipped is not None:
+                    skipped.append(full)
 
 
 def scan_paths(
-    paths: Iterable[str | os.PathLike[str]], policy: Policy | None = None
+    paths: Iterable[str | os.PathLike[str]],
+    policy: Policy | None = None,
+    skipped: list[str] | None = None,
 ) -> Iterator[ScanResult]:
     policy = policy or Policy.for_torch()
-    for name in iter_files(paths):
+    for name in iter_files(paths, skipped):
         yield scan_file(name, policy=policy)

@@ -39,7 +39,7 @@ def test_finds_lint_findings_and_model_files(project: Path, capsys) -> None:
     assert models == {
         "checkpoints/best.pt": ("safe", "extension"),
         "checkpoints/epoch_3.pth": ("dangerous", "extension"),
-        "data/lfs.bin": ("malformed", "extension"),
+        "data/lfs.bin": ("not-a-model", "extension"),
         "data/weights.txt": ("needs-allowlist", "torch-zip"),
     }
     assert doc["summary"] == {
@@ -47,7 +47,7 @@ def test_finds_lint_findings_and_model_files(project: Path, capsys) -> None:
         "lint_findings": 2,
         "findings_by_rule": {"TV001": 1, "TV002": 1},
         "model_files": 4,
-        "verdicts": {"safe": 1, "needs-allowlist": 1, "malformed": 1, "dangerous": 1},
+        "verdicts": {"safe": 1, "needs-allowlist": 1, "not-a-model": 1, "dangerous": 1},
         "not_scanned": 0,
         "files_done": 10,
         "files_total": 10,
@@ -71,7 +71,7 @@ def test_text_summary(project: Path, capsys) -> None:
         "─" * 29,
         "safe                        1",
         "needs-allowlist             1",
-        "malformed                   1",
+        "not-a-model                 1",
         "dangerous                   1",
         "",
     ]
@@ -117,7 +117,7 @@ def test_sarif_combines_both_kinds_and_is_valid(project: Path, capsys) -> None:
         ("TV002", "docs/guide.md"),
         ("TV001", "src/train.py"),
         ("TVS-dangerous", "checkpoints/epoch_3.pth"),
-        ("TVS-malformed", "data/lfs.bin"),
+        ("TVS-not-a-model", "data/lfs.bin"),
         ("TVS-needs-allowlist", "data/weights.txt"),
     }
     lint = next(r for r in results if r["ruleId"] == "TV001")

@@ -55,27 +55,85 @@ def test_scan_hf_cache_reports_every_reference(
     files = json.loads(capsys.readouterr().out)["files"]
     verdicts = {f["path"]: f["verdict"] for f in files}
     assert verdicts == {
-        "hf://models/acme/tiny@111111111111/pytorch_model.bin": "safe",
-        "hf://models/acme/tiny@111111111111/sub/extra.pt": "needs-allowlist",
-        "hf://models/acme/tiny@222222222222/pytorch_model.bin": "safe",
-        "hf://models/acme/tiny@222222222222/sub/extra.pt": "needs-allowlist",
+        "hf://acme/tiny@1111111111111111/pytorch_model.bin": "safe",
+        "hf://acme/tiny@1111111111111111/sub/extra.pt": "needs-allowlist",
+        "hf://acme/tiny@2222222222222222/pytorch_model.bin": "safe",
+        "hf://acme/tiny@2222222222222222/sub/extra.pt": "needs-allowlist",
     }
 
 
-def test_hf_home_is_respected_and_each_blob_is_scanned_once(
+def test_hf_home_or_one_repo_folder_is_accepted(
     tmp_path: Path, corpus: Corpus, capsys, monkeypatch
 ) -> None:
     _fake_cache(tmp_path / "home" / "hub", corpus)
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "home"))
-    import torchvet.scan
+    for args in (
+        [],
+        [str(tmp_path / "home")],
+        [str(tmp_path / "home" / "hub" / "models--acme--tiny")],
+    ):
+        assert main(["scan", "--hf-cache", *args, "--format", "json"]) == 1
+        files = json.loads(capsys.readouterr().out)["files"]
+        assert len(files) == 4  # two revisions x two files, the dangling symlink skipped
+    assert main(["scan", "--hf-cache", str(tmp_path)]) == 2
+    assert "is not a Hugging Face cache" in capsys.readouterr().err
 
-    scanned: list[Path] = []
-    real = torchvet.scan.scan_file
-    monkeypatch.setattr(
-        torchvet.scan, "scan_file", lambda p, **kw: scanned.append(Path(p)) or real(p, **kw)
-    )
-    assert main(["scan", "--hf-cache", "--format", "json"]) == 1
-    files = json.loads(capsys.readouterr().out)["files"]
-    assert len(files) == 4  # two revisions x two files, the dangling symlink skipped
-    assert sorted(p.name for p in scanned) == ["aaa", "bbb"]  # blobs, once each
+
+def _real_model_repo(root: Path) -> Path:
+    """A cache as huggingface_hub lays out a transformers model: weights as safetensors
+    and pickle, config and tokenizer files beside them, each a symlink to its blob."""
+    import torch
+    from safetensors.torch import save_file
+
+    repo = root / "models--acme--bert"
+    blobs = repo / "blobs"
+    blobs.mkdir(parents=True)
+    weights = {"w": torch.ones(2, 2)}
+    save_file(weights, str(blobs / "b1"))
+    torch.save(weights, blobs / "b2")
+    (blobs / "b3").write_text(json.dumps({"architectures": ["BertModel"], "hidden_size": 2}))
+    (blobs / "b4").write_text("# acme/bert\n\nA model card.\n")
+    snap = repo / "snapshots" / ("ab" * 20)
+    snap.mkdir(parents=True)
+    for name, blob in [
+        ("model.safetensors", "b1"),
+        ("pytorch_model.bin", "b2"),
+        ("config.json", "b3"),
+        ("README.md", "b4"),
+    ]:
+        os.symlink(f"../../blobs/{blob}", snap / name)
+    return repo
+
+
+def test_a_healthy_repo_exits_0_and_non_models_are_skipped(tmp_path: Path, capsys) -> None:
+    repo = _real_model_repo(tmp_path)
+    assert main(["scan", "--hf-cache", str(tmp_path), "--format", "json"]) == 0
+    files = {f["path"]: f["verdict"] for f in json.loads(capsys.readouterr().out)["files"]}
+    rev = "ab" * 20
+    assert files == {
+        f"hf://acme/bert@{rev}/model.safetensors": "safe",  # judged by its snapshot name
+        f"hf://acme/bert@{rev}/pytorch_model.bin": "safe",
+    }
+    snapshot = repo / "snapshots" / rev
+    assert main(["scan", str(snapshot)]) == 0
+    out = capsys.readouterr().out
+    assert "2 files scanned: 2 safe" in out and "2 other files skipped" in out
+
+
+def test_check_judges_cache_blobs_by_their_snapshot_names(tmp_path: Path, capsys) -> None:
+    _real_model_repo(tmp_path)
+    assert main(["check", str(tmp_path), "--format", "json"]) == 0
+    models = {m["path"]: m["verdict"] for m in json.loads(capsys.readouterr().out)["models"]}
+    rev = "ab" * 20
+    snapshot = tmp_path / "models--acme--bert" / "snapshots" / rev
+    assert models == {
+        str(snapshot / "model.safetensors"): "safe",
+        str(snapshot / "pytorch_model.bin"): "safe",
+    }
+
+
+def test_empty_folder_says_so(tmp_path: Path, capsys) -> None:
+    (tmp_path / "empty").mkdir()
+    assert main(["scan", str(tmp_path / "empty")]) == 0
+    assert "no model files found" in capsys.readouterr().err

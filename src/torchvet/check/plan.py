@@ -73,22 +73,31 @@ def plan_check(
 
 
 def _by_file(paths: list[str]) -> list[Candidate]:
-    """One candidate per file on disk: symlinks and hard links to it become aliases."""
-    order: list[str] = []
-    aliases: dict[str, list[str]] = {}
-    first_of: dict[tuple[int, int], str] = {}
+    """One candidate per file on disk: symlinks and hard links to it become aliases.
+
+    A Hugging Face cache keeps each file's bytes in ``blobs/<sha>`` and links to it from
+    ``snapshots/<rev>/<name>``: the name decides what a loader does, so such a blob is
+    reported under its snapshot names only."""
+    groups: dict[object, list[str]] = {}
     for path in dict.fromkeys(paths):  # also drops a path named twice
         try:
             st = os.stat(path)
-            key: tuple[int, int] | None = (st.st_dev, st.st_ino)
+            key: object = (st.st_dev, st.st_ino)
         except OSError:
-            key = None  # unreadable: scanned on its own, and reported as such
-        first = first_of.get(key) if key is not None else None
-        if first is not None:
-            aliases[first].append(path)
-            continue
-        if key is not None:
-            first_of[key] = path
-        order.append(path)
-        aliases[path] = []
-    return [Candidate(p, tuple(aliases[p])) for p in order]
+            key = path  # unreadable: scanned on its own, and reported as such
+        groups.setdefault(key, []).append(path)
+    candidates = []
+    for group in groups.values():
+        named = [p for p in group if not is_hf_blob(p)] or group
+        candidates.append(Candidate(named[0], tuple(named[1:])))
+    return candidates
+
+
+def is_hf_blob(path: str) -> bool:
+    """``.../models--ORG--NAME/blobs/<sha>`` in a Hugging Face cache."""
+    parts = PurePath(path).parts
+    return (
+        len(parts) >= 3
+        and parts[-2] == "blobs"
+        and parts[-3].partition("--")[0] in ("models", "datasets", "spaces")
+    )

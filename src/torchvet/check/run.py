@@ -91,9 +91,16 @@ def model_task(candidates: list[Candidate]) -> list[ModelOutcome]:
         outcome = vet_file(candidate.path)
         out.append(outcome)
         for alias in candidate.aliases:
-            result = outcome.result and replace(outcome.result, path=alias)
-            out.append(replace(outcome, path=alias, result=result))
+            if _named_alike(alias, candidate.path):
+                result = outcome.result and replace(outcome.result, path=alias)
+                out.append(replace(outcome, path=alias, result=result))
+            else:  # torch.load treats a *.safetensors path differently: judge it by its name
+                out.append(vet_file(alias))
     return out
+
+
+def _named_alike(a: str, b: str) -> bool:
+    return a.endswith(".safetensors") == b.endswith(".safetensors")
 
 
 def vet_file(path: str) -> ModelOutcome:

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -18,14 +19,20 @@ torch.load(weights_only=True) does with each model file, and why.
 
 Formats are recognised by content, not by extension: torch zip checkpoints,
 legacy torch files, TorchScript archives, plain pickles, joblib, .npy/.npz,
-safetensors, tar. Directories are scanned recursively.
+safetensors, tar. Every reading a real loader could take of a file is checked
+(pickle.load from byte 0, numpy's and pandas' zipfile, ...): the worst wins.
+Directories are scanned recursively for model files (by extension or content);
+other files there (config.json, README.md) are skipped. Files named on the
+command line are always scanned.
 
 verdicts (worst finding wins):
   safe             torch.load(f, weights_only=True) loads it
   needs-allowlist  refused only because of inert names; the exact allowlist is printed
   unsupported      harmless content in a form torch refuses (protocol >= 3, tar, plain pickle)
-  unknown          names classes or code torchvet cannot vouch for (a pickled nn.Module, TorchScript)
-  malformed        not readable as the format it claims, or beyond resource bounds
+  not-a-model      not a model file at all (text, an image, a Git LFS pointer)
+  malformed        damaged: no loader can run anything from it
+  unknown          names classes or code torchvet cannot vouch for (a pickled nn.Module,
+                   TorchScript), or a bound stopped torchvet before the end
   dangerous        names a code-execution gadget, or a call chain that reaches one
 """
 EXIT_CODES = "exit codes: 0 = every file is safe, 1 = any other verdict, 2 = usage error"
@@ -41,8 +48,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         nargs="?",
         const="",
         metavar="DIR",
-        help="scan the Hugging Face hub cache (default: $HF_HUB_CACHE, $HF_HOME/hub or "
-        "~/.cache/huggingface/hub), reporting repo id, revision and file",
+        help="scan the Hugging Face hub cache DIR (default: $HF_HUB_CACHE, $HF_HOME/hub or "
+        "~/.cache/huggingface/hub; DIR may also be an HF_HOME or one models--ORG--NAME "
+        "folder), reporting each model file as hf://ORG/NAME@REVISION/PATH",
     )
     parser.add_argument(
         "--format", choices=("text", "json", "sarif"), default="text", help="output format"
@@ -86,16 +94,28 @@ def run(args: argparse.Namespace) -> int:
         return 2
     allow = tuple(args.allow) + tuple(load_scan_allow())
     policy = Policy.for_torch(version, allow)
+    repos = None
+    if args.hf_cache is not None:
+        repos = _hf_repos(args.hf_cache)
+        if repos is None:
+            return 2
+    skipped: list[str] = []
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
     try:
-        results = scan_paths(args.paths, policy)
-        if args.hf_cache is not None:
-            results = _chain(results, _scan_hf_cache(args.hf_cache, policy))
+        results = scan_paths(args.paths, policy, skipped)
+        if repos is not None:
+            results = _chain(results, _scan_hf_cache(repos, policy, skipped))
         if args.format == "text":
             from torchvet.report.scan_text import write_text
 
-            counts = write_text(results, out, notes=args.notes, quiet=args.quiet)
+            counts = write_text(results, out, notes=args.notes, quiet=args.quiet, skipped=skipped)
             ok = all(v is Verdict.SAFE for v in counts.elements())
+            if not counts:
+                print(
+                    "torchvet scan: no model files found"
+                    + (f" ({len(skipped)} other files skipped)" if skipped else ""),
+                    file=sys.stderr,
+                )
         else:
             collected = list(results)
             ok = all(r.verdict is Verdict.SAFE for r in collected)
@@ -125,20 +145,39 @@ def _chain(*iterables: Iterable[ScanResult]) -> Iterator[ScanResult]:
         yield from it
 
 
-def _scan_hf_cache(directory: str, policy: Policy) -> Iterator[ScanResult]:
-    """Scan each blob once; report it under every repo/revision/path that references it."""
-    from dataclasses import replace
-    from pathlib import Path
-
-    from torchvet.hfcache import default_cache_dir, iter_cache
-    from torchvet.scan import scan_file
+def _hf_repos(directory: str) -> list[Path] | None:
+    """The cache repos ``--hf-cache [DIR]`` names (the default cache without DIR)."""
+    from torchvet.hfcache import cache_repos, default_cache_dir
 
     root = Path(directory) if directory else default_cache_dir()
-    if not root.is_dir():
-        print(f"torchvet scan: no Hugging Face cache at {root}", file=sys.stderr)
-        return
-    done: dict[Path, ScanResult] = {}
-    for ref in iter_cache(root):
-        if ref.blob not in done:
-            done[ref.blob] = scan_file(ref.blob, policy=policy)
-        yield replace(done[ref.blob], path=ref.display)
+    repos = cache_repos(root)
+    if repos is None:
+        print(
+            f"torchvet scan: {root} is not a Hugging Face cache (expected a hub folder with "
+            "models--ORG--NAME folders, an HF_HOME with hub/ inside, or one such repo folder)",
+            file=sys.stderr,
+        )
+    return repos
+
+
+def _scan_hf_cache(repos: list[Path], policy: Policy, skipped: list[str]) -> Iterator[ScanResult]:
+    """Scan each blob once per name it is known by (the name decides what torch.load does
+    with it: a *.safetensors path goes to safetensors) and report it under every
+    repo/revision/path that references it. Files that are not models are skipped."""
+    from dataclasses import replace
+
+    from torchvet.check.detect import model_reason
+    from torchvet.hfcache import iter_repos
+    from torchvet.scan import scan_file
+
+    done: dict[tuple[Path, bool], ScanResult | None] = {}
+    for ref in iter_repos(repos):
+        key = (ref.blob, ref.path.endswith(".safetensors"))
+        if key not in done:
+            is_model = model_reason(str(ref.snapshot)) is not None
+            done[key] = scan_file(ref.snapshot, policy=policy) if is_model else None
+        result = done[key]
+        if result is None:
+            skipped.append(ref.display)
+            continue
+        yield replace(result, path=ref.display)

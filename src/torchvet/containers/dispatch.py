@@ -113,7 +113,7 @@ def _torch_reading(src: ByteSource, ctx: ScanContext) -> ContainerScan:
     reader = _READERS.get(fmt)
     if reader is not None:
         return reader(src, ctx)
-    scan = ContainerScan(fmt)
+    scan = ContainerScan("not-a-model")
     scan.add(Category.NOT_A_MODEL, f"not a model file: {describe_not_model(src)}")
     scan.torch_fails(f"Unsupported operand {src.read_at(0, 1)[0]}")
     return scan

@@ -26,11 +26,13 @@ from torchvet.containers.base import (
 )
 from torchvet.containers.buffers import Buffer, TooLarge, whole
 from torchvet.containers.safetensors_files import check_safetensors_suffix
+from torchvet.containers.sniff import describe_not_model
+from torchvet.containers.views import could_exist
 from torchvet.pickle.machine import Limits, run_stream
-from torchvet.pickle.trace import StreamTrace
+from torchvet.pickle.trace import CallEvent, GlobalRef, StreamTrace
 from torchvet.pickle.values import Const, Dct, Glob, Lst, Opaque, SetV, Storage, Tup, Value
 from torchvet.results import Category
-from torchvet.source import ByteSource
+from torchvet.source import ByteSource, BytesSource
 
 MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
 PROTOCOL_VERSION = 1001
@@ -57,7 +59,40 @@ def scan_pickle_or_legacy(src: ByteSource, ctx: ScanContext) -> ContainerScan:
 def _scan(buf: Buffer, ctx: ScanContext) -> ContainerScan:
     if is_legacy(buf, ctx):
         return _scan_legacy(buf, ctx)
-    return joblib_files.scan_joblib_or_pickle(buf, ctx)
+    scan = joblib_files.scan_joblib_or_pickle(buf, ctx)
+    if _never_a_pickle(scan, buf):
+        return _not_a_model(buf)
+    return scan
+
+
+def _never_a_pickle(scan: ContainerScan, buf: Buffer) -> bool:
+    """Text and other files whose first byte merely happens to be an opcode: the first
+    stream breaks before STOP without naming a well-formed global or calling anything,
+    and nothing marks it as a pickle (a protocol 2+ header)."""
+    if not scan.streams or buf[:1] == b"\x80":
+        return False
+    first = scan.streams[0]
+    if first.stopped:
+        return False
+    return not any(
+        isinstance(e, CallEvent) or (isinstance(e, GlobalRef) and _plausible(e.raw))
+        for e in first.events
+    )
+
+
+def _plausible(raw: tuple[str, str]) -> bool:
+    """A global a loader could actually import ("cat\ndog\n" names at.dog: no)."""
+    if not all(part.isidentifier() for name in raw for part in name.split(".")):
+        return False
+    return could_exist(f"{raw[0]}.{raw[1]}", frozenset())
+
+
+def _not_a_model(buf: Buffer) -> ContainerScan:
+    scan = ContainerScan("not-a-model")
+    what = describe_not_model(BytesSource(bytes(buf[:64])))
+    scan.add(Category.NOT_A_MODEL, f"not a model file: {what}")
+    scan.torch_fails("UnpicklingError: invalid load key")
+    return scan
 
 
 def is_legacy(buf: Buffer, ctx: ScanContext) -> bool:
@@ -168,11 +203,11 @@ class LegacyStorages:
         self.loaded: dict[object, Storage] = {}  # torch's deserialized_objects
         self.views: list[_View] = []
         self.locations: set[str] = set()
-        self._errors: list[tuple[int, str, str]] = []
+        self._errors: list[tuple[int, str, str, Category]] = []
         self.failed = False  # some persistent id was refused or could not be followed
 
     def _invalid(self, pos: int, message: str, torch_message: str) -> Value:
-        self._errors.append((pos, message, torch_message))
+        self._errors.append((pos, message, torch_message, Category.MALFORMED))
         self.failed = True
         return Opaque(pos, "bad persistent id")
 
@@ -184,12 +219,14 @@ class LegacyStorages:
     def report(self, torch_reads: bool = True) -> None:
         """Add the persistent-id errors (after the stream, so a refused global found by
         the policy earlier in the stream stays torch's first error)."""
-        for pos, message, torch_message in self._errors:
-            self.scan.add(Category.MALFORMED, message, "data", pos)
+        for pos, message, torch_message, category in self._errors:
+            self.scan.add(category, message, "data", pos)
             if torch_reads:
                 self.scan.torch_fails(torch_message)
 
     def __call__(self, pid: Value, pos: int) -> Value:
+        if isinstance(pid, Tup) and pid.items and _is_text(pid.items[0], "module"):
+            return self._module(pid, pos)
         items = self._check_pid(pid, pos)
         if items is None:
             return Opaque(pos, "bad persistent id")
@@ -268,6 +305,21 @@ class LegacyStorages:
             )
             return None
         return pid.items[1:]
+
+    def _module(self, pid: Tup, pos: int) -> Value:
+        """``('module', cls, source_file, source)``: a whole pickled nn.Module's class.
+        torch.load(weights_only=False) returns ``cls`` (the global the pickle named, which
+        is judged where it is named); the weights-only unpickler refuses the id."""
+        self._errors.append(
+            (
+                pos,
+                f"persistent id at offset {pos} names the class of a whole pickled module",
+                "Only persistent_load of storage is allowed",
+                Category.UNSUPPORTED_STRUCTURE,
+            )
+        )
+        self.failed = True
+        return pid.items[1] if len(pid.items) > 1 else Opaque(pos, "module class")
 
     def _dtype(self, stype: Value, pos: int) -> str | None:
         facts = self.ctx.policy.facts
@@ -422,6 +474,11 @@ def _eof(scan: ContainerScan, key: object, pos: int, missing: int) -> None:
     )
     scan.torch_fails(f"unexpected EOF, expected {missing} more bytes. The file might be corrupted.")
     return None
+
+
+def _is_text(v: Value, text: str) -> bool:
+    """A persistent id's type name, which torch decodes from bytes as ASCII."""
+    return isinstance(v, Const) and v.value in (text, text.encode("ascii"))
 
 
 def _int64(value: int) -> int:

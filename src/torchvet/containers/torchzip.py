@@ -197,19 +197,32 @@ class ZipStorages:
     """torch's ``persistent_load`` for zip checkpoints, emulated over the archive."""
 
     def __init__(
-        self, archive: ZipArchive, prefix: str, scan: ContainerScan, ctx: ScanContext
+        self,
+        archive: ZipArchive,
+        prefix: str,
+        scan: ContainerScan,
+        ctx: ScanContext,
+        folder: str = "data",
+        strict: bool = True,
     ) -> None:
         self.archive = archive
         self.prefix = prefix
         self.scan = scan
         self.ctx = ctx
+        self.folder = folder  # a pickle's storages live in <prefix>/<its name>/<key>
+        # strict: torch.load reads these storages and fails on a bad one. TorchScript's
+        # other pickles (traced_inputs.pkl) are read lazily, if at all: only notes there.
+        self.strict = strict
         self.loaded: dict[object, Storage] = {}
         self.locations: set[str] = set()
-        self.entry = f"{prefix}/data.pkl"
+        self.entry = f"{prefix}/{folder}.pkl"
 
     def _invalid(self, pos: int, message: str, torch_message: str) -> Value:
-        self.scan.add(Category.MALFORMED, message, self.entry, pos)
-        self.scan.torch_fails(torch_message)
+        if self.strict:
+            self.scan.add(Category.MALFORMED, message, self.entry, pos)
+            self.scan.torch_fails(torch_message)
+        else:
+            self.scan.add(Category.NOTE, message, self.entry, pos)
         return Opaque(pos, "bad persistent id")
 
     def __call__(self, pid: Value, pos: int) -> Value:
@@ -279,7 +292,7 @@ class ZipStorages:
             return Opaque(pos, "unusual storage size")
         itemsize = facts.dtypes[dtype_name].itemsize
         nbytes = numel * itemsize
-        name = f"data/{key}"
+        name = f"{self.folder}/{key}"
         record = _record(self.archive, self.prefix, name, self.scan)
         if record is None:
             return self._invalid(
@@ -385,7 +398,14 @@ def _scan_torchscript(
         except ZipError as exc:
             scan.add(Category.MALFORMED, f"record unreadable: {exc}", entry.name)
             continue
-        loader = storages if entry.name == f"{prefix}/data.pkl" else None
+        # torch.jit.load reads <prefix>/<name>.pkl (data, constants, traced_inputs, ...)
+        # with its tensors in <prefix>/<name>/; debug pickles hold no tensors.
+        folder = entry.name[len(prefix) + 1 : -len(".pkl")]
+        loader: ZipStorages | None = None
+        if entry.name == f"{prefix}/data.pkl":
+            loader = storages
+        elif entry.name.endswith(".pkl") and "/" not in folder:
+            loader = ZipStorages(archive, prefix, scan, ctx, folder, strict=False)
         trace = scan.run_pickle(ctx, buf, entry.name, loader, torch_reads=False)
         if entry.name == f"{prefix}/data.pkl":
             scan.root = trace.root

@@ -47,6 +47,7 @@ COMMON_PACKAGES = frozenset({
 def absorb(primary: ContainerScan, other: ContainerScan, view: str) -> None:
     """Merge what a secondary reading found that can run code (or stopped torchvet)."""
     seen = {(f.category, f.entry, f.offset, f.global_name, f.message) for f in primary.findings}
+    named = {(f.category, f.global_name) for f in primary.findings if f.global_name}
     expected = _modules_named(primary)
     for f in other.findings:
         category, message = f.category, f.message
@@ -57,7 +58,7 @@ def absorb(primary: ContainerScan, other: ContainerScan, view: str) -> None:
             name = f.global_name
             if not _importable(name) or name in GUARD_DATA:
                 continue  # no loader can import it, or joblib's/pandas' own data class
-            if name is not None and not _could_exist(name, expected):
+            if name is not None and not could_exist(name, expected):
                 category = Category.WARNING
                 message = (
                     f"{view} would try to import {name}, from a module that neither a known "
@@ -68,6 +69,8 @@ def absorb(primary: ContainerScan, other: ContainerScan, view: str) -> None:
         key = (category, f.entry, f.offset, f.global_name, message)
         if key in seen or (f.category, f.entry, f.offset, f.global_name, f.message) in seen:
             continue
+        if f.global_name and (category, f.global_name) in named:
+            continue  # the primary reading already reports this name
         seen.add(key)
         primary.findings.append(
             Finding(category, message, f.entry, f.offset, f.global_name, f.view or view)
@@ -81,7 +84,7 @@ def _modules_named(scan: ContainerScan) -> frozenset[str]:
     ) | frozenset(g.module.split(".", 1)[0] for trace in scan.streams for g in trace.globals())
 
 
-def _could_exist(name: str, expected: frozenset[str]) -> bool:
+def could_exist(name: str, expected: frozenset[str]) -> bool:
     """Whether the loading process may have the module a secondary reading imports.
 
     A secondary reading can meet names no writer meant (pickle.load reading a joblib

@@ -601,13 +601,12 @@ class Machine:
 
     def _persistent(self, pid: Value) -> None:
         if self.persistent_load is None:
-            self.issue(
-                IssueKind.INVALID,
+            # pickle, pickle._Unpickler and torch all raise here without a persistent_load.
+            self._fail(
+                self.pos,
                 f"persistent id at offset {self.pos} outside a container that defines them",
-                torch_message="unsupported persistent id encountered",
+                "unsupported persistent id encountered",
             )
-            self.push(Opaque(self.pos, "persistent id"))
-            return
         self.push(self.persistent_load(pid, self.pos))
 
 

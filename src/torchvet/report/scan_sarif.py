@@ -14,6 +14,7 @@ INFORMATION_URI = "https://github.com/torchvet/torchvet"
 LEVEL = {
     Verdict.NEEDS_ALLOWLIST: "warning",
     Verdict.UNSUPPORTED: "note",
+    Verdict.NOT_A_MODEL: "note",
     Verdict.UNKNOWN: "warning",
     Verdict.MALFORMED: "error",
     Verdict.DANGEROUS: "error",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.markup import escape
@@ -16,6 +16,7 @@ STYLE = {
     Verdict.SAFE: "bold green",
     Verdict.NEEDS_ALLOWLIST: "bold yellow",
     Verdict.UNSUPPORTED: "bold cyan",
+    Verdict.NOT_A_MODEL: "bold blue",
     Verdict.UNKNOWN: "bold magenta",
     Verdict.MALFORMED: "bold red",
     Verdict.DANGEROUS: "bold white on red",
@@ -25,6 +26,7 @@ ADVICE = {
     Verdict.NEEDS_ALLOWLIST: "refused only because of inert names: allowlist them (below) or convert",
     Verdict.UNSUPPORTED: "harmless content in a form torch.load refuses: use torchvet convert",
     Verdict.UNKNOWN: "names code torchvet cannot vouch for: convert it, or review that code",
+    Verdict.NOT_A_MODEL: "not a model file (see why below)",
     Verdict.MALFORMED: "not a readable model file: do not load it",
     Verdict.DANGEROUS: "runs code when loaded: DO NOT LOAD IT",
 }
@@ -43,8 +45,15 @@ class TextReporter:
     instead of the allowlist code and the convert command, a pointer to ``torchvet scan``."""
 
     def __init__(
-        self, stream: TextIO, *, notes: bool = False, quiet: bool = False, brief: bool = False
+        self,
+        stream: TextIO,
+        *,
+        notes: bool = False,
+        quiet: bool = False,
+        brief: bool = False,
+        skipped: list[str] | None = None,
     ) -> None:
+        self.skipped = skipped if skipped is not None else []
         self.console = Console(file=stream, highlight=False, soft_wrap=True)
         self.notes = notes
         self.quiet = quiet
@@ -97,7 +106,10 @@ class TextReporter:
         total = sum(self.counts.values())
         parts = [f"{self.counts[v]} {v.value}" for v in Verdict if self.counts[v]]
         noun = "file" if total == 1 else "files"
-        self.console.print(f"[bold]{total} {noun} scanned[/]: {', '.join(parts) or 'none'}")
+        line = f"[bold]{total} {noun} scanned[/]: {', '.join(parts) or 'none'}"
+        if self.skipped:
+            line += f" [dim]({len(self.skipped)} other files skipped: not model files)[/]"
+        self.console.print(line)
 
 
 def _first_line(text: str) -> str:
@@ -109,7 +121,7 @@ def _first_sentence(text: str) -> str:
     return text[: end + 1] if end > 0 else text
 
 
-def write_text(results: Iterable[ScanResult], stream: TextIO, **options: bool) -> Counter[Verdict]:
+def write_text(results: Iterable[ScanResult], stream: TextIO, **options: Any) -> Counter[Verdict]:
     reporter = TextReporter(stream, **options)
     for r in results:
         reporter.file(r)
