@@ -46,6 +46,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             module = _load_command(module_name)
             if module is not None:
                 module.configure(sp)
+    parser.set_defaults(_subparsers=sub.choices)
     return parser
 
 
@@ -64,7 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     chosen = next((a for a in argv if a in COMMANDS), None)
     wants_global_help = not chosen or any(a in ("-h", "--help") for a in argv[: argv.index(chosen)])
     parser = build_parser(None if wants_global_help else chosen)
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # The command's own usage, not the top-level one: that is where the flag went wrong.
+        command_parser = args._subparsers.get(args.command) if args.command else None
+        (command_parser or parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command is None:
         parser.print_help()
         return 2

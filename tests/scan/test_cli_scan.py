@@ -82,7 +82,7 @@ def test_directory_scan_survives_bad_files(tmp_path: Path, corpus: Corpus) -> No
     proc = run_cli("scan", "--format", "json", str(tmp_path))
     assert proc.returncode == 1
     verdicts = {Path(f["path"]).name: f["verdict"] for f in json.loads(proc.stdout)["files"]}
-    assert verdicts == {"empty.pt": "malformed", "garbage.bin": "malformed", "good.txt": "safe"}
+    assert verdicts == {"empty.pt": "not-a-model", "garbage.bin": "not-a-model", "good.txt": "safe"}
     assert "Traceback" not in proc.stderr
 
 
@@ -118,3 +118,11 @@ def test_scan_imports_neither_torch_nor_numpy(corpus: Corpus) -> None:
         text=True,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("command", ["scan", "lint", "check", "convert"])
+def test_a_bad_flag_prints_that_commands_usage(command: str) -> None:
+    proc = run_cli(command, "--no-such-flag", "x", "y.safetensors")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"usage: torchvet {command} ")
+    assert "unrecognized arguments: --no-such-flag" in proc.stderr

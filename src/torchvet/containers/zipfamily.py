@@ -24,7 +24,7 @@ from torchvet.containers.sniff import sniff
 from torchvet.containers.zipreader import ZipArchive, ZipEntry, ZipError, read_archive
 from torchvet.pickle.values import Const, Glob, Opaque, Storage, Tup, Value
 from torchvet.policy.catalog import gadget_reason
-from torchvet.results import Category
+from torchvet.results import Category, Finding
 from torchvet.source import ByteSource, BytesSource, SliceSource
 
 MAX_DEPTH = 3  # zips inside zips (a .pt2's sample inputs are a torch.save zip)
@@ -304,4 +304,6 @@ def _scan_nested(
         inner = scan_container(member, ctx.for_path(entry.name))
     for f in inner.findings:
         where = f"{entry.name}:{f.entry}" if f.entry else entry.name
-        scan.add(f.category, f.message, where, f.offset, f.global_name)
+        # A record that should hold a model and does not: the archive is damaged.
+        category = Category.MALFORMED if f.category is Category.NOT_A_MODEL else f.category
+        scan.findings.append(Finding(category, f.message, where, f.offset, f.global_name, f.view))
