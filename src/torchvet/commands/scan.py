@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -19,6 +20,14 @@ torch.load(weights_only=True) does with each model file, and why.
 Formats are recognised by content, not by extension: torch zip checkpoints,
 legacy torch files, TorchScript archives, plain pickles, joblib, .npy/.npz,
 safetensors, tar. Directories are scanned recursively.
+
+URLs are read with range requests, so a checkpoint costs the few hundred KB its
+directory and pickles take, not its size (needs torchvet[remote]):
+  https://host/model.bin          any server that supports Range
+  hf://ORG/NAME[@REV][/PATH]      a Hugging Face repo, folder or file (also
+                                  hf://datasets/... and hf://spaces/...)
+  s3://bucket/prefix/  gs://...   object stores, and any other fsspec URL
+Folders, prefixes and repos are listed; their model files are scanned.
 
 verdicts (worst finding wins):
   safe             torch.load(f, weights_only=True) loads it
@@ -35,7 +44,26 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = DESCRIPTION
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EXIT_CODES
-    parser.add_argument("paths", nargs="*", metavar="PATH", help="model files or directories")
+    parser.add_argument(
+        "paths", nargs="*", metavar="PATH|URL", help="model files, folders, URLs, prefixes, repos"
+    )
+    parser.add_argument(
+        "--from-file",
+        metavar="FILE",
+        help="also scan the paths and URLs listed in FILE, one per line ('-': standard input)",
+    )
+    parser.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="scan on a Dask cluster: a scheduler address (tcp://host:8786), or local[:N] "
+        "for N worker processes on this machine (needs torchvet[dask])",
+    )
+    parser.add_argument(
+        "--allow-download",
+        action="store_true",
+        help="download whole files from servers that ignore range requests (default: "
+        "refuse to scan them)",
+    )
     parser.add_argument(
         "--hf-cache",
         nargs="?",
@@ -77,18 +105,43 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"torchvet scan: {exc}", file=sys.stderr)
         return 2
-    if not args.paths and args.hf_cache is None:
-        print("torchvet scan: give at least one PATH, or --hf-cache", file=sys.stderr)
+    from torchvet.many.command import UsageError, many_results, read_list, wanted
+    from torchvet.remote.urls import is_url
+
+    try:
+        targets = list(args.paths) + (read_list(args.from_file) if args.from_file else [])
+    except UsageError as exc:
+        print(f"torchvet scan: {exc}", file=sys.stderr)
         return 2
-    missing = [p for p in args.paths if not _exists(p)]
+    if not targets and args.hf_cache is None and not args.from_file:
+        print("torchvet scan: give at least one PATH or URL, or --hf-cache", file=sys.stderr)
+        return 2
+    missing = [p for p in targets if not is_url(p) and not _exists(p)]
     if missing:
         print(f"torchvet scan: no such file or directory: {missing[0]}", file=sys.stderr)
         return 2
     allow = tuple(args.allow) + tuple(load_scan_allow())
     policy = Policy.for_torch(version, allow)
+    stack = ExitStack()
+    try:
+        if wanted(targets, args.dask, args.from_file):
+            results: Iterable[ScanResult] = stack.enter_context(
+                many_results(
+                    targets,
+                    policy,
+                    dask=args.dask,
+                    allow_download=args.allow_download,
+                    collect=True,
+                )
+            )
+        else:
+            results = scan_paths(args.paths, policy)
+    except UsageError as exc:
+        stack.close()
+        print(f"torchvet scan: {exc}", file=sys.stderr)
+        return 2
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
     try:
-        results = scan_paths(args.paths, policy)
         if args.hf_cache is not None:
             results = _chain(results, _scan_hf_cache(args.hf_cache, policy))
         if args.format == "text":
@@ -109,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
                 json.dump(scan_sarif(collected), out, indent=2)
                 out.write("\n")
     finally:
+        stack.close()
         if out is not sys.stdout:
             out.close()
     return 0 if ok else 1
