@@ -33,7 +33,9 @@ class Rule:
     fail: int = 0  # answer 503 this many times first
     status: int = 0  # always answer this status
     kill: int = 0  # SIGKILL the requesting process this many times (must be our child)
-    token: str | None = None  # require "Authorization: Bearer <token>"
+    cut: int = 0  # this many times, send half the body and hang up
+    token: str | None = None  # require "Authorization: Bearer <token>" or "?sig=<token>"
+    hold: threading.Event | None = None  # answer only once this is set (at most 60 s)
 
 
 @dataclass
@@ -159,37 +161,52 @@ class _Handler(BaseHTTPRequestHandler):
         if rule.status:
             self.reply(rule.status, b"refused")
             return
-        if rule.token and self.headers.get("Authorization") != f"Bearer {rule.token}":
+        if rule.token and not self._authorized(rule.token):
             self.reply(401, b"unauthorized")
             return
-        self._send_bytes(path, file.read_bytes(), rule, head)
+        if rule.hold is not None:
+            rule.hold.wait(60)
+        self._send_bytes(path, file, rule, head)
 
-    def _send_bytes(self, path: str, data: bytes, rule: Rule, head: bool) -> None:
-        size = len(data)
+    def _authorized(self, token: str) -> bool:
+        signed = parse_qs(urlsplit(self.path).query).get("sig") == [token]
+        return signed or self.headers.get("Authorization") == f"Bearer {token}"
+
+    def _send_bytes(self, path: str, file: Path, rule: Rule, head: bool) -> None:
+        size = file.stat().st_size
         wanted = _RANGE.fullmatch(self.headers.get("Range", "").strip())
         headers = {"Accept-Ranges": "bytes"} if not rule.no_range else {}
-        if wanted is None or rule.no_range:
-            body, status = data, 200
-        else:
+        start, end, status = 0, size, 200
+        if wanted is not None and not rule.no_range:
             first, last = wanted.groups()
             if first == "":  # bytes=-N: the last N bytes
-                start, end = max(0, size - int(last)), size
+                start = max(0, size - int(last))
             else:
                 start, end = int(first), min(size, int(last) + 1 if last else size)
             if start >= size:
                 self.reply(416, b"", {"Content-Range": f"bytes */{size}"})
                 return
-            body, status = data[start:end], 206
+            status = 206
             headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
-        if not head:
-            with self.server_state.served.lock:
-                self.server_state.served.sent[path] += len(body)
+        with file.open("rb") as f:
+            f.seek(start)
+            body = f.read(end - start) if not head else b""
+        with self.server_state.served.lock:
+            cutting = rule.cut > 0 and not head
+            if cutting:
+                rule.cut -= 1
+            if not head:
+                self.server_state.served.sent[path] += len(body) // 2 if cutting else len(body)
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(end - start))
         self.end_headers()
-        if not head:
+        if cutting:
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+        elif not head:
             self.wfile.write(body)
 
     def _kill_requester(self) -> None:

@@ -15,7 +15,8 @@ import re
 import tempfile
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 from torchvet.remote.errors import (
@@ -30,6 +31,7 @@ from torchvet.remote.errors import (
 from torchvet.remote.options import RemoteOptions
 from torchvet.remote.rangesource import RangeSource
 
+T = TypeVar("T")
 HEAD_BYTES = 4096  # the first request: the magic bytes and most small headers
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _CONTENT_RANGE = re.compile(r"bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)")
@@ -94,23 +96,48 @@ class HttpFetcher:
         self._timeout = urllib3.Timeout(connect=options.timeout, read=options.timeout)
         self._copy: Any = None  # a temporary file holding the whole object (no Range support)
 
-    # ------------------------------------------------------------------ opening
+    # ------------------------------------------------------------------ requests
     def open(self) -> tuple[int, bytes, bool]:
         """(size, first bytes, whether the whole file was downloaded)."""
-        resp = self._send(0, HEAD_BYTES)
-        try:
-            if resp.status == 206:
-                total = self._total(resp)
-                return total, self._body(resp, 0, min(HEAD_BYTES, total)), False
-            if resp.status == 416:  # an empty object has no byte 0
-                if self._total(resp) == 0:
-                    return 0, b"", False
-                raise RemoteError("the server refused the range bytes=0-")
-            if resp.status == 200:
-                return self._whole_body(resp)
+        return self._exchange(0, HEAD_BYTES, self._opening)
+
+    def fetch(self, start: int, end: int) -> bytes:
+        if self._copy is not None:
+            return os.pread(self._copy.fileno(), end - start, start)
+        return self._exchange(start, end, lambda resp: self._partial(resp, start, end))
+
+    def _exchange(self, start: int, end: int, read: Callable[[Any], T]) -> T:
+        """Ask for ``[start, end)`` and ``read`` the answer; a body cut short or stalled
+        is asked for again, with backoff."""
+        errors = _urllib3().exceptions
+        for attempt in range(self.options.retries + 1):
+            resp = self._send(start, end)
+            try:
+                return read(resp)
+            except (errors.ProtocolError, errors.ReadTimeoutError) as exc:
+                if attempt == self.options.retries:
+                    raise Unavailable(f"{exc}") from None
+                time.sleep(self.options.backoff * 2**attempt)
+            finally:
+                resp.release_conn()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _opening(self, resp: Any) -> tuple[int, bytes, bool]:
+        if resp.status == 206:
+            total = self._total(resp)
+            return total, self._partial(resp, 0, min(HEAD_BYTES, total)), False
+        if resp.status == 416:  # an empty object has no byte 0
+            if self._total(resp) == 0:
+                return 0, b"", False
+            raise RemoteError("the server refused the range bytes=0-")
+        if resp.status == 200:
+            return self._whole_body(resp)
+        raise self._status_error(resp)
+
+    def _partial(self, resp: Any, start: int, end: int) -> bytes:
+        if resp.status != 206:
             raise self._status_error(resp)
-        finally:
-            resp.release_conn()
+        return self._body(resp, start, end)
 
     def _whole_body(self, resp: Any) -> tuple[int, bytes, bool]:
         """A 200 answer to a range request: the server sends the whole file."""
@@ -121,41 +148,20 @@ class HttpFetcher:
         if not self.options.allow_download:
             resp.close()  # drop the connection rather than read the body
             raise NoRangeSupport(
-                f"the server ignores range requests, so scanning means "
-                f"downloading the whole file ({size if size is not None else 'unknown'} bytes)",
+                "the server ignores range requests, so scanning means downloading the "
+                f"whole file ({size if size is not None else 'unknown'} bytes)",
                 "rerun with --allow-download to download it",
             )
-        self._copy = tempfile.TemporaryFile(prefix="torchvet-")  # noqa: SIM115 (closed by close())
+        self.close()
+        self._copy = tempfile.TemporaryFile(prefix="torchvet-")  # noqa: SIM115 (see close)
         received = 0
-        try:
-            for chunk in resp.stream(_DOWNLOAD_CHUNK):
-                self._copy.write(chunk)
-                received += len(chunk)
-        except _urllib3().exceptions.HTTPError as exc:
-            raise Unavailable(f"download interrupted: {exc}") from None
+        for chunk in resp.stream(_DOWNLOAD_CHUNK):
+            self._copy.write(chunk)
+            received += len(chunk)
         if size is not None and received != size:
-            raise Unavailable(f"download ended after {received} of {size} bytes")
+            raise _urllib3().exceptions.ProtocolError(f"got {received} of {size} bytes")
         self._copy.flush()
         return received, b"", True
-
-    # ------------------------------------------------------------------ reading
-    def fetch(self, start: int, end: int) -> bytes:
-        if self._copy is not None:
-            return os.pread(self._copy.fileno(), end - start, start)
-        errors = _urllib3().exceptions
-        for attempt in range(self.options.retries + 1):
-            resp = self._send(start, end)
-            try:
-                if resp.status != 206:
-                    raise self._status_error(resp)
-                return self._body(resp, start, end)
-            except (errors.ProtocolError, errors.ReadTimeoutError) as exc:
-                if attempt == self.options.retries:
-                    raise Unavailable(f"{exc}") from None
-                time.sleep(self.options.backoff * 2**attempt)
-            finally:
-                resp.release_conn()
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _send(self, start: int, end: int) -> Any:
         errors = _urllib3().exceptions
