@@ -16,6 +16,7 @@ import re
 import signal
 import socket
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -57,7 +58,8 @@ class _Quiet(ThreadingHTTPServer):
 class LoopbackServer:
     """A threaded HTTP/1.1 server on 127.0.0.1 (keep-alive, like real servers)."""
 
-    def __init__(self) -> None:
+    def __init__(self, latency: float = 0.0) -> None:
+        self.latency = latency  # seconds added before every answer (a far-away store)
         self.served = Served()
         self.hub = FakeHub(self)
         handler = type("Handler", (_Handler,), {"server_state": self})
@@ -122,6 +124,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, head: bool) -> None:
         state = self.server_state
+        if state.latency:
+            time.sleep(state.latency)
         if state.hub.get(self, head):
             return
         path = unquote(urlsplit(self.path).path)

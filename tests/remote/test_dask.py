@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from tests.remote.conftest import ROOT, run_cli
-from tests.remote.servers import LoopbackServer
+from tests.remote.servers import LoopbackServer, Rule
 from torchvet.many import scan_many
 
 distributed = pytest.importorskip("distributed")
@@ -92,15 +92,20 @@ def test_a_killed_worker_has_its_task_retried(
 def test_a_file_that_keeps_killing_workers_is_reported(
     client: object, server: LoopbackServer, models: list[Path]
 ) -> None:
-    urls = serve(server, models, "dask-poison", **{"m07.pt": {"kill": 100}})
+    # 36 files: several per task, so the poisoned file's batch fails first, is split,
+    # and only the file itself ends as an error.
+    urls = [u for part in "abc" for u in serve(server, models, f"dask-poison-{part}")]
+    server.served.rules["/dask-poison-b/m07.pt"] = Rule(kill=100)
     killed = len(server.served.killed)
     results = within(WAIT, lambda: list(scan_many(urls, client)))
     assert [r.path for r in results] == urls
-    poisoned = results[7]
+    poisoned = results[19]
+    assert poisoned.path.endswith("/dask-poison-b/m07.pt")
     assert (poisoned.format, poisoned.verdict.value) == ("error", "unknown")
     assert "the Dask workers scanning it kept dying" in poisoned.findings[0].message
-    assert len(server.served.killed) - killed == 2  # allowed-failures + 1
-    assert all(r.format != "error" for i, r in enumerate(results) if i != 7)
+    assert len(server.served.killed) - killed == 4  # (allowed-failures + 1) x (batch, file)
+    others = as_json(r for i, r in enumerate(results) if i != 19)
+    assert others == as_json(r for i, r in enumerate(scan_many(urls)) if i != 19)
 
 
 def test_stopping_early_cancels_the_futures(

@@ -17,13 +17,14 @@ from contextlib import contextmanager
 from itertools import islice
 from typing import Any
 
-from torchvet.many.tasks import ScanSetup, ScanTask, run_task
+from torchvet.many.tasks import ScanSetup, ScanTask, run_batch, run_task
 from torchvet.remote.errors import DASK_EXTRA, MissingExtra
 from torchvet.results import ScanResult
 
 LOCAL = re.compile(r"local(?::(\d+))?")
-THREADS_PER_WORKER = 4  # remote reads wait on the network; scans are short
-IN_FLIGHT = 4096  # futures submitted ahead of the results handed back
+THREADS_PER_WORKER = 8  # remote reads wait on the network; scans are short
+IN_FLIGHT = 1024  # tasks submitted ahead of the results handed back
+MAX_BATCH = 16  # files per task
 TASK_RETRIES = 1  # for a task that raised (run_task does not, unless torchvet is broken)
 CONNECT_TIMEOUT = "20s"
 
@@ -53,12 +54,14 @@ def dask_client(spec: str) -> Iterator[Any]:
     workers = int(local.group(1)) if local.group(1) else None
     if workers is not None and workers < 1:
         raise ValueError("--dask local:N needs N >= 1")
+    # The scheduler runs in this process: keep its INFO chatter out of torchvet's output.
+    logging.getLogger("distributed").setLevel(logging.ERROR)
     with (
         dd.LocalCluster(
             n_workers=workers,
             threads_per_worker=THREADS_PER_WORKER,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # no fixed port to collide with
             silence_logs=logging.ERROR,
         ) as cluster,
         dd.Client(cluster) as client,
@@ -66,53 +69,76 @@ def dask_client(spec: str) -> Iterator[Any]:
         yield client
 
 
+def batch_size(files: int, threads: int) -> int:
+    """Files per task: enough tasks to keep every thread busy, at most MAX_BATCH."""
+    return max(1, min(MAX_BATCH, files // (4 * max(1, threads))))
+
+
 def run_on_dask(
     tasks: Sequence[ScanTask], setup: ScanSetup, client: Any, on_done: Callable[[], None]
 ) -> Iterator[ScanResult | None]:
-    """Results in task order, whatever order the cluster finishes them in."""
+    """Results in task order, whatever order the cluster finishes them in.
+
+    Files go in batches; a batch that fails (a worker died under it, too often) is
+    split into one task per file, so only a file that fails on its own is reported."""
     dd = distributed()
-    queued = iter(enumerate(tasks))
-    position: dict[str, int] = {}
-    live: dict[str, Any] = {}  # submitted, not handed back yet
+    size = batch_size(len(tasks), sum(client.nthreads().values()))
+    starts = iter(range(0, len(tasks), size))
+    live: dict[str, tuple[Any, int, int]] = {}  # key -> (future, first index, file count)
     finished = dd.as_completed()
     ready: dict[int, ScanResult | None] = {}
     next_out = 0
 
-    def submit(count: int) -> None:
-        for index, task in islice(queued, count):
-            future = client.submit(run_task, task, setup, pure=False, retries=TASK_RETRIES)
-            position[future.key] = index
-            live[future.key] = future
-            finished.add(future)
+    def submit(first: int, count: int) -> None:
+        if count == 1:
+            future = client.submit(run_task, tasks[first], setup, pure=False, retries=TASK_RETRIES)
+        else:
+            batch = list(tasks[first : first + count])
+            future = client.submit(run_batch, batch, setup, pure=False, retries=TASK_RETRIES)
+        live[future.key] = (future, first, count)
+        finished.add(future)
+
+    def submit_batches(limit: int) -> None:
+        for first in islice(starts, limit):
+            submit(first, min(size, len(tasks) - first))
 
     try:
-        submit(IN_FLIGHT)
+        submit_batches(IN_FLIGHT)
         for future in finished:
-            index = position.pop(future.key)
-            del live[future.key]
-            ready[index] = _outcome(future, tasks[index], dd)
+            _, first, count = live.pop(future.key)
+            results = _outcome(future, tasks[first : first + count], dd)
             future.release()
-            on_done()
-            submit(1)
+            if results is None:  # a batch failed: try its files one by one
+                for index in range(first, first + count):
+                    submit(index, 1)
+                continue
+            for offset, result in enumerate(results):
+                ready[first + offset] = result
+                on_done()
+            submit_batches(1)
             while next_out in ready:
                 yield ready.pop(next_out)
                 next_out += 1
     except BaseException:  # Ctrl-C, or the consumer stopped: nothing keeps running
         finished.clear()
-        client.cancel(list(live.values()), force=True)
+        client.cancel([f for f, _, _ in live.values()], force=True)
         raise
 
 
-def _outcome(future: Any, task: ScanTask, dd: Any) -> ScanResult | None:
+def _outcome(future: Any, tasks: Sequence[ScanTask], dd: Any) -> list[ScanResult | None] | None:
+    """The results of a finished task; None for a failed batch (to be split)."""
     from torchvet.remote.scanning import incomplete
 
     if future.status == "finished":
-        return future.result()
+        result = future.result()
+        return result if len(tasks) > 1 else [result]
+    if len(tasks) > 1:
+        return None
     if future.status == "error":
         exc = future.exception()
         if isinstance(exc, dd.KilledWorker):
             why = f"the Dask workers scanning it kept dying ({exc})"
         else:
             why = f"the Dask task failed: {type(exc).__name__}: {exc}"
-        return incomplete(task.target, why)
-    return incomplete(task.target, f"the Dask task was {future.status}")
+        return [incomplete(tasks[0].target, why)]
+    return [incomplete(tasks[0].target, f"the Dask task was {future.status}")]
