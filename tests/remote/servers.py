@@ -9,6 +9,7 @@ that asked (a Dask worker) a given number of times.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -229,6 +230,17 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 # ---------------------------------------------------------------------------- hub
+@functools.lru_cache(maxsize=4096)
+def _digests(file: Path) -> tuple[str, str, int]:
+    """(git-style sha1, sha256, size) of a file's bytes, computed once per file."""
+    sha1, sha256 = hashlib.sha1(), hashlib.sha256()
+    with file.open("rb") as f:
+        while chunk := f.read(1 << 24):
+            sha1.update(chunk)
+            sha256.update(chunk)
+    return sha1.hexdigest(), sha256.hexdigest(), file.stat().st_size
+
+
 @dataclass
 class Repo:
     sha: str
@@ -271,16 +283,16 @@ class FakeHub:
     ) -> str:
         digest = hashlib.sha1(repo_id.encode())
         for name in sorted(files):
-            digest.update(name.encode() + files[name].read_bytes())
+            digest.update(name.encode() + _digests(files[name])[1].encode())
         sha = digest.hexdigest()
         self.repos[(kind, repo_id)] = Repo(sha, dict(files), {"main": sha}, token, gated)
         for file in files.values():
-            self.blobs[hashlib.sha256(file.read_bytes()).hexdigest()] = file
+            self.blobs[_digests(file)[1]] = file
         return sha
 
     def sent(self, file: Path) -> int:
         """Body bytes the CDN sent of ``file``."""
-        return self.server.sent(f"/cdn/{hashlib.sha256(file.read_bytes()).hexdigest()}")
+        return self.server.sent(f"/cdn/{_digests(file)[1]}")
 
     # ------------------------------------------------------------------ routes
     def get(self, h: _Handler, head: bool) -> bool:
@@ -364,18 +376,14 @@ class FakeHub:
     def _entries(self, repo: Repo) -> list[dict]:
         entries, folders = [], set()
         for name in sorted(repo.files):
-            data = repo.files[name].read_bytes()
+            sha1, sha256, size = _digests(repo.files[name])
             entries.append(
                 {
                     "type": "file",
-                    "oid": hashlib.sha1(data).hexdigest(),
-                    "size": len(data),
+                    "oid": sha1,
+                    "size": size,
                     "path": name,
-                    "lfs": {
-                        "oid": hashlib.sha256(data).hexdigest(),
-                        "size": len(data),
-                        "pointerSize": 134,
-                    },
+                    "lfs": {"oid": sha256, "size": size, "pointerSize": 134},
                 }
             )
             parts = name.split("/")[:-1]
@@ -414,7 +422,7 @@ class FakeHub:
         if file is None:
             self._error(h, 404, "EntryNotFound", f"{file_path} does not exist")
             return
-        blob = hashlib.sha256(file.read_bytes()).hexdigest()
+        blob = _digests(file)[1]
         cdn = f"http://localhost:{self.server.port}/cdn/{blob}"
         headers = {"Location": cdn, "X-Repo-Commit": commit, "ETag": f'"{blob}"'}
         h.reply(302, b"", headers)

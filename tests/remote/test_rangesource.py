@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from tests.remote.servers import LoopbackServer
-from torchvet.remote.rangesource import MIN_READ_AHEAD, UNCACHED_READ
+from torchvet.remote.rangesource import COALESCE_GAP, MIN_READ_AHEAD, UNCACHED_READ
 from torchvet.remote.scanning import scan_url
 from torchvet.remote.stores import open_source
 from torchvet.scan import scan_file
@@ -40,15 +40,19 @@ def test_nearby_reads_share_requests(server: LoopbackServer, blob: Path) -> None
     data = blob.read_bytes()
     url = server.add("range/near.bin", blob)
     with open_source(url) as src:
-        first = src.requests
+        first, spent = src.requests, src.bytes_read
         assert src.read_at(100_000, 30) == data[100_000:100_030]
         assert src.read_at(100_030, 40) == data[100_030:100_070]  # in the read-ahead
-        assert src.read_at(100_000 + MIN_READ_AHEAD + 2000, 10)  # a small gap: coalesced
-        assert src.read_at(100_000, 600) == data[100_000:100_600]  # all held now
+        gap = 100_030 + MIN_READ_AHEAD + COALESCE_GAP // 2
+        assert src.read_at(gap, 10) == data[gap : gap + 10]  # a small gap: one span
+        assert src.read_at(100_000, 900) == data[100_000:100_900]  # all held now
         assert src.requests == first + 2
         assert server.served.requests["/range/near.bin"] == src.requests
-        # Nothing between the two reads was fetched twice or beyond the read-ahead.
-        assert src.bytes_read - 4096 < 2 * MIN_READ_AHEAD + 2200
+        # Nothing was fetched twice, nor beyond the gap and the read-aheads.
+        assert src.bytes_read - spent == gap + 10 + MIN_READ_AHEAD - 100_000
+        far = gap + 10 + MIN_READ_AHEAD + 10 * COALESCE_GAP
+        assert src.read_at(far, 10) == data[far : far + 10]  # far: a span of its own
+        assert src.bytes_read - spent == gap + 10 + 2 * MIN_READ_AHEAD + 10 - 100_000
 
 
 def test_sequential_reads_grow_the_read_ahead(server: LoopbackServer, blob: Path) -> None:

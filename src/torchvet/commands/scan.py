@@ -98,44 +98,19 @@ def run(args: argparse.Namespace) -> int:
     from torchvet.pickle.torchfacts import pick_version
     from torchvet.policy.judge import Policy
     from torchvet.results import Verdict
-    from torchvet.scan import scan_paths
 
     try:
         version = pick_version(args.torch_version)
     except ValueError as exc:
         print(f"torchvet scan: {exc}", file=sys.stderr)
         return 2
-    from torchvet.many.command import UsageError, many_results, read_list, wanted
-    from torchvet.remote.urls import is_url
+    from torchvet.many.command import UsageError
 
-    try:
-        targets = list(args.paths) + (read_list(args.from_file) if args.from_file else [])
-    except UsageError as exc:
-        print(f"torchvet scan: {exc}", file=sys.stderr)
-        return 2
-    if not targets and args.hf_cache is None and not args.from_file:
-        print("torchvet scan: give at least one PATH or URL, or --hf-cache", file=sys.stderr)
-        return 2
-    missing = [p for p in targets if not is_url(p) and not _exists(p)]
-    if missing:
-        print(f"torchvet scan: no such file or directory: {missing[0]}", file=sys.stderr)
-        return 2
-    allow = tuple(args.allow) + tuple(load_scan_allow())
-    policy = Policy.for_torch(version, allow)
     stack = ExitStack()
     try:
-        if wanted(targets, args.dask, args.from_file):
-            results: Iterable[ScanResult] = stack.enter_context(
-                many_results(
-                    targets,
-                    policy,
-                    dask=args.dask,
-                    allow_download=args.allow_download,
-                    collect=True,
-                )
-            )
-        else:
-            results = scan_paths(args.paths, policy)
+        targets = _targets(args)
+        policy = Policy.for_torch(version, tuple(args.allow) + tuple(load_scan_allow()))
+        results = _results(args, targets, policy, stack)
     except UsageError as exc:
         stack.close()
         print(f"torchvet scan: {exc}", file=sys.stderr)
@@ -166,6 +141,36 @@ def run(args: argparse.Namespace) -> int:
         if out is not sys.stdout:
             out.close()
     return 0 if ok else 1
+
+
+def _targets(args: argparse.Namespace) -> list[str]:
+    """PATH arguments and --from-file lines; UsageError when there are none or one is missing."""
+    from torchvet.many.command import UsageError, read_list
+    from torchvet.remote.urls import is_url
+
+    targets = list(args.paths) + (read_list(args.from_file) if args.from_file else [])
+    if not targets and args.hf_cache is None and not args.from_file:
+        raise UsageError("give at least one PATH or URL, or --hf-cache")
+    missing = [p for p in targets if not is_url(p) and not _exists(p)]
+    if missing:
+        raise UsageError(f"no such file or directory: {missing[0]}")
+    return targets
+
+
+def _results(
+    args: argparse.Namespace, targets: list[str], policy: Policy, stack: ExitStack
+) -> Iterable[ScanResult]:
+    """Local paths only: scanned here, as always. URLs, lists and --dask: scan_many."""
+    from torchvet.many.command import many_results, wanted
+    from torchvet.scan import scan_paths
+
+    if not wanted(targets, args.dask, args.from_file):
+        return scan_paths(args.paths, policy)
+    return stack.enter_context(
+        many_results(
+            targets, policy, dask=args.dask, allow_download=args.allow_download, collect=True
+        )
+    )
 
 
 def _exists(path: str) -> bool:

@@ -11,6 +11,7 @@ every future still pending.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -51,8 +52,8 @@ def dask_client(spec: str) -> Iterator[Any]:
         with client:
             yield client
         return
-    workers = int(local.group(1)) if local.group(1) else None
-    if workers is not None and workers < 1:
+    workers = int(local.group(1)) if local.group(1) else (os.cpu_count() or 1)
+    if workers < 1:
         raise ValueError("--dask local:N needs N >= 1")
     # The scheduler runs in this process: keep its INFO chatter out of torchvet's output.
     logging.getLogger("distributed").setLevel(logging.ERROR)

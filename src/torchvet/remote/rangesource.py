@@ -7,8 +7,8 @@ cache and shapes each miss:
 
 * a miss fetches the bytes asked for plus a read-ahead that starts small (enough for a
   zip local header and its name) and doubles while reads are sequential;
-* a miss that starts inside, or just past, bytes already held fetches only from their
-  end (coalescing), so neighbouring reads become one request and one cached span;
+* a miss that starts inside, or a few hundred bytes past, bytes already held fetches
+  only from their end (coalescing), so neighbouring reads share one cached span;
 * a large read (a whole pickle, converter chunks) is fetched exactly and not cached.
 
 A generic block cache (fsspec's) fetches megabytes around every read, which would make
@@ -23,7 +23,10 @@ from typing import Protocol
 
 MIN_READ_AHEAD = 512  # a zip local header, its name and torch's alignment padding
 MAX_READ_AHEAD = 1 << 20
-COALESCE_GAP = 4 << 10  # fetch a gap this small rather than start a separate span
+# Fetch a gap this small rather than start a separate span: the spans stay few and
+# contiguous. Not more: a zip's next local header often lies one small tensor (a 4 KiB
+# bias) further on, and those bytes are never read.
+COALESCE_GAP = MIN_READ_AHEAD
 UNCACHED_READ = 1 << 20  # reads at least this large go straight to the store
 CACHE_BYTES = 16 << 20
 
