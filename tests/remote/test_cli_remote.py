@@ -127,3 +127,20 @@ def test_local_paths_import_no_remote_backend(served: dict[str, str], tmp_path: 
         text=True,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_printed_allowlist_code_loads_the_remote_file(server: LoopbackServer) -> None:
+    url = server.add("cli/needs_allowlist.pt", ROOT / "examples" / "models" / "needs_allowlist.pt")
+    proc = run_cli("scan", url)
+    assert "NEEDS-ALLOWLIST" in proc.stdout
+    lines = proc.stdout.splitlines()
+    start = lines.index("  If you trust the file, this loads it with weights_only=True:") + 1
+    code = []
+    for line in lines[start:]:
+        if not line.startswith("    "):
+            break
+        code.append(line[4:])
+    program = "\n".join(code) + "\nprint(sorted(obj))\n"
+    ran = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stderr  # the advice, followed, loads the file
+    assert ran.stdout.startswith("[")
