@@ -36,6 +36,7 @@ class Rule:
     status: int = 0  # always answer this status
     kill: int = 0  # SIGKILL the requesting process this many times (must be our child)
     cut: int = 0  # this many times, send half the body and hang up
+    stall: int = 0  # this many times, wait 2 s before answering (past a client's time-out)
     token: str | None = None  # require "Authorization: Bearer <token>" or "?sig=<token>"
     hold: threading.Event | None = None  # answer only once this is set (at most 60 s)
 
@@ -157,12 +158,17 @@ class _Handler(BaseHTTPRequestHandler):
             killing = rule.kill > 0
             if killing:
                 rule.kill -= 1
+            stalling = rule.stall > 0
+            if stalling:
+                rule.stall -= 1
         if killing:
             self._kill_requester()
             return
         if failing:
             self.reply(503, b"try again")
             return
+        if stalling:
+            time.sleep(2)
         if rule.status:
             self.reply(rule.status, b"refused")
             return

@@ -130,10 +130,10 @@ def test_stopping_early_cancels_the_futures(
     assert tasks_left() == 0
 
 
-def test_cli_on_a_local_cluster(server: LoopbackServer, models: list[Path]) -> None:
+def test_cli_on_a_scheduler(client: object, server: LoopbackServer, models: list[Path]) -> None:
     urls = serve(server, models[:4], "dask-cli")
     local = run_cli("scan", *urls)
-    on_dask = run_cli("scan", "--dask", "local:1", *urls)
+    on_dask = run_cli("scan", "--dask", client.scheduler.address, *urls)  # type: ignore[attr-defined]
     assert (on_dask.returncode, on_dask.stdout) == (local.returncode, local.stdout)
     assert local.returncode == 1 and "DANGEROUS" in local.stdout
 

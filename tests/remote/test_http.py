@@ -66,6 +66,14 @@ def test_a_server_that_keeps_failing(server: LoopbackServer, model: Path) -> Non
     assert server.served.requests["/http/down.pt"] == FAST.retries + 1
 
 
+def test_a_stalled_answer_is_retried(server: LoopbackServer, model: Path) -> None:
+    url = server.add("http/stall.pt", model, stall=1)
+    result = scan_remote(url, options=RemoteOptions(backoff=0.01, timeout=0.5))
+    assert result is not None
+    assert same_verdict(result.to_json(), scan_file(model).to_json())
+    assert server.served.requests["/http/stall.pt"] >= 2
+
+
 def test_a_dropped_connection_is_retried(server: LoopbackServer, model: Path) -> None:
     url = server.add("http/cut.pt", model)
     with_cut = server.add("http/cut-once.pt", model, cut=1)

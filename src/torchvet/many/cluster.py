@@ -10,6 +10,7 @@ every future still pending.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -56,14 +57,14 @@ def dask_client(spec: str) -> Iterator[Any]:
     if workers < 1:
         raise ValueError("--dask local:N needs N >= 1")
     # The scheduler runs in this process: keep its INFO chatter out of torchvet's output.
-    logging.getLogger("distributed").setLevel(logging.ERROR)
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
     with (
         dd.LocalCluster(
             n_workers=workers,
             threads_per_worker=THREADS_PER_WORKER,
             processes=True,
             dashboard_address=":0",  # no fixed port to collide with
-            silence_logs=logging.ERROR,
+            silence_logs=logging.CRITICAL,  # failures come back as results
         ) as cluster,
         dd.Client(cluster) as client,
     ):
@@ -127,19 +128,18 @@ def run_on_dask(
 
 
 def _outcome(future: Any, tasks: Sequence[ScanTask], dd: Any) -> list[ScanResult | None] | None:
-    """The results of a finished task; None for a failed batch (to be split)."""
+    """The results of a finished task; None for a failed batch (to be split).
+
+    ``result()`` rather than ``status``: a result lost with its worker after the task
+    finished is computed again, and this waits for it."""
     from torchvet.remote.scanning import incomplete
 
-    if future.status == "finished":
+    try:
         result = future.result()
+    except dd.KilledWorker as exc:
+        why = f"the Dask workers scanning it kept dying ({exc})"
+    except (Exception, asyncio.CancelledError) as exc:
+        why = f"the Dask task failed: {type(exc).__name__}: {exc}"
+    else:
         return result if len(tasks) > 1 else [result]
-    if len(tasks) > 1:
-        return None
-    if future.status == "error":
-        exc = future.exception()
-        if isinstance(exc, dd.KilledWorker):
-            why = f"the Dask workers scanning it kept dying ({exc})"
-        else:
-            why = f"the Dask task failed: {type(exc).__name__}: {exc}"
-        return [incomplete(tasks[0].target, why)]
-    return [incomplete(tasks[0].target, f"the Dask task was {future.status}")]
+    return None if len(tasks) > 1 else [incomplete(tasks[0].target, why)]
