@@ -73,8 +73,11 @@ def scan_many(
     ``client``: a ``distributed.Client``; each file becomes a task on its cluster and
     workers read the files themselves. Without one, files are scanned here
     (``threads`` at a time for remote files, default 8; local files one by one).
-    Results come in the same order either way. Never raises for bad input.
+    Results come in the same order either way. Never raises for bad input (unreadable
+    files are results); raises MissingExtra when a URL's backend is not installed.
     """
+    if isinstance(sources, str | os.PathLike):
+        sources = [sources]
     policy = policy or Policy.for_torch(torch_version, tuple(allow))
     setup = ScanSetup.of(policy, RemoteOptions(allow_download=allow_download))
     items = plan(sources, setup.remote)
