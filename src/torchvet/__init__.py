@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "scan_file": "torchvet.scan",
     "scan_bytes": "torchvet.scan",
+    "scan_many": "torchvet.many",
     "ScanResult": "torchvet.results",
     "Finding": "torchvet.results",
     "Verdict": "torchvet.results",
@@ -29,6 +30,7 @@ _LAZY = {
 __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from torchvet.many import scan_many as scan_many
     from torchvet.results import Category as Category
     from torchvet.results import Finding as Finding
     from torchvet.results import ScanResult as ScanResult

@@ -144,6 +144,9 @@ class ScanResult:
     # The tensors found in the file (name -> short description), for reports and convert.
     tensor_count: int = 0
     size: int = 0
+    # Bytes fetched to reach the verdict, for sources that count them (remote files);
+    # None where nothing counts them (local files are read through the page cache).
+    bytes_read: int | None = None
 
     @property
     def safe(self) -> bool:
@@ -157,4 +160,6 @@ class ScanResult:
             "torch_error": self.torch_error,
             "allowlist": list(self.allowlist),
             "findings": [f.to_json() for f in self.findings],
+            "size": self.size,
+            "bytes_read": self.bytes_read,
         }

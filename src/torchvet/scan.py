@@ -14,6 +14,7 @@ from pathlib import Path
 from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.containers.dispatch import guarded, scan_container
 from torchvet.policy.judge import Policy
+from torchvet.remote.urls import is_url
 from torchvet.results import Category, Finding, ScanResult, Verdict, worst
 from torchvet.source import ByteSource, BytesSource, FileSource
 
@@ -65,6 +66,10 @@ def scan_file(
     """Scan one file. Never raises for bad input: unreadable files are ``malformed``."""
     policy = policy or Policy.for_torch(torch_version, tuple(allow))
     name = os.fspath(path)
+    if is_url(name):  # http(s)://, hf://, s3://, any fsspec URL: range reads (torchvet[remote])
+        from torchvet.remote.scanning import scan_url
+
+        return scan_url(name, policy)
     try:
         with FileSource(name) as src:
             return _scan_with(src, ScanContext(policy, path=name))

@@ -6,12 +6,12 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from torchvet.commands.options import add_walk_options, rule_codes
+from torchvet.commands.progress import progress_bar
+from torchvet.remote.urls import is_url
 
 if TYPE_CHECKING:
     from torchvet.check.plan import CheckPlan
@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 
 DESCRIPTION = """\
 The everyday command: lint the code, notebooks and docs under PATH (default: .)
-and scan every model file found there, then print one summary.
+and scan every model file found there, then print one summary. A PATH may also be
+a URL (https://, hf://ORG/NAME, s3://bucket/prefix/, ...; needs torchvet[remote]):
+its model files are scanned, as `torchvet scan URL` does.
 
 Model files are found by content (a checkpoint named .txt is still found) and by
 extension (.pt .pth .pt2 .ptl .bin .ckpt .pkl .pickle .joblib .dill .safetensors
@@ -42,7 +44,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument(
-        "paths", nargs="*", metavar="PATH", default=["."], help="files or folders (default: .)"
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        default=["."],
+        help="files, folders or URLs (default: .)",
     )
     parser.add_argument(
         "--format", choices=("text", "json", "sarif"), default="text", help="output format"
@@ -111,8 +117,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     jobs = args.jobs or os.cpu_count() or 1
     try:
-        with _progress_bar() as display:
+        with progress_bar("torchvet check") as display:
             result = run_check(plan, setup, jobs=jobs, display=display)
+        urls = [p for p in args.paths if is_url(p)]
+        if urls and not result.interrupted:
+            from torchvet.check.remote import scan_urls
+
+            scan_urls(result, urls, setup)
         if args.format == "text":
             if not args.quiet:
                 write_notes(result, sys.stderr)
@@ -144,9 +155,11 @@ def _prepare(args: argparse.Namespace) -> tuple[CheckPlan, WorkerSetup, str]:
     bad = unknown_codes((args.select or []) + args.ignore)
     if bad:
         raise ValueError(f"unknown rule code(s): {', '.join(bad)}")
-    missing = [p for p in args.paths if not os.path.exists(p)]
+    local = [p for p in args.paths if not is_url(p)]
+    missing = [p for p in local if not os.path.exists(p)]
     if missing:
         raise ValueError(f"no such file or folder: {', '.join(missing)}")
+    _require_backends([p for p in args.paths if is_url(p)])
     try:
         config = load_config()
     except ConfigError as exc:
@@ -166,7 +179,7 @@ def _prepare(args: argparse.Namespace) -> tuple[CheckPlan, WorkerSetup, str]:
     version = pick_version(args.torch_version)
     allow = tuple(args.allow) + tuple(load_scan_allow(Path.cwd()))
     plan = plan_check(
-        args.paths,
+        local,
         config,
         settings,
         respect_gitignore=not args.no_respect_gitignore,
@@ -176,42 +189,15 @@ def _prepare(args: argparse.Namespace) -> tuple[CheckPlan, WorkerSetup, str]:
     return plan, setup, version
 
 
-class _RichDisplay:
-    """A progress bar on stderr, only when stderr is a terminal."""
+def _require_backends(urls: list[str]) -> None:
+    """A missing extra is a usage error, said once, before anything runs."""
+    if not urls:
+        return
+    from torchvet.remote.errors import MissingExtra
+    from torchvet.remote.stores import require_backend
 
-    def __init__(self) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-        self.progress = Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        )
-        self.task = None
-
-    def start(self, total: int) -> None:
-        self.progress.start()
-        self.task = self.progress.add_task("torchvet check", total=total)
-
-    def advance(self, files: int) -> None:
-        if self.task is not None:
-            self.progress.advance(self.task, files)
-
-    def stop(self) -> None:
-        self.progress.stop()
-
-
-@contextmanager
-def _progress_bar() -> Iterator[_RichDisplay | None]:
-    from rich.console import Console
-
-    display = _RichDisplay() if Console(stderr=True).is_terminal else None
     try:
-        yield display
-    finally:
-        if display is not None:
-            display.stop()
+        for url in dict.fromkeys(urls):
+            require_backend(url)
+    except MissingExtra as exc:
+        raise ValueError(str(exc)) from None

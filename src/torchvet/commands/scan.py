@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,14 @@ Directories are scanned recursively for model files (by extension or content);
 other files there (config.json, README.md) are skipped. Files named on the
 command line are always scanned.
 
+URLs are read with range requests, so a checkpoint costs the few hundred KB its
+directory and pickles take, not its size (needs torchvet[remote]):
+  https://host/model.bin          any server that supports Range
+  hf://ORG/NAME[@REV][/PATH]      a Hugging Face repo, folder or file (also
+                                  hf://datasets/... and hf://spaces/...)
+  s3://bucket/prefix/  gs://...   object stores, and any other fsspec URL
+Folders, prefixes and repos are listed; their model files are scanned.
+
 verdicts (worst finding wins):
   safe             torch.load(f, weights_only=True) loads it
   needs-allowlist  refused only because of inert names; the exact allowlist is printed
@@ -42,7 +51,26 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = DESCRIPTION
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EXIT_CODES
-    parser.add_argument("paths", nargs="*", metavar="PATH", help="model files or directories")
+    parser.add_argument(
+        "paths", nargs="*", metavar="PATH|URL", help="model files, folders, URLs, prefixes, repos"
+    )
+    parser.add_argument(
+        "--from-file",
+        metavar="FILE",
+        help="also scan the paths and URLs listed in FILE, one per line ('-': standard input)",
+    )
+    parser.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="scan on a Dask cluster: a scheduler address (tcp://host:8786), or local[:N] "
+        "for N worker processes on this machine (needs torchvet[dask])",
+    )
+    parser.add_argument(
+        "--allow-download",
+        action="store_true",
+        help="download whole files from servers that ignore range requests (default: "
+        "refuse to scan them)",
+    )
     parser.add_argument(
         "--hf-cache",
         nargs="?",
@@ -78,31 +106,32 @@ def run(args: argparse.Namespace) -> int:
     from torchvet.pickle.torchfacts import pick_version
     from torchvet.policy.judge import Policy
     from torchvet.results import Verdict
-    from torchvet.scan import scan_paths
 
     try:
         version = pick_version(args.torch_version)
     except ValueError as exc:
         print(f"torchvet scan: {exc}", file=sys.stderr)
         return 2
-    if not args.paths and args.hf_cache is None:
-        print("torchvet scan: give at least one PATH, or --hf-cache", file=sys.stderr)
+    from torchvet.many.command import UsageError
+
+    stack = ExitStack()
+    try:
+        targets = _targets(args)
+        policy = Policy.for_torch(version, tuple(args.allow) + tuple(load_scan_allow()))
+        skipped: list[str] = []
+        results = _results(args, targets, policy, stack, skipped)
+    except UsageError as exc:
+        stack.close()
+        print(f"torchvet scan: {exc}", file=sys.stderr)
         return 2
-    missing = [p for p in args.paths if not _exists(p)]
-    if missing:
-        print(f"torchvet scan: no such file or directory: {missing[0]}", file=sys.stderr)
-        return 2
-    allow = tuple(args.allow) + tuple(load_scan_allow())
-    policy = Policy.for_torch(version, allow)
     repos = None
     if args.hf_cache is not None:
         repos = _hf_repos(args.hf_cache)
         if repos is None:
+            stack.close()
             return 2
-    skipped: list[str] = []
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
     try:
-        results = scan_paths(args.paths, policy, skipped)
         if repos is not None:
             results = _chain(results, _scan_hf_cache(repos, policy, skipped))
         if args.format == "text":
@@ -129,9 +158,44 @@ def run(args: argparse.Namespace) -> int:
                 json.dump(scan_sarif(collected), out, indent=2)
                 out.write("\n")
     finally:
+        stack.close()
         if out is not sys.stdout:
             out.close()
     return 0 if ok else 1
+
+
+def _targets(args: argparse.Namespace) -> list[str]:
+    """PATH arguments and --from-file lines; UsageError when there are none or one is missing."""
+    from torchvet.many.command import UsageError, read_list
+    from torchvet.remote.urls import is_url
+
+    targets = list(args.paths) + (read_list(args.from_file) if args.from_file else [])
+    if not targets and args.hf_cache is None and not args.from_file:
+        raise UsageError("give at least one PATH or URL, or --hf-cache")
+    missing = [p for p in targets if not is_url(p) and not _exists(p)]
+    if missing:
+        raise UsageError(f"no such file or directory: {missing[0]}")
+    return targets
+
+
+def _results(
+    args: argparse.Namespace,
+    targets: list[str],
+    policy: Policy,
+    stack: ExitStack,
+    skipped: list[str],
+) -> Iterable[ScanResult]:
+    """Local paths only: scanned here, as always. URLs, lists and --dask: scan_many."""
+    from torchvet.many.command import many_results, wanted
+    from torchvet.scan import scan_paths
+
+    if not wanted(targets, args.dask, args.from_file):
+        return scan_paths(args.paths, policy, skipped)
+    return stack.enter_context(
+        many_results(
+            targets, policy, dask=args.dask, allow_download=args.allow_download, collect=True
+        )
+    )
 
 
 def _exists(path: str) -> bool:

@@ -23,6 +23,8 @@ from torchvet.converter.writer import AtomicFile, HeaderError, build_header, ord
 from torchvet.pickle.trace import CallEvent
 from torchvet.pickle.values import Const, Obj, Value
 from torchvet.policy.judge import Policy
+from torchvet.remote.rangesource import RangeSource
+from torchvet.remote.urls import is_url
 from torchvet.results import Category, ScanResult, Verdict
 from torchvet.scan import conclude, scan_container, scan_source
 from torchvet.source import ByteSource, BytesSource, FileSource
@@ -80,7 +82,7 @@ def convert(
     _check_paths(src_path, out_path, force)
     policy = Policy.for_torch(torch_version, tuple(allow))
     try:
-        src = FileSource(src_path)
+        src = _open_input(src_path)
     except OSError as exc:
         raise ConvertError(f"cannot read {src_path}: {exc.strerror or exc}") from None
     with src:
@@ -100,8 +102,22 @@ def convert(
 
 
 # ------------------------------------------------------------------------- steps
+def _open_input(src: str) -> FileSource | RangeSource:
+    """A local file, or a URL read with range requests (torchvet[remote])."""
+    if not is_url(src):
+        return FileSource(src)
+    from torchvet.remote.errors import MissingExtra
+    from torchvet.remote.stores import open_source
+
+    try:
+        return open_source(src)
+    except MissingExtra as exc:
+        raise ConvertError(str(exc)) from None
+
+
 def _check_paths(src: str, out: str, force: bool) -> None:
-    if not os.path.isfile(src):
+    remote = is_url(src)
+    if not remote and not os.path.isfile(src):
         raise ConvertError(f"no such file: {src}")
     if os.path.isdir(out):
         raise ConvertError(f"{out} is a directory; give the output file's name")
@@ -109,7 +125,7 @@ def _check_paths(src: str, out: str, force: bool) -> None:
     if not os.path.isdir(parent):
         raise ConvertError(f"the output folder {parent} does not exist")
     if os.path.exists(out):
-        if os.path.samefile(src, out):
+        if not remote and os.path.samefile(src, out):
             raise ConvertError("the output would overwrite the input")
         if not force:
             raise ConvertError(f"{out} exists; pass --force to replace it")

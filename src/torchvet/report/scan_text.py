@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from torchvet.policy.snippet import allowlist_code
+from torchvet.remote.urls import is_url
 from torchvet.results import Category, ScanResult, Verdict
 
 STYLE = {
@@ -94,7 +95,7 @@ class TextReporter:
             )
         if v is Verdict.NEEDS_ALLOWLIST and result.allowlist:
             c.print("  [dim]If you trust the file, this loads it with weights_only=True:[/]")
-            for line in allowlist_code(result.allowlist, result.path).splitlines():
+            for line in load_code(result).splitlines():
                 c.print(f"    {escape(line)}")
         if v in (Verdict.NEEDS_ALLOWLIST, Verdict.UNSUPPORTED, Verdict.UNKNOWN):
             c.print(
@@ -110,6 +111,23 @@ class TextReporter:
         if self.skipped:
             line += f" [dim]({len(self.skipped)} other files skipped: not model files)[/]"
         self.console.print(line)
+
+
+def load_code(result: ScanResult) -> str:
+    """The allowlist code for ``result``'s file; a URL is opened with fsspec (which
+    torchvet[remote] brings), since torch.load reads file objects but not URLs."""
+    code = allowlist_code(result.allowlist, result.path)
+    if not is_url(result.path):
+        return code
+    *lines, _load = code.splitlines()
+    return "\n".join(
+        [
+            "import fsspec",
+            *lines,
+            f"    with fsspec.open({result.path!r}, 'rb') as f:",
+            "        obj = torch.load(f, weights_only=True)",
+        ]
+    )
 
 
 def _first_line(text: str) -> str:
