@@ -11,7 +11,7 @@ import pytest
 
 from torchvet.pickle.models import numpy_dtype_class
 from torchvet.pickle.torchfacts import installed_torch_version, load_facts, pick_version
-from torchvet.policy.catalog import INERT_CATALOG, gadget_reason
+from torchvet.policy.catalog import gadget_reason, inert_reason, inert_type_reason
 from torchvet.policy.judge import unsupported_global_message
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -157,12 +157,23 @@ def test_gadget_catalog_covers_the_advisories(name: str) -> None:
     ],
 )
 def test_inert_catalog(name: str) -> None:
-    assert INERT_CATALOG.match(name)
+    assert inert_type_reason(name)
     assert gadget_reason(name) is None
 
 
 def test_resolved_chains_find_reexported_gadgets() -> None:
     assert gadget_reason("torch.serialization.os.system", resolved=True)
     assert gadget_reason("mymodule.Thing.__globals__", resolved=True)
+    assert gadget_reason("numpy.dtypes.__builtins__.get", resolved=True)
+    assert gadget_reason("numpy.dtypes.__loader__.set_data", resolved=True)
     assert gadget_reason("pathlib.PosixPath.write_text", resolved=True)
     assert gadget_reason("mymodule.Outer.Inner", resolved=True) is None
+    assert gadget_reason("mymodule.Outer.__qualname__", resolved=True) is None
+
+
+def test_inert_means_exactly_a_vetted_object() -> None:
+    assert inert_reason("numpy.dtypes", "Float64DType")
+    assert inert_reason("numpy", "dtypes.Float64DType") is None  # walked: an attribute chain
+    assert inert_reason("numpy.dtypes", "__loader__.set_data") is None
+    assert inert_reason("numpy.dtypes", "__builtins__") is None
+    assert inert_reason("argparse", "Namespace.__init__") is None

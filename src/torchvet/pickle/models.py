@@ -1337,6 +1337,12 @@ class Knowledge:
                 torch_message="Can only build Tensor, Parameter, OrderedDict or types allowlisted "
                 "via `add_safe_globals`, but got <class 'type'>",
             )
+            if isinstance(inst, (Glob, Mod)):  # setattr on a class, function or module
+                m.issue(
+                    IssueKind.DYNAMIC,
+                    f"BUILD at offset {m.pos} sets attributes of {inst.describe()} itself: "
+                    "other unpicklers monkey-patch it in the loading process",
+                )
             return
         if isinstance(inst, Obj):
             inst.state.append(state)

@@ -1,8 +1,18 @@
 """Catalogs that *explain* why a name is refused. They never make anything safe.
 
-* INERT: names torch refuses but that only build plain data (numpy arrays and scalars,
-  argparse.Namespace, paths, dates, config containers). A file refused only because
-  of these is ``needs-allowlist``; torchvet prints the exact allowlist.
+* INERT: exact names torch refuses that only build plain data (numpy arrays and scalars,
+  argparse.Namespace, paths, dates, config containers). A file refused only because of
+  these is ``needs-allowlist``; torchvet prints the exact allowlist. Exact means exact:
+  ``module`` + one attribute, never a pattern (CPython walks a dotted global as an
+  attribute path, so ``numpy.dtypes.*`` would also match
+  ``numpy.dtypes.__loader__.set_data``). Lists that follow a library's releases are
+  generated from the library (``scripts/gen_inert.py``).
+
+  Audit rule for an inert name: whatever arguments a pickle passes it, and whatever
+  BUILD, SETITEM or APPEND then does to what it returns, it only ever calls objects the
+  pickle itself had to name (each of which is judged), never reaches a name it computes
+  from data (no getattr, import, or file path taken from its arguments), and touches no
+  files, processes or network. ``tests/load/test_redteam.py`` holds the cases found.
 * GADGETS: names that run code, touch files, processes or the network, import
   modules, reach arbitrary attributes, or load nested pickles. Any of them makes a
   file ``dangerous``. Each entry carries its reason.
@@ -10,14 +20,22 @@
   one (``getattr``, ``functools.partial``): never allowlist them; the call chain
   they take part in is followed and judged by where it ends.
 
-Entries are either exact ``module.name`` strings or module prefixes ending in ``.*``
-(matching the module and all its submodules).
+Gadget entries are exact ``module.name`` strings or module prefixes ending in ``.*``
+(matching the module and all its submodules); a prefix only ever makes more names
+dangerous.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from importlib.metadata import PackageNotFoundError, version
+
+from torchvet.policy.names import is_attribute_chain, is_dunder
 
 
 @dataclass(frozen=True)
@@ -31,101 +49,170 @@ def _entries(table: dict[str, str]) -> list[Entry]:
 
 
 _NUMPY_ARRAYS = "rebuilds numpy arrays, scalars or dtypes (plain data)"
-INERT: list[Entry] = _entries(
-    {
-        "numpy.core.multiarray._reconstruct": _NUMPY_ARRAYS,
-        "numpy._core.multiarray._reconstruct": _NUMPY_ARRAYS,
-        "numpy.core.multiarray.scalar": _NUMPY_ARRAYS,
-        "numpy._core.multiarray.scalar": _NUMPY_ARRAYS,
-        "numpy.core.numeric._frombuffer": _NUMPY_ARRAYS,
-        "numpy._core.numeric._frombuffer": _NUMPY_ARRAYS,
-        "numpy.ndarray": _NUMPY_ARRAYS,
-        "numpy.dtype": _NUMPY_ARRAYS,
-        "numpy.dtypes.*": "numpy dtype class, checked when BUILD applies a dtype's state",
-        "numpy.random._pickle.__randomstate_ctor": "numpy random generator state",
-        "numpy.random._pickle.__bit_generator_ctor": "numpy random generator state",
-        "numpy.random._pickle.__generator_ctor": "numpy random generator state",
-        "numpy.random.mtrand.RandomState": "numpy random generator state",
-        "numpy.random._mt19937.MT19937": "numpy random generator state",
-        "numpy.random._pcg64.PCG64": "numpy random generator state",
-        "numpy.random._generator.Generator": "numpy random generator state",
-        "argparse.Namespace": "command-line arguments (plain attributes)",
-        "types.SimpleNamespace": "plain attributes",
-        "pathlib.Path": "a file path (not opened)",
-        "pathlib.PosixPath": "a file path (not opened)",
-        "pathlib.WindowsPath": "a file path (not opened)",
-        "pathlib.PurePath": "a file path (not opened)",
-        "pathlib.PurePosixPath": "a file path (not opened)",
-        "pathlib.PureWindowsPath": "a file path (not opened)",
-        "pathlib._local.PosixPath": "a file path (not opened)",
-        "pathlib._local.WindowsPath": "a file path (not opened)",
-        "datetime.datetime": "a date/time value",
-        "datetime.date": "a date/time value",
-        "datetime.time": "a date/time value",
-        "datetime.timedelta": "a date/time value",
-        "datetime.timezone": "a date/time value",
-        "decimal.Decimal": "a number",
-        "fractions.Fraction": "a number",
-        "uuid.UUID": "a UUID value",
-        "collections.defaultdict": "a dict with a default factory",
-        "collections.deque": "a container",
-        "collections.ChainMap": "a container",
-        "copyreg._reconstructor": "protocol 0/1 object rebuild (its class argument is judged separately)",
-        "builtins.dict": "builtin container type",
-        "builtins.list": "builtin container type",
-        "builtins.tuple": "builtin container type",
-        "builtins.frozenset": "builtin container type",
-        "builtins.int": "builtin value type",
-        "builtins.float": "builtin value type",
-        "builtins.str": "builtin value type",
-        "builtins.bool": "builtin value type",
-        "builtins.bytes": "builtin value type",
-        "builtins.slice": "builtin value type",
-        "builtins.range": "builtin value type",
-        "builtins.object": "builtin base class",
-        "builtins.NoneType": "builtin value type",
-        "typing.Any": "type annotation object",
-        "typing.Dict": "type annotation object",
-        "typing.List": "type annotation object",
-        "typing.Tuple": "type annotation object",
-        "typing.Optional": "type annotation object",
-        "typing.Union": "type annotation object",
-        "omegaconf.dictconfig.DictConfig": "OmegaConf configuration container",
-        "omegaconf.listconfig.ListConfig": "OmegaConf configuration container",
-        "omegaconf.base.ContainerMetadata": "OmegaConf configuration metadata",
-        "omegaconf.base.Metadata": "OmegaConf configuration metadata",
-        "omegaconf.nodes.AnyNode": "OmegaConf configuration value",
-        "omegaconf.nodes.StringNode": "OmegaConf configuration value",
-        "omegaconf.nodes.IntegerNode": "OmegaConf configuration value",
-        "omegaconf.nodes.FloatNode": "OmegaConf configuration value",
-        "omegaconf.nodes.BooleanNode": "OmegaConf configuration value",
-        "omegaconf.nodes.EnumNode": "OmegaConf configuration value",
-        "omegaconf.nodes.PathNode": "OmegaConf configuration value",
-        "omegaconf.nodes.BytesNode": "OmegaConf configuration value",
-        "lightning_fabric.utilities.data.AttributeDict": "Lightning hyper-parameter dict",
-        "pytorch_lightning.utilities.parsing.AttributeDict": "Lightning hyper-parameter dict",
-        "lightning.fabric.utilities.data.AttributeDict": "Lightning hyper-parameter dict",
-        "torch.torch_version.TorchVersion": "torch.__version__ saved as is (a str subclass)",
-        "torch.nn.parameter.UninitializedParameter": "a lazy module's placeholder parameter",
-        "torch.nn.parameter.UninitializedBuffer": "a lazy module's placeholder buffer",
-        "torch._dynamo.decorators._DimRange": "nested jagged tensor metadata (import torch._dynamo)",
-        "torch._utils._rebuild_xla_tensor": "old alias of a torch tensor rebuild function",
-        "torch._tensor._rebuild_from_type": "old tensor-subclass rebuild function",
-        "torch._C.Generator": "random generator state",
-        "torch.Generator": "random generator state",
-        "torch.distributed.device_mesh.DeviceMesh": "DTensor metadata (import torch.distributed.tensor)",
-        "torch.distributed.tensor._dtensor_spec.DTensorSpec": "DTensor metadata",
-        "torch.distributed.tensor._dtensor_spec.TensorMeta": "DTensor metadata",
-        "torch.distributed.tensor.DTensor": "a distributed tensor",
-        "torch.distributed.tensor.placement_types.Partial": "DTensor placement",
-        "torch.distributed.tensor.placement_types.Replicate": "DTensor placement",
-        "torch.distributed.tensor.placement_types.Shard": "DTensor placement",
-        "torch.distributed.tensor.placement_types._StridedShard": "DTensor placement",
-        "torch.distributed.tensor._dtensor_spec.ShardOrderEntry": "DTensor metadata",
-        "torch.distributed._serialization._Entry": "distributed checkpoint entry",
-    }
-)
+_NUMPY_RANDOM = "numpy random generator state"
+_PATH = "a file path (not opened)"
+_OMEGACONF = "OmegaConf configuration"
+_LIGHTNING = "Lightning hyper-parameter dict"
+INERT: dict[str, str] = {
+    "numpy.core.multiarray._reconstruct": _NUMPY_ARRAYS,
+    "numpy._core.multiarray._reconstruct": _NUMPY_ARRAYS,
+    "numpy.core.multiarray.scalar": _NUMPY_ARRAYS,
+    "numpy._core.multiarray.scalar": _NUMPY_ARRAYS,
+    "numpy.core.numeric._frombuffer": _NUMPY_ARRAYS,
+    "numpy._core.numeric._frombuffer": _NUMPY_ARRAYS,
+    "numpy.ndarray": _NUMPY_ARRAYS,
+    "numpy.dtype": _NUMPY_ARRAYS,
+    # __randomstate_ctor and __generator_ctor call their second argument: an object the
+    # pickle names itself (judged on its own), as REDUCE would.
+    "numpy.random._pickle.__randomstate_ctor": _NUMPY_RANDOM,
+    "numpy.random._pickle.__bit_generator_ctor": _NUMPY_RANDOM,
+    "numpy.random._pickle.__generator_ctor": _NUMPY_RANDOM,
+    "numpy.random.mtrand.RandomState": _NUMPY_RANDOM,
+    "numpy.random._mt19937.MT19937": _NUMPY_RANDOM,
+    "numpy.random._pcg64.PCG64": _NUMPY_RANDOM,
+    "numpy.random._generator.Generator": _NUMPY_RANDOM,
+    "argparse.Namespace": "command-line arguments (plain attributes)",
+    "types.SimpleNamespace": "plain attributes",
+    "pathlib.Path": _PATH,
+    "pathlib.PosixPath": _PATH,
+    "pathlib.WindowsPath": _PATH,
+    "pathlib.PurePath": _PATH,
+    "pathlib.PurePosixPath": _PATH,
+    "pathlib.PureWindowsPath": _PATH,
+    "pathlib._local.PosixPath": _PATH,  # Python >= 3.13 pickles paths under this name
+    "pathlib._local.WindowsPath": _PATH,
+    "pathlib._local.PurePosixPath": _PATH,
+    "pathlib._local.PureWindowsPath": _PATH,
+    "datetime.datetime": "a date/time value",
+    "datetime.date": "a date/time value",
+    "datetime.time": "a date/time value",
+    "datetime.timedelta": "a date/time value",
+    "datetime.timezone": "a date/time value",
+    "decimal.Decimal": "a number",
+    "fractions.Fraction": "a number",
+    "uuid.UUID": "a UUID value",
+    "collections.defaultdict": "a dict with a default factory (a global the pickle names)",
+    "collections.deque": "a container",
+    "collections.ChainMap": "a container",
+    # base.__new__(cls, state) and base.__init__(obj, state): both objects the pickle
+    # names itself (judged on their own).
+    "copyreg._reconstructor": "protocol 0/1 object rebuild (its class arguments are judged)",
+    "builtins.dict": "builtin container type",
+    "builtins.list": "builtin container type",
+    "builtins.tuple": "builtin container type",
+    "builtins.frozenset": "builtin container type",
+    "builtins.int": "builtin value type",
+    "builtins.float": "builtin value type",
+    "builtins.str": "builtin value type",
+    "builtins.bool": "builtin value type",
+    "builtins.bytes": "builtin value type",
+    "builtins.slice": "builtin value type",
+    "builtins.range": "builtin value type",
+    "builtins.object": "builtin base class",
+    "typing.Any": "type annotation object",
+    "typing.Dict": "type annotation object",
+    "typing.List": "type annotation object",
+    "typing.Tuple": "type annotation object",
+    "typing.Optional": "type annotation object",
+    "typing.Union": "type annotation object",
+    "omegaconf.dictconfig.DictConfig": f"{_OMEGACONF} container",
+    "omegaconf.listconfig.ListConfig": f"{_OMEGACONF} container",
+    "omegaconf.base.ContainerMetadata": f"{_OMEGACONF} metadata",
+    "omegaconf.base.Metadata": f"{_OMEGACONF} metadata",
+    "omegaconf.nodes.AnyNode": f"{_OMEGACONF} value",
+    "omegaconf.nodes.StringNode": f"{_OMEGACONF} value",
+    "omegaconf.nodes.IntegerNode": f"{_OMEGACONF} value",
+    "omegaconf.nodes.FloatNode": f"{_OMEGACONF} value",
+    "omegaconf.nodes.BooleanNode": f"{_OMEGACONF} value",
+    "omegaconf.nodes.EnumNode": f"{_OMEGACONF} value",
+    "omegaconf.nodes.PathNode": f"{_OMEGACONF} value",
+    "omegaconf.nodes.BytesNode": f"{_OMEGACONF} value",
+    "lightning_fabric.utilities.data.AttributeDict": _LIGHTNING,
+    "pytorch_lightning.utilities.parsing.AttributeDict": _LIGHTNING,
+    "lightning.fabric.utilities.data.AttributeDict": _LIGHTNING,
+    "torch.torch_version.TorchVersion": "torch.__version__ saved as is (a str subclass)",
+    "torch.nn.parameter.UninitializedParameter": "a lazy module's placeholder parameter",
+    "torch.nn.parameter.UninitializedBuffer": "a lazy module's placeholder buffer",
+    "torch._dynamo.decorators._DimRange": "nested jagged tensor metadata (import torch._dynamo)",
+    "torch._utils._rebuild_xla_tensor": "old alias of a torch tensor rebuild function",
+    "torch._tensor._rebuild_from_type": "old tensor-subclass rebuild function",
+    "torch._C.Generator": "random generator state",
+    "torch.Generator": "random generator state",
+    # DeviceMesh is left out: constructing one initialises a process group (network).
+    "torch.distributed.tensor._dtensor_spec.DTensorSpec": "DTensor metadata",
+    "torch.distributed.tensor._dtensor_spec.TensorMeta": "DTensor metadata",
+    "torch.distributed.tensor.DTensor": "a distributed tensor",
+    "torch.distributed.tensor.placement_types.Partial": "DTensor placement",
+    "torch.distributed.tensor.placement_types.Replicate": "DTensor placement",
+    "torch.distributed.tensor.placement_types.Shard": "DTensor placement",
+    "torch.distributed.tensor.placement_types._StridedShard": "DTensor placement",
+    "torch.distributed.tensor._dtensor_spec.ShardOrderEntry": "DTensor metadata",
+    "torch.distributed._serialization._Entry": "distributed checkpoint entry",
+}
+# BUILD on instances of these fails in every loader (no __dict__, no __setstate__):
+# allowlisting them cannot help.
+UNBUILDABLE_MODULES = frozenset({"builtins"})
 
+
+@cache
+def inert_names() -> dict[str, str]:
+    """Every inert name: the hand-written entries and the generated lists."""
+    raw = json.loads(
+        resources.files("torchvet.policy").joinpath("data", "inert-generated.json").read_text()
+    )
+    out = dict(INERT)
+    for name in raw["numpy_dtype_classes"]:
+        out[name] = "numpy dtype class, checked when BUILD applies a dtype's state"
+    return out
+
+
+def inert_reason(module: str, name: str) -> str | None:
+    """Why ``module.name`` is inert: only ever for exactly a vetted object."""
+    if is_attribute_chain(name):
+        return None
+    return inert_names().get(f"{module}.{name}")
+
+
+def inert_type_reason(qualname: str) -> str | None:
+    """Why a runtime type (named by torchvet's model of a value) is inert."""
+    module, _, name = qualname.rpartition(".")
+    return inert_reason(module, name) if module else None
+
+
+# ----------------------------------------------------------------------------- spellings
+# Pickles name an object by where it lived when saved; some of those places moved.
+_NUMPY_CORE_OLD, _NUMPY_CORE_NEW = "numpy.core.", "numpy._core."
+_PATHLIB_LOCAL = "pathlib._local."
+
+
+def _numpy_major() -> int:
+    try:
+        return int(version("numpy").split(".")[0])
+    except (PackageNotFoundError, ValueError):
+        return 2
+
+
+def importable_name(name: str) -> str:
+    """The spelling of a pickled ``name`` that imports in this environment (no import)."""
+    if name.startswith(_NUMPY_CORE_OLD) and _numpy_major() >= 2:
+        return _NUMPY_CORE_NEW + name[len(_NUMPY_CORE_OLD) :]
+    if name.startswith(_NUMPY_CORE_NEW) and _numpy_major() < 2:
+        return _NUMPY_CORE_OLD + name[len(_NUMPY_CORE_NEW) :]
+    if name.startswith(_PATHLIB_LOCAL) and sys.version_info < (3, 13):
+        return "pathlib." + name[len(_PATHLIB_LOCAL) :]
+    return name
+
+
+def spellings(name: str) -> list[str]:
+    """Every pickled spelling of the object ``name`` names (numpy 1 and 2 files differ)."""
+    if name.startswith(_NUMPY_CORE_OLD):
+        return [name, _NUMPY_CORE_NEW + name[len(_NUMPY_CORE_OLD) :]]
+    if name.startswith(_NUMPY_CORE_NEW):
+        return [name, _NUMPY_CORE_OLD + name[len(_NUMPY_CORE_NEW) :]]
+    return [name]
+
+
+# ----------------------------------------------------------------------------- gadgets
 _EXEC = "runs arbitrary Python code"
 _PROC = "starts processes or runs shell commands"
 _FILE = "reads, writes or deletes files"
@@ -364,12 +451,11 @@ class Catalog:
         return None
 
 
-INERT_CATALOG = Catalog(INERT)
 GADGET_CATALOG = Catalog(GADGETS)
 REFLECTIVE_CATALOG = Catalog(REFLECTIVE)
 
-_DUNDER = re.compile(r"^__\w+__$")
-
+# Attributes every object has that only hold its own name or docs.
+_NAME_DUNDERS = frozenset({"__name__", "__qualname__", "__doc__", "__module__"})
 
 # torch's ConfigModule objects (torch._dynamo.config, torch.utils.serialization.config, ...)
 # expose load_config, which pickle.loads its argument.
@@ -379,9 +465,11 @@ _TORCH_CONFIG_LOADER = re.compile(r"^torch\.[\w.]*config\.load_config$")
 def gadget_reason(name: str, *, resolved: bool = False) -> str | None:
     """Why ``name`` is a gadget, or None.
 
-    ``resolved`` names were reached at load time through attribute chains
-    (``getattr(torch.serialization, "os").system``): any suffix of such a path may be
-    a re-exported gadget module, and dunder attributes reach interpreter internals.
+    ``resolved`` names were reached at load time through attribute chains (a dotted
+    global, ``getattr(torch.serialization, "os").system``): any suffix of such a path
+    may be a re-exported gadget, and a dunder attribute on the way
+    (``numpy.dtypes.__builtins__.get``, ``__loader__``, ``__globals__``) reaches the
+    interpreter's internals, from which every gadget is one step away.
     """
     reason = GADGET_CATALOG.match(name)
     if reason is None and _TORCH_CONFIG_LOADER.match(name):
@@ -393,9 +481,15 @@ def gadget_reason(name: str, *, resolved: bool = False) -> str | None:
         reason = GADGET_CATALOG.match(".".join(parts[i:]))
         if reason is not None:
             return f"{reason} (reached as {name})"
+    for part in parts[1:]:
+        if is_dunder(part) and part not in _NAME_DUNDERS:
+            return f"reaches interpreter internals through {part} (every gadget is one step away)"
     last = parts[-1]
-    if _DUNDER.match(last) and last not in ("__name__", "__qualname__", "__doc__"):
-        return f"reaches interpreter internals through {last}"
     if last in GADGET_METHODS:
         return GADGET_METHODS[last]
     return None
+
+
+def reflective_reason(name: str) -> str | None:
+    """Why ``name`` hands a pickle a way to reach other objects, or None."""
+    return REFLECTIVE_CATALOG.match(name)
