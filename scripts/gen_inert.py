@@ -17,6 +17,9 @@ import json
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generated_file import write_or_check
+
 DATA = Path(__file__).resolve().parents[1] / "src" / "torchvet" / "policy" / "data"
 OUT = DATA / "inert-generated.json"
 
@@ -45,15 +48,7 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="compare with the shipped table")
     args = parser.parse_args()
     text = json.dumps(build(), indent=1, sort_keys=True) + "\n"
-    if args.check:
-        if not OUT.exists() or OUT.read_text() != text:
-            print(f"{OUT} is stale; regenerate with {sys.argv[0]}", file=sys.stderr)
-            return 1
-        print(f"{OUT} matches the installed libraries")
-        return 0
-    OUT.write_text(text)
-    print(f"wrote {OUT}")
-    return 0
+    return write_or_check(OUT, text, args.check, "the installed libraries")
 
 
 if __name__ == "__main__":

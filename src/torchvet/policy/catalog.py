@@ -35,6 +35,7 @@ from functools import cache
 from importlib import resources
 from importlib.metadata import PackageNotFoundError, version
 
+from torchvet.policy.gadgets import derived_reason
 from torchvet.policy.names import is_attribute_chain, is_dunder
 
 
@@ -70,6 +71,9 @@ INERT: dict[str, str] = {
     "numpy.random.mtrand.RandomState": _NUMPY_RANDOM,
     "numpy.random._mt19937.MT19937": _NUMPY_RANDOM,
     "numpy.random._pcg64.PCG64": _NUMPY_RANDOM,
+    "numpy.random._pcg64.PCG64DXSM": _NUMPY_RANDOM,
+    "numpy.random._philox.Philox": _NUMPY_RANDOM,
+    "numpy.random._sfc64.SFC64": _NUMPY_RANDOM,
     "numpy.random._generator.Generator": _NUMPY_RANDOM,
     "argparse.Namespace": "command-line arguments (plain attributes)",
     "types.SimpleNamespace": "plain attributes",
@@ -213,41 +217,30 @@ def spellings(name: str) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- gadgets
+# What the derivation (scripts/gen_gadgets.py, shipped as data/gadgets-torch-*.json)
+# cannot see: builtins and C modules, opaque objects, code reached through dispatch it
+# does not follow, and libraries outside the stdlib, torch and numpy. The sinks the
+# derivation stops at (torchvet.policy.sinks) are gadgets too.
 _EXEC = "runs arbitrary Python code"
 _PROC = "starts processes or runs shell commands"
 _FILE = "reads, writes or deletes files"
 _NET = "opens network connections"
-_IMPORT = "imports arbitrary modules"
 _NESTED = "loads a nested pickle or checkpoint, running whatever it contains"
 _NATIVE = "loads native code or touches raw memory"
 _INTERP = "changes interpreter state"
+_BLOCKED = "(torch blocks the module)"
 
 GADGETS: list[Entry] = _entries(
     {
-        "os.*": f"{_PROC}; {_FILE} (torch blocks the module)",
-        "posix.*": f"{_PROC}; {_FILE} (torch blocks the module)",
-        "nt.*": f"{_PROC}; {_FILE} (torch blocks the module)",
-        "sys.*": f"{_INTERP} (torch blocks the module)",
-        "subprocess.*": _PROC,
-        "_posixsubprocess.*": _PROC,
-        "_winapi.*": _PROC,
-        "pty.*": _PROC,
-        "popen2.*": _PROC,
-        "commands.*": _PROC,
-        "platform.popen": _PROC,
-        "multiprocessing.*": _PROC,
-        "asyncio.subprocess.*": _PROC,
-        "asyncio.base_subprocess.*": _PROC,
-        "asyncio.unix_events.*": _PROC,
-        "asyncio.windows_events.*": _PROC,
-        "asyncio.create_subprocess_exec": _PROC,
-        "asyncio.create_subprocess_shell": _PROC,
-        "webbrowser.*": _PROC,
+        "os.*": f"{_PROC}; {_FILE} {_BLOCKED}",
+        "posix.*": f"{_PROC}; {_FILE} {_BLOCKED}",
+        "nt.*": f"{_PROC}; {_FILE} {_BLOCKED}",
+        "sys.*": f"{_INTERP} {_BLOCKED}",
         "builtins.eval": _EXEC,
         "builtins.exec": _EXEC,
         "builtins.execfile": _EXEC,
-        "builtins.compile": _EXEC,
-        "builtins.__import__": _IMPORT,
+        "builtins.compile": f"{_EXEC} (compiles code objects)",
+        "builtins.__import__": "imports arbitrary modules",
         "builtins.open": _FILE,
         "builtins.input": "reads from the terminal",
         "builtins.breakpoint": "starts a debugger",
@@ -259,59 +252,51 @@ GADGETS: list[Entry] = _entries(
         "builtins.globals": f"{_INTERP} (exposes module globals)",
         "builtins.vars": f"{_INTERP} (exposes object namespaces)",
         "builtins.locals": f"{_INTERP} (exposes frames)",
-        "code.*": _EXEC,
-        "codeop.*": _EXEC,
-        "runpy.*": _EXEC,
-        "importlib.*": _IMPORT,
-        "imp.*": _IMPORT,
-        "pkgutil.*": _IMPORT,
-        "zipimport.*": _IMPORT,
-        "site.*": _IMPORT,
-        "trace.*": _EXEC,
-        "profile.*": _EXEC,
-        "cProfile.*": _EXEC,
-        "pdb.*": _EXEC,
-        "bdb.*": _EXEC,
-        "timeit.*": _EXEC,
-        "doctest.*": _EXEC,
-        "idlelib.*": _EXEC,
-        "lib2to3.*": _EXEC,
-        "ensurepip.*": f"{_PROC} (installs packages)",
-        "venv.*": f"{_PROC}; {_FILE}",
-        "distutils.*": f"{_PROC}; {_EXEC}",
-        "setuptools.*": f"{_PROC}; {_EXEC}",
-        "pip.*": f"{_PROC} (installs packages)",
-        "_pip.*": f"{_PROC} (installs packages)",
         "types.CodeType": f"{_EXEC} (builds code objects)",
         "types.FunctionType": f"{_EXEC} (builds functions)",
         "types.LambdaType": f"{_EXEC} (builds functions)",
         "types.MethodType": f"{_EXEC} (binds functions)",
         "types.ModuleType": f"{_INTERP} (builds modules)",
         "marshal.*": f"{_EXEC} (loads code objects)",
-        "_marshal.*": f"{_EXEC} (loads code objects)",
+        "_pickle.*": _NESTED,
+        "copyreg.add_extension": f"{_INTERP} (changes how later pickles resolve EXT codes)",
+        "_io.*": _FILE,
+        "_socket.*": _NET,
+        "_posixsubprocess.*": _PROC,
+        "_winapi.*": _PROC,
+        "_xxsubinterpreters.*": f"{_EXEC} (in a subinterpreter)",
+        "_testcapi.*": f"{_NATIVE} (CPython's C test hooks)",
+        "_testinternalcapi.*": f"{_NATIVE} (CPython's C test hooks)",
+        "_imp.*": f"{_NATIVE} (imports extension modules)",
+        "_ctypes.*": _NATIVE,
+        "ctypes.*": _NATIVE,  # memmove, string_at, cast: C function pointers, not sources
+        "mmap.*": _NATIVE,
+        "gc.*": f"{_INTERP} (reaches every live object)",
+        "inspect.*": f"{_INTERP} (reaches frames and code)",
+        "operator.attrgetter": "reaches arbitrary attributes (getattr chains)",
+        "_operator.attrgetter": "reaches arbitrary attributes (getattr chains)",
+        "operator.methodcaller": "calls arbitrary methods",
+        "_operator.methodcaller": "calls arbitrary methods",
+        # exec through the profiler's C hooks, which the derivation does not follow
+        "profile.run": f"{_EXEC} (profiles a statement given as text)",
+        "profile.runctx": f"{_EXEC} (profiles a statement given as text)",
+        "cProfile.run": f"{_EXEC} (profiles a statement given as text)",
+        "cProfile.runctx": f"{_EXEC} (profiles a statement given as text)",
+        # coroutines whose work is dispatched through the event loop
+        "asyncio.create_subprocess_exec": f"{_PROC} (when awaited)",
+        "asyncio.create_subprocess_shell": f"{_PROC} (when awaited)",
+        "asyncio.subprocess.*": f"{_PROC} (when awaited)",
+        "asyncio.base_subprocess.*": _PROC,
+        "asyncio.unix_events.*": _PROC,
+        "asyncio.windows_events.*": _PROC,
+        # outside the derivation's scope (stdlib, torch, numpy)
+        "pip.*": f"{_PROC} (installs packages)",
+        "_pip.*": f"{_PROC} (installs packages)",
+        "setuptools.*": f"{_PROC}; {_EXEC}",
         "cloudpickle.*": f"{_EXEC} (rebuilds functions from code stored by value)",
         "dill.*": f"{_EXEC} (rebuilds functions and code)",
-        "pickle.*": _NESTED,
-        "_pickle.*": _NESTED,
-        "cPickle.*": _NESTED,
-        "pickletools.*": _NESTED,
-        "shelve.*": _NESTED,
-        "copyreg.add_extension": _INTERP,
         "joblib.load": _NESTED,
         "joblib.numpy_pickle.load": _NESTED,
-        "numpy.load": _NESTED,
-        "numpy.lib.npyio.*": _NESTED,
-        "numpy.lib._npyio_impl.*": _NESTED,
-        "numpy.fromfile": _FILE,
-        "numpy.tofile": _FILE,
-        "numpy.save": _FILE,
-        "numpy.savetxt": _FILE,
-        "numpy.loadtxt": _FILE,
-        "numpy.memmap": _FILE,
-        "numpy.testing.*": _EXEC,
-        "numpy.f2py.*": f"{_PROC}; {_EXEC}",
-        "numpy.distutils.*": f"{_PROC}; {_EXEC}",
-        "numpy.ctypeslib.*": _NATIVE,
         "pandas.read_pickle": _NESTED,
         "pandas.io.pickle.*": _NESTED,
         "pandas.eval": _EXEC,
@@ -319,73 +304,14 @@ GADGETS: list[Entry] = _entries(
         "yaml.load": _NESTED,
         "yaml.unsafe_load": _NESTED,
         "yaml.full_load": _NESTED,
-        "torch.load": _NESTED,
-        "torch.serialization.load": _NESTED,
-        "torch.serialization._load": _NESTED,
-        "torch.serialization._legacy_load": _NESTED,
-        "torch.storage._load_from_bytes": f"{_NESTED} (calls torch.load with weights_only=False)",
-        "torch.jit.load": f"{_EXEC} (loads TorchScript)",
-        "torch.jit._serialization.*": f"{_EXEC} (loads TorchScript)",
-        "torch.jit._load_for_lite_interpreter": f"{_EXEC} (loads TorchScript)",
-        "torch._C._import_ir_module": f"{_EXEC} (loads TorchScript)",
-        "torch.package.*": f"{_EXEC} (imports packaged code)",
-        "torch.hub.*": f"{_EXEC} (downloads and imports code)",
-        "torch.utils.collect_env.*": _PROC,
-        "torch.utils._config_module.*": f"{_NESTED}; {_EXEC}",
-        "torch.utils.cpp_extension.*": f"{_PROC}; {_NATIVE}",
-        "torch._inductor.*": f"{_PROC}; {_NATIVE} (compiles and loads code)",
-        "torch.ops.load_library": _NATIVE,
-        "torch._ops.load_library": _NATIVE,
-        "torch.classes.load_library": _NATIVE,
-        "torch.fx.graph_module.reduce_graph_module": f"{_EXEC} (executes Python source stored in the pickle)",
-        "torch.fx.graph_module._deserialize_graph_module": f"{_EXEC} (executes Python source stored in the pickle)",
-        "torch.fx.graph_module.reduce_package_graph_module": f"{_EXEC} (executes Python source stored in the pickle)",
-        "torch.fx.graph_module._exec_with_source": _EXEC,
-        "torch.distributed.rpc.*": _NET,
-        "ctypes.*": _NATIVE,
-        "_ctypes.*": _NATIVE,
-        "cffi.*": _NATIVE,
-        "mmap.*": _NATIVE,
-        "gc.*": f"{_INTERP} (reaches every live object)",
-        "inspect.*": f"{_INTERP} (reaches frames and code)",
-        "signal.*": _INTERP,
-        "threading.*": f"{_EXEC} (runs callables on threads)",
-        "_thread.*": f"{_EXEC} (runs callables on threads)",
-        "atexit.*": f"{_EXEC} (registers callables)",
-        "operator.attrgetter": "reaches arbitrary attributes (getattr chains)",
-        "_operator.attrgetter": "reaches arbitrary attributes (getattr chains)",
-        "operator.methodcaller": "calls arbitrary methods",
-        "_operator.methodcaller": "calls arbitrary methods",
-        "logging.FileHandler": _FILE,
-        "logging.handlers.*": f"{_FILE}; {_NET}",
-        "logging.config.*": f"{_EXEC} (instantiates configured classes)",
-        "shutil.*": _FILE,
-        "tempfile.*": _FILE,
-        "io.open": _FILE,
-        "io.FileIO": _FILE,
-        "io.open_code": _FILE,
-        "_io.*": _FILE,
-        "codecs.open": _FILE,
-        "fileinput.*": _FILE,
-        "zipfile.*": _FILE,
-        "tarfile.*": _FILE,
-        "socket.*": _NET,
-        "_socket.*": _NET,
-        "ssl.*": _NET,
-        "http.*": _NET,
-        "urllib.*": _NET,
-        "urllib2.*": _NET,
         "requests.*": _NET,
         "httpx.*": _NET,
-        "ftplib.*": _NET,
-        "smtplib.*": _NET,
-        "telnetlib.*": _NET,
-        "xmlrpc.*": _NET,
-        "socketserver.*": _NET,
+        "cffi.*": _NATIVE,
     }
 )
 
-# Methods reached through getattr on an object (e.g. a pathlib path) that act on files.
+# Methods reached through getattr or a dotted name on an object whose class the
+# derivation may not know (a path, an array, a tar file) that act on files or processes.
 GADGET_METHODS = {
     "write_text": _FILE,
     "write_bytes": _FILE,
@@ -399,6 +325,8 @@ GADGET_METHODS = {
     "hardlink_to": _FILE,
     "chmod": _FILE,
     "extractall": _FILE,
+    "tofile": _FILE,
+    "dump": f"{_FILE} (pickles to a file)",
     "system": _PROC,
     "popen": _PROC,
 }
@@ -422,6 +350,10 @@ REFLECTIVE: list[Entry] = _entries(
         "_operator.call": "calls a function",
         "copyreg.__newobj__": "creates an instance of its argument",
         "copyreg.__newobj_ex__": "creates an instance of its argument",
+        "threading.*": "runs callables on threads",
+        "_thread.*": "runs callables on threads",
+        "atexit.*": "registers callables to run at exit",
+        "signal.*": "registers callables to run on signals",
     }
 )
 
@@ -471,14 +403,12 @@ def gadget_reason(name: str, *, resolved: bool = False) -> str | None:
     (``numpy.dtypes.__builtins__.get``, ``__loader__``, ``__globals__``) reaches the
     interpreter's internals, from which every gadget is one step away.
     """
-    reason = GADGET_CATALOG.match(name)
-    if reason is None and _TORCH_CONFIG_LOADER.match(name):
-        reason = f"{_NESTED} (torch config modules' load_config unpickles its argument)"
+    reason = _known_gadget(name)
     if reason is not None or not resolved:
         return reason
     parts = name.split(".")
     for i in range(1, len(parts)):
-        reason = GADGET_CATALOG.match(".".join(parts[i:]))
+        reason = _known_gadget(".".join(parts[i:]))
         if reason is not None:
             return f"{reason} (reached as {name})"
     for part in parts[1:]:
@@ -488,6 +418,16 @@ def gadget_reason(name: str, *, resolved: bool = False) -> str | None:
     if last in GADGET_METHODS:
         return GADGET_METHODS[last]
     return None
+
+
+def _known_gadget(name: str) -> str | None:
+    """The hand-written catalog first (it names what derivation cannot see), then the
+    derived table of stdlib, torch and numpy names."""
+    reason = GADGET_CATALOG.match(name)
+    if reason is None and _TORCH_CONFIG_LOADER.match(name):
+        # A module whose class install_config_module swaps at import: not derivable.
+        reason = f"{_NESTED} (torch config modules' load_config unpickles its argument)"
+    return reason if reason is not None else derived_reason(name)
 
 
 def reflective_reason(name: str) -> str | None:
