@@ -121,7 +121,11 @@ def torchvet_load(path, allow):
     except torchvet.UnsafeCheckpointError as err:
         # Follow whatever the refusal advises: its allowlist, then its printed code.
         if err.allowlist:
-            torchvet.load(path, allow=list(allow) + err.allowlist)
+            from torchvet.policy.snippet import allowlist_code
+            try:
+                torchvet.load(path, allow=list(allow) + err.allowlist)
+            finally:
+                exec(allowlist_code(err.allowlist, path), {})
         raise
 
 def run(job):
