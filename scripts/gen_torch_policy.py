@@ -16,6 +16,9 @@ import json
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generated_file import write_or_check
+
 DATA = Path(__file__).resolve().parents[1] / "src" / "torchvet" / "policy" / "data"
 
 
@@ -130,15 +133,9 @@ def main() -> int:
     table = build()
     path = DATA / f"torch-{table['torch_version']}.json"
     text = json.dumps(table, indent=1, sort_keys=True) + "\n"
-    if args.check:
-        if not path.exists() or path.read_text() != text:
-            print(f"{path} is stale; regenerate with {sys.argv[0]}", file=sys.stderr)
-            return 1
-        print(f"{path} matches torch {table['torch_version']}")
-        return 0
-    path.write_text(text)
-    print(f"wrote {path} ({len(table['allowed'])} allowed globals)")
-    return 0
+    source = f"torch {table['torch_version']}"
+    summary = f"{len(table['allowed'])} allowed globals"
+    return write_or_check(path, text, args.check, source, summary)
 
 
 if __name__ == "__main__":

@@ -49,3 +49,25 @@ class BlockedGlobalError(pickle.UnpicklingError):
         super().__init__(
             f"torchvet.guard blocked the global {qual} while unpickling: {reason}. {advice}"
         )
+
+
+class BlockedActionError(BlockedGlobalError):
+    """A guarded load tried to write files, start processes, use the network or run code.
+
+    Raised from the audit hook while an unpickler's load runs (``torchvet.guard``) or
+    while ``torchvet.load`` runs ``torch.load``: allowed objects must not act on the
+    machine, whatever a pickle did to them.
+    """
+
+    def __init__(self, event: str, what: str = "") -> None:
+        message = (
+            f"torchvet stopped a load that {what}: loading data must not act on the machine. "
+            "This file tries to run code or change files: do not load it."
+            if what
+            else event  # re-raised by a library with the message alone
+        )
+        pickle.UnpicklingError.__init__(self, message)
+        self.module = "<audit>"
+        self.name = event
+        self.reason = what
+        self.gadget = True

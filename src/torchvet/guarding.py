@@ -6,16 +6,24 @@ unpickler (C or Python, so ``pickle``, ``torch.load(weights_only=False)``,
 with ``sys.addaudithook`` raises ``BlockedGlobalError`` there for any name outside
 the allowlist, so nothing the name refers to is imported or called.
 
-Allowed: torch's weights-only allowlist (for the installed torch) plus what
-``import torch`` adds, torchvet's catalog of inert names (numpy arrays, Namespace,
-OmegaConf, ...), the data classes of joblib and pandas (``GUARD_DATA``), and the
-user's ``allow``. Known gadgets are refused even when allowed.
+Allowed: exactly (``torchvet.policy.names.NameRule``, the test the scanner's judge
+uses) torch's weights-only allowlist (for the installed torch) plus what ``import
+torch`` adds, torchvet's catalog of inert names (numpy arrays, Namespace, OmegaConf,
+...), the data classes of pandas and joblib pickles (``GUARD_DATA``), and the user's
+``allow``. A name is checked as each CPython unpickler may resolve it (Python 2 names
+mapped or not); a dotted name, walked as attributes, is never inert. Known gadgets are
+refused even when allowed.
 
 Audit hooks cannot be removed. The hook is added once and does nothing unless a
 guard is on: ``guard.install()`` turns it on for the whole process (all threads);
 ``with guard():`` turns it on for the current context only (a ``ContextVar``: the
 thread or asyncio task that entered it), so one thread's scope never leaks into
 another's. A scope inside an installed guard uses the scope's allowlist.
+
+The allowlist is about names; what allowed objects then do cannot be seen by name
+(BUILD also sets attributes of allowed classes). So while a guarded unpickler's load
+runs, the same hook refuses file writes, processes, network use and code compilation
+(``torchvet.sideeffects``), except inside the import of a module.
 
 Limits: an unpickler whose ``find_class`` resolves names itself without calling the
 base method raises no event (torch's own override does this only for its storage
@@ -30,18 +38,20 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from torchvet.errors import BlockedGlobalError
+from torchvet import sideeffects
+from torchvet.errors import BlockedActionError, BlockedGlobalError
+from torchvet.policy.names import NameRule, cpython_resolutions, is_attribute_chain
 
 EVENT = "pickle.find_class"
 _MAX_CACHE = 4096
 
-# Classes and rebuild helpers of joblib and pandas pickles: plain data containers.
+# Classes and rebuild helpers of joblib and pandas pickles: plain data containers, each
+# audited like torchvet's inert catalog. joblib's pre-0.10 NDArrayWrapper and
+# ZNDArrayWrapper are left out: joblib's unpickler opens the file path they carry
+# (np.load(path, allow_pickle=True) / open(path)), so a pickle would choose what to load.
 GUARD_DATA = frozenset(
     {
         "joblib.numpy_pickle.NumpyArrayWrapper",
-        "joblib.numpy_pickle_compat.NDArrayWrapper",
-        "joblib.numpy_pickle_compat.ZNDArrayWrapper",
-        "builtins.slice",
         "pandas.DataFrame",
         "pandas.Series",
         "pandas.Index",
@@ -82,12 +92,13 @@ class _Policy:
     """One allowlist, compiled; ``check`` is a dict lookup once a name was seen."""
 
     def __init__(self, allow: Iterable[str] = ()) -> None:
-        from torchvet.pickle.machine import Naming
         from torchvet.pickle.torchfacts import load_facts
+        from torchvet.policy.catalog import inert_names
 
-        self.facts = load_facts()
-        self.naming = Naming(self.facts.name_mapping, self.facts.import_mapping)
+        facts = load_facts()
         self.allow = frozenset(allow)
+        keyed = frozenset(facts.allowed) | facts.user_allowed_after_import | self.allow
+        self.rule = NameRule(keyed, frozenset(inert_names()) | GUARD_DATA, facts.blocked_modules)
         # (module, name) -> None when allowed, else (reason, is_gadget)
         self._cache: dict[tuple[str, str], tuple[str, bool] | None] = {}
         self._lock = threading.Lock()
@@ -102,34 +113,37 @@ class _Policy:
             raise BlockedGlobalError(str(module), str(name), *verdict)
 
     def _decide(self, module: object, name: object) -> tuple[str, bool] | None:
-        if not (isinstance(module, str) and isinstance(name, str)):
+        if type(module) is not str or type(name) is not str:
             return "the global's module or name is not a string", True
-        from torchvet.policy.catalog import INERT_CATALOG, gadget_reason
-
-        m, n = self.naming.map(module, name)  # the event comes before Python 2 mapping
-        qual = f"{m}.{n}"
-        reason: str | None
-        gadget = True
-        if m in self.facts.blocked_modules:
-            reason = gadget_reason(qual) or f"module {m} is blocked by torch"
-        else:
-            reason = gadget_reason(qual, resolved="." in n)
-            gadget = reason is not None
-            if reason is None and not (
-                qual in self.facts.allowed
-                or qual in self.facts.user_allowed_after_import
-                or qual in self.allow
-                or qual in GUARD_DATA
-                or INERT_CATALOG.match(qual) is not None
-            ):
-                reason = (
-                    "not in torch's weights-only allowlist nor torchvet's catalog of inert data"
-                )
-        verdict = None if reason is None else (reason, gadget)
+        verdict = None
+        # The event carries the name as written; protocols 0-2 map Python 2 names first.
+        for m, n in cpython_resolutions(module, name):
+            verdict = self._decide_one(m, n)
+            if verdict is not None:
+                break
         with self._lock:
             if len(self._cache) < _MAX_CACHE:
                 self._cache[(module, name)] = verdict
         return verdict
+
+    def _decide_one(self, module: str, name: str) -> tuple[str, bool] | None:
+        from torchvet.policy.catalog import gadget_reason
+
+        chain = is_attribute_chain(name)
+        reason = gadget_reason(f"{module}.{name}", resolved=chain)
+        if reason is not None:
+            return reason, True
+        if module in self.rule.blocked_modules:
+            return f"module {module} is blocked by torch", True
+        if self.rule.allows(module, name):
+            return None
+        if chain:
+            return (
+                f"{name!r} is an attribute chain walked from module {module} at load time; "
+                "only exact names are allowed",
+                False,
+            )
+        return "not in torch's weights-only allowlist nor torchvet's catalog of inert data", False
 
 
 _scope: contextvars.ContextVar[_Policy | None] = contextvars.ContextVar(
@@ -141,11 +155,22 @@ _hook_lock = threading.Lock()
 
 
 def _hook(event: str, args: tuple[Any, ...]) -> None:
-    if event != EVENT:
-        return
-    policy = _scope.get() or _installed
-    if policy is not None:
-        policy.check(args[0], args[1])
+    if event == EVENT:
+        policy = _scope.get() or _installed
+        if policy is not None:
+            policy.check(args[0], args[1])
+            sideeffects.mark_load(sys._getframe(1))
+    elif event in sideeffects.WATCHED:
+        if (_scope.get() or _installed) is None and not sideeffects.explicit_active():
+            return
+        what = sideeffects.side_effect(event, args)
+        if what is not None and sideeffects.inside_load(sys._getframe(1)):
+            raise BlockedActionError(event, what)
+
+
+def ensure_hook() -> None:
+    """Add the process's audit hook once (torchvet.load needs it too)."""
+    _ensure_hook()
 
 
 def _ensure_hook() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import pickle
+import sys
 import warnings
 from collections.abc import Iterable
 from typing import Any
@@ -17,7 +18,6 @@ from torchvet.errors import UnsafeCheckpointError
 from torchvet.results import Category, ScanResult, Verdict
 
 _BLOCKING = (Category.INERT_GLOBAL, Category.UNKNOWN_GLOBAL, Category.GADGET)
-_NUMPY_OLD, _NUMPY_NEW = "numpy.core.", "numpy._core."
 
 
 class TorchvetSaveWarning(UserWarning):
@@ -26,8 +26,17 @@ class TorchvetSaveWarning(UserWarning):
 
 # ----------------------------------------------------------------------------- allow
 def resolve_name(name: str) -> Any:
-    """Import ``module.attr[.attr...]``: the user's explicit trust decision."""
-    parts = name.split(".")
+    """Import ``module.attr[.attr...]``: the user's explicit trust decision.
+
+    Only plain attribute names are walked (no dunder or empty parts), and a name is
+    imported in the spelling this environment has (``numpy.core`` or ``numpy._core``).
+    """
+    from torchvet.policy.catalog import importable_name
+    from torchvet.policy.names import is_dunder
+
+    parts = importable_name(name).split(".")
+    if len(parts) < 2 or any(not p or is_dunder(p) for p in parts):
+        raise ValueError(f"allow: {name!r} is not an exact module.name")
     for i in range(len(parts) - 1, 0, -1):
         module_name = ".".join(parts[:i])
         try:
@@ -45,17 +54,10 @@ def resolve_name(name: str) -> Any:
     raise ValueError(f"allow: cannot import {name!r}")
 
 
-def _spellings(name: str) -> list[str]:
-    """Both numpy spellings of a numpy core name (files from numpy 1 and 2 differ)."""
-    if name.startswith(_NUMPY_OLD):
-        return [name, _NUMPY_NEW + name[len(_NUMPY_OLD) :]]
-    if name.startswith(_NUMPY_NEW):
-        return [name, _NUMPY_OLD + name[len(_NUMPY_NEW) :]]
-    return [name]
-
-
 def allow_entries(allow: Iterable[Any]) -> tuple[list[tuple[Any, str]], list[str]]:
     """(``(obj, "pickled.name")`` pairs for torch, names for the scanner)."""
+    from torchvet.policy.catalog import spellings
+
     pairs: list[tuple[Any, str]] = []
     names: list[str] = []
     for item in allow:
@@ -66,7 +68,7 @@ def allow_entries(allow: Iterable[Any]) -> tuple[list[tuple[Any, str]], list[str
         else:
             obj = item
             base = f"{getattr(item, '__module__', '')}.{getattr(item, '__qualname__', '')}"
-        for spelled in _spellings(base):
+        for spelled in spellings(base):
             pairs.append((obj, spelled))
             names.append(spelled)
     return pairs, names
@@ -88,14 +90,21 @@ def load(
     """
     import torch
 
+    from torchvet import sideeffects
+    from torchvet.guarding import ensure_hook
+
     pairs, names = allow_entries(allow)
+    # While torch loads, the audit hook refuses file writes, processes, network and code
+    # (torchvet.sideeffects): allowed objects must not act on the machine.
+    ensure_hook()
     if isinstance(f, (str, os.PathLike)) and os.fspath(f).endswith(".safetensors"):
-        return torch.load(f, map_location=map_location, weights_only=True, mmap=mmap)
+        with sideeffects.loading(sys._getframe()):
+            return torch.load(f, map_location=map_location, weights_only=True, mmap=mmap)
     result = _scan(f, tuple(names))
     if result.verdict is not Verdict.SAFE:
         raise refusal(result, names)
     try:
-        with torch.serialization.safe_globals(pairs):
+        with torch.serialization.safe_globals(pairs), sideeffects.loading(sys._getframe()):
             return torch.load(f, map_location=map_location, weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as exc:
         raise UnsafeCheckpointError(

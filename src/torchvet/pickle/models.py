@@ -166,6 +166,20 @@ _NUMPY_SCALAR_TYPES = {
 }
 
 
+# numpy.random's pickling helpers and the types of what they return.
+_NUMPY_RANDOM_CTORS = {
+    "numpy.random._pickle.__randomstate_ctor": "numpy.random.mtrand.RandomState",
+    "numpy.random._pickle.__generator_ctor": "numpy.random._generator.Generator",
+}
+_NUMPY_BIT_GENERATORS = {
+    "MT19937": "numpy.random._mt19937.MT19937",
+    "PCG64": "numpy.random._pcg64.PCG64",
+    "PCG64DXSM": "numpy.random._pcg64.PCG64DXSM",
+    "Philox": "numpy.random._philox.Philox",
+    "SFC64": "numpy.random._sfc64.SFC64",
+}
+
+
 # Hashability of instances of known (non-torch) classes, for set items and dict keys.
 _HASHABLE_INSTANCES: dict[str, bool] = {
     "argparse.Namespace": False,
@@ -376,6 +390,9 @@ class Knowledge:
         for core in ("numpy.core", "numpy._core"):  # numpy 1.x and 2.x spellings
             c[f"{core}.multiarray._reconstruct"] = self._numpy_reconstruct
             c[f"{core}.multiarray.scalar"] = self._numpy_scalar
+        for ctor, cls in _NUMPY_RANDOM_CTORS.items():  # the type BUILD then sees
+            c[ctor] = lambda m, call, cls=cls: Obj(call.pos, cls, call, hashable=False)
+        c["numpy.random._pickle.__bit_generator_ctor"] = self._numpy_bit_generator
         c["builtins.getattr"] = self._getattr
         c["builtins.__import__"] = self._import
         c["importlib.import_module"] = self._import_module
@@ -1243,6 +1260,12 @@ class Knowledge:
         cls = numpy_dtype_class(code) if code is not None else None
         return Obj(call.pos, cls or "numpy.dtype", call, hashable=True, info=code)
 
+    def _numpy_bit_generator(self, m: Machine, call: Call) -> Value:
+        """``__bit_generator_ctor(name_or_class)``: an instance of that BitGenerator."""
+        arg = call.args[0] if call.args else Const(call.pos, "MT19937")
+        name = target_name(arg) if isinstance(arg, Glob) else _NUMPY_BIT_GENERATORS.get(_str(arg))
+        return Obj(call.pos, name, call, hashable=False)
+
     # -------------------------------------------------------------- gadget chains
     def _getattr(self, m: Machine, call: Call) -> Value:
         a = call.args
@@ -1331,6 +1354,12 @@ class Knowledge:
                 torch_message="Can only build Tensor, Parameter, OrderedDict or types allowlisted "
                 "via `add_safe_globals`, but got <class 'type'>",
             )
+            if isinstance(inst, (Glob, Mod)):  # setattr on a class, function or module
+                m.issue(
+                    IssueKind.DYNAMIC,
+                    f"BUILD at offset {m.pos} sets attributes of {inst.describe()} itself: "
+                    "other unpicklers monkey-patch it in the loading process",
+                )
             return
         if isinstance(inst, Obj):
             inst.state.append(state)

@@ -2,18 +2,28 @@
 
 A name is acceptable only if torch's weights-only allowlist (for the chosen torch
 version, plus what ``import torch`` itself adds, plus the user's ``--allow``) holds
-it. Everything else is refused; the gadget, inert and reflective catalogs only say
-*how bad* the refusal is and what to do about it.
+it exactly (:class:`torchvet.policy.names.NameRule`, shared with ``torchvet.guard``).
+Everything else is refused; the gadget, inert and reflective catalogs only say *how
+bad* the refusal is and what to do about it. A dotted or dunder name is an attribute
+chain walked at load time: it is judged by what it can reach and is never inert.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from torchvet.pickle.torchfacts import TorchFacts, load_facts
 from torchvet.pickle.trace import CallEvent, GlobalRef, Issue, IssueKind, StreamTrace, TypeUse
 from torchvet.pickle.values import Glob
-from torchvet.policy.catalog import INERT_CATALOG, REFLECTIVE_CATALOG, gadget_reason
+from torchvet.policy.catalog import (
+    UNBUILDABLE_MODULES,
+    gadget_reason,
+    inert_reason,
+    inert_type_reason,
+    reflective_reason,
+)
+from torchvet.policy.names import NameRule, cpython_resolutions, is_attribute_chain
 from torchvet.results import Category, Finding
 
 _ISSUE_CATEGORY = {
@@ -46,12 +56,19 @@ class Policy:
     def for_torch(cls, torch_version: str | None = None, allow: tuple[str, ...] = ()) -> Policy:
         return cls(load_facts(torch_version), frozenset(allow))
 
+    @cached_property
+    def rule(self) -> NameRule:
+        """The exact names torch resolves: its allowlist, its import-time additions, --allow."""
+        keyed = frozenset(self.facts.allowed) | self.facts.user_allowed_after_import
+        return NameRule(keyed | self.user_allow, blocked_modules=self.facts.blocked_modules)
+
+    def allows(self, module: str, name: str) -> bool:
+        """A GLOBAL ``module name`` is exactly an allowed object."""
+        return self.rule.allows(module, name)
+
     def allowed(self, name: str) -> bool:
-        return (
-            name in self.facts.allowed
-            or name in self.facts.user_allowed_after_import
-            or name in self.user_allow
-        )
+        """A runtime type or call target (a qualified name torchvet computed) is allowed."""
+        return self.rule.allows_type(name)
 
     def blocked(self, module: str) -> bool:
         return module in self.facts.blocked_modules
@@ -137,10 +154,10 @@ def _judge_global(out: _Collector, policy: Policy, special: dict, g: GlobalRef) 
         reason = gadget_reason(name) or f"module {g.module} is blocked by torch"
         out.add(Category.GADGET, f"{name}: {reason}", g.pos, name)
         return
-    if policy.allowed(name):
+    if policy.allows(g.module, g.name):
         return
-    # A dotted name (protocol 4 qualified lookup) is an attribute chain taken at load time.
-    reason = gadget_reason(name, resolved="." in g.name)
+    chain = is_attribute_chain(g.name)
+    reason = _global_gadget(g, chain)
     if name in special.get("njt", ()):
         out.fatal(
             "``torch.nested`` and ``torch._dynamo`` must be imported to load nested jagged "
@@ -150,15 +167,37 @@ def _judge_global(out: _Collector, policy: Policy, special: dict, g: GlobalRef) 
         out.fatal("``torch.distributed.tensor`` must be imported to load DTensors")
     else:
         out.fatal(unsupported_global_message(name))
+    if chain and reason is None:
+        out.add(
+            Category.UNKNOWN_GLOBAL,
+            f"{name}: an attribute chain ({g.name!r} walked from module {g.module}) resolved "
+            "at load time; torchvet cannot vouch for what it reaches",
+            g.pos,
+            name,
+        )
+        return
     _explain_refused(
         out,
         name,
         g.pos,
         reason,
+        inert_reason(g.module, g.name),
         inert_note="refused by torch's allowlist",
         unknown_note="a class or function torchvet cannot vouch for (loading it runs its code)",
         reflective=True,
     )
+
+
+def _global_gadget(g: GlobalRef, chain: bool) -> str | None:
+    """A gadget reached by the name as torch maps it or as CPython's unpicklers map it."""
+    reason = gadget_reason(g.qualname, resolved=chain)
+    if reason is not None:
+        return reason
+    for module, name in cpython_resolutions(*g.raw):
+        reason = gadget_reason(f"{module}.{name}", resolved=is_attribute_chain(name))
+        if reason is not None:
+            return f"{reason} (CPython's unpicklers import {module}.{name})"
+    return None
 
 
 def _judge_type(out: _Collector, policy: Policy, t: TypeUse) -> None:
@@ -169,11 +208,21 @@ def _judge_type(out: _Collector, policy: Policy, t: TypeUse) -> None:
         "Can only build Tensor, Parameter, OrderedDict or types allowlisted via "
         f"`add_safe_globals`, but got <class '{name}'>"
     )
+    if name.rpartition(".")[0] in UNBUILDABLE_MODULES:
+        out.add(
+            Category.UNSUPPORTED_STRUCTURE,
+            f"BUILD applies state to a {name} instance, which has neither __dict__ nor "
+            "__setstate__: torch fails there even if the type is allowlisted",
+            t.pos,
+            name,
+        )
+        return
     _explain_refused(
         out,
         name,
         t.pos,
         gadget_reason(name),
+        inert_type_reason(name),
         inert_note="BUILD needs this type allowlisted (it never appears as a global)",
         unknown_note="instance state applied by BUILD; torchvet cannot vouch for this type",
         reflective=False,
@@ -185,6 +234,7 @@ def _explain_refused(
     name: str,
     pos: int,
     gadget: str | None,
+    inert: str | None,
     inert_note: str,
     unknown_note: str,
     reflective: bool,
@@ -194,13 +244,12 @@ def _explain_refused(
     if gadget is not None:
         out.add(Category.GADGET, f"{name}: {gadget}", pos, name)
         return
-    inert = INERT_CATALOG.match(name)
     if inert is not None:
         out.add(Category.INERT_GLOBAL, f"{name}: {inert}; {inert_note}", pos, name)
         if name not in out.judgement.allowlist:
             out.judgement.allowlist.append(name)
         return
-    why = REFLECTIVE_CATALOG.match(name) if reflective else None
+    why = reflective_reason(name) if reflective else None
     out.add(Category.UNKNOWN_GLOBAL, f"{name}: {why or unknown_note}", pos, name)
 
 
@@ -209,9 +258,13 @@ def _judge_call(out: _Collector, policy: Policy, event: CallEvent) -> None:
     target = call.target
     if target is None:
         return
-    resolved = not isinstance(call.func, Glob)
-    if not resolved and policy.allowed(target):
-        return
+    func = call.func
+    if isinstance(func, Glob):
+        if policy.allows(func.module, func.name):
+            return
+        resolved = is_attribute_chain(func.name)
+    else:
+        resolved = True
     reason = gadget_reason(target, resolved=resolved)
     if reason is not None:
         out.add(Category.GADGET, f"calls {target}: {reason}", call.pos, target)
