@@ -215,6 +215,8 @@ def _peek(src: ByteSource, archive: zipfile.ZipFile, info: zipfile.ZipInfo, n: i
         info.flag_bits & _LOCAL_REFUSED
     ):
         return _member_bytes(ContainerScan("peek"), archive, info, n)
+    if info.header_offset < 0 or info.header_offset >= src.size:
+        return b""  # zipfile cannot seek there either
     name_len = len(info.orig_filename.encode("utf-8")) + 64
     data = src.read_at(info.header_offset, _LOCAL.size + name_len + 64 + n)
     if len(data) < _LOCAL.size or data[:4] != b"PK\x03\x04":
