@@ -32,7 +32,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
 from benchmarks.results_file import replace_section  # noqa: E402
 from tests.redteam.cases import FAMILIES, Case, all_cases  # noqa: E402
-from tests.redteam.loaders import LOADERS, NOT_SAFE, FileResult, run_all  # noqa: E402
+from tests.redteam.loaders import LOADERS, NOT_SAFE, FileResult, run_all, run_check  # noqa: E402
 
 DOS_LOADERS = ("torch.load(weights_only)", "pickle.load")
 SHORT = {
@@ -94,7 +94,11 @@ def miss_rows(cases: list[Case], results: dict[str, FileResult]) -> list[str]:
         if not (is_miss(case, r) or r.protected_fired):
             continue
         scan = r.scan.extra if r.scan else {}
-        verdict = f"{r.verdict} ({scan.get('cli_exit')})" if r.scan and not r.scan.error else f"error: {r.scan.error if r.scan else '-'}"
+        verdict = (
+            f"{r.verdict} ({scan.get('cli_exit')})"
+            if r.scan and not r.scan.error
+            else f"error: {r.scan.error if r.scan else '-'}"
+        )
         fired = short(r.fired_by) if case.payload else _dos_cost(r)
         rows.append(
             f"| {case.klass} | `{case.id}` | {fired} | {verdict} | {short(r.protected_fired)} |"
@@ -112,6 +116,44 @@ def _dos_cost(result: FileResult) -> str:
     return "load: " + "; ".join(parts)
 
 
+def check_misses(cases: list[Case], results: dict[str, FileResult], folder: Path) -> dict:
+    """Check-by-content cases that ``torchvet check`` does not report as non-safe."""
+    chosen = [c for c in cases if c.family == "check-by-content" and results[c.id].fired_by]
+    files = {c.id: (results[c.id].path, c.name) for c in chosen}
+    _exit, models = run_check(files, folder)
+    misses = {}
+    for case in chosen:
+        model = models[case.id]
+        if model is None or model["verdict"] == "safe":
+            misses[case.id] = "not reported" if model is None else "reported as safe"
+    return misses
+
+
+def known_misses(cases: list[Case], results: dict[str, FileResult], check: dict) -> str:
+    """The dicts of tests/redteam/known_misses.py for this run."""
+    out = {"SCAN": {}, "PROTECTED": {}, "DOS": {}, "CHECK": {}}
+    for case in cases:
+        r, fam = results[case.id], FAMILIES[case.family]
+        head = f"issue 8 class {fam.klass}: {fam.title}"
+        if not case.payload:
+            if r.verdict == "safe":
+                out["DOS"][case.id] = f"{head}; rated safe"
+            continue
+        if r.fired_by and (r.verdict not in NOT_SAFE or r.scan.extra.get("cli_exit") != 1):
+            out["SCAN"][case.id] = f"{head}; {r.verdict} although {short(r.fired_by[:3])} run it"
+        if r.protected_fired:
+            out["PROTECTED"][case.id] = f"{head}; {short(r.protected_fired[:3])} run it"
+    for cid, why in check.items():
+        klass = FAMILIES["check-by-content"]
+        out["CHECK"][cid] = f"issue 8 class {klass.klass}: {klass.title}; {why}"
+    lines = []
+    for name, entries in out.items():
+        lines.append(f"{name}: dict[str, str] = {{")
+        lines += [f"    {cid!r}: {why!r}," for cid, why in sorted(entries.items())]
+        lines.append("}")
+    return "\n".join(lines)
+
+
 def unfired(cases: list[Case], results: dict[str, FileResult]) -> list[str]:
     return [c.id for c in cases if c.payload and not results[c.id].fired_by]
 
@@ -122,13 +164,17 @@ def main() -> int:
     p.add_argument("--family", action="append", help="only these families")
     p.add_argument("--write", type=Path, help="replace the 'redteam' section of this file")
     p.add_argument("--json", type=Path, help="write every result to this file")
+    p.add_argument(
+        "--known-misses", type=Path, help="write the dicts of tests/redteam/known_misses.py here"
+    )
     args = p.parse_args()
     cases = [c for c in all_cases(full=not args.seeded) if c.available]
     if args.family:
         cases = [c for c in cases if c.family in args.family]
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="redteam-bench-") as tmp:
-        results = run(cases, Path(tmp))
+        results = run(cases, Path(tmp) / "files")
+        check = check_misses(cases, results, Path(tmp) / "check")
     elapsed = time.monotonic() - start
     loads = sum(len(r.loads) for r in results.values())
     command = "python benchmarks/redteam.py" + (" --seeded" if args.seeded else "")
@@ -146,6 +192,8 @@ def main() -> int:
         "",
         *miss_rows(cases, results),
     ]
+    if check:
+        lines += ["", "Not reported by `torchvet check`: " + ", ".join(f"`{c}`" for c in check)]
     broken = unfired(cases, results)
     if broken:
         lines += ["", "Cases no loader executes (broken generators): " + ", ".join(broken)]
@@ -153,6 +201,8 @@ def main() -> int:
     print(text)
     if args.write:
         replace_section(args.write, "redteam", text)
+    if args.known_misses:
+        args.known_misses.write_text(known_misses(cases, results, check) + "\n")
     if args.json:
         args.json.write_text(json.dumps({cid: _as_json(r) for cid, r in results.items()}, indent=1))
     return 0
@@ -163,8 +213,18 @@ def _as_json(result: FileResult) -> dict:
         "fired_by": result.fired_by,
         "protected_fired": result.protected_fired,
         "verdict": result.verdict,
-        "scan": None if result.scan is None else {**result.scan.extra, "error": result.scan.error, "seconds": result.scan.seconds, "maxrss_kib": result.scan.maxrss_kib},
-        "loads": {n: {"fired": r.fired, "error": r.error, "timed_out": r.timed_out, "seconds": r.seconds} for n, r in result.loads.items()},
+        "scan": None
+        if result.scan is None
+        else {
+            **result.scan.extra,
+            "error": result.scan.error,
+            "seconds": result.scan.seconds,
+            "maxrss_kib": result.scan.maxrss_kib,
+        },
+        "loads": {
+            n: {"fired": r.fired, "error": r.error, "timed_out": r.timed_out, "seconds": r.seconds}
+            for n, r in result.loads.items()
+        },
     }
 
 

@@ -140,9 +140,7 @@ def build_zip(
     directory = b"".join(centrals[i] for i in order)
     out += directory
     count = len(list(order))
-    out += struct.pack(
-        "<4sHHHHIIH", b"PK\x05\x06", 0, 0, count, count, len(directory), cd_start, 0
-    )
+    out += struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, count, count, len(directory), cd_start, 0)
     return bytes(out)
 
 
@@ -164,7 +162,11 @@ def benign_pickle() -> bytes:
 # -- torch's legacy format -------------------------------------------------------------
 MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
 PROTOCOL_VERSION = 1001
-SYS_INFO = {"protocol_version": 1001, "little_endian": True, "type_sizes": {"short": 2, "int": 4, "long": 4}}
+SYS_INFO = {
+    "protocol_version": 1001,
+    "little_endian": True,
+    "type_sizes": {"short": 2, "int": 4, "long": 4},
+}
 
 
 def legacy_main(numel: int, key: str = "0", storage: str = "FloatStorage") -> bytes:
@@ -221,7 +223,9 @@ def build_tar(entries: Sequence[TarEntry], fmt: int = tarfile.GNU_FORMAT) -> byt
 
 
 # -- numpy -----------------------------------------------------------------------------
-def npy_header(descr: str = "'|O'", shape: str = "(1,)", version: tuple[int, int] = (1, 0)) -> bytes:
+def npy_header(
+    descr: str = "'|O'", shape: str = "(1,)", version: tuple[int, int] = (1, 0)
+) -> bytes:
     """An .npy header; ``descr`` and ``shape`` are Python literals as numpy writes them."""
     text = f"{{'descr': {descr}, 'fortran_order': False, 'shape': {shape}, }}"
     size_bytes = 2 if version == (1, 0) else 4

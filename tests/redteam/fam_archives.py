@@ -61,7 +61,11 @@ def _pax_renamed(payload: str) -> bytes:
     """The ``pickle`` member's ustar name says "notes"; a PAX header renames it."""
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, data in (("storages", _OK_STORAGES), ("tensors", ZERO), ("notes", pickle_bytes(payload))):
+        for name, data in (
+            ("storages", _OK_STORAGES),
+            ("tensors", ZERO),
+            ("notes", pickle_bytes(payload)),
+        ):
             info = tarfile.TarInfo(name)
             info.size, info.mtime = len(data), 0
             if name == "notes":
@@ -73,7 +77,9 @@ def _pax_renamed(payload: str) -> bytes:
 def _single_member(payload: str, mode: str, name: str = "data.pkl") -> bytes:
     data = pickle_bytes(payload)
     out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode=f"w:{mode}" if mode else "w", format=tarfile.GNU_FORMAT) as tar:
+    with tarfile.open(
+        fileobj=out, mode=f"w:{mode}" if mode else "w", format=tarfile.GNU_FORMAT
+    ) as tar:
         info = tarfile.TarInfo(name)
         info.size, info.mtime = len(data), 0
         tar.addfile(info, io.BytesIO(data))
@@ -94,15 +100,21 @@ TARS: dict[str, tuple[Callable[[str], bytes], str]] = {
     "torch-tensors": (lambda p: _torch_tar(_OK_STORAGES, pickle_bytes(p), _BENIGN_MAIN), "old.tar"),
     "torch-pickle": (lambda p: _torch_tar(_OK_STORAGES, ZERO, pickle_bytes(p)), "old.tar"),
     "torch-pickle-symlink": (
-        lambda p: _torch_tar(_OK_STORAGES, ZERO, b"", [TarEntry("blob", pickle_bytes(p))], {"pickle": "sym:blob"}),
+        lambda p: _torch_tar(
+            _OK_STORAGES, ZERO, b"", [TarEntry("blob", pickle_bytes(p))], {"pickle": "sym:blob"}
+        ),
         "old.tar",
     ),
     "torch-pickle-hardlink": (
-        lambda p: _torch_tar(_OK_STORAGES, ZERO, b"", [TarEntry("blob", pickle_bytes(p))], {"pickle": "hard:blob"}),
+        lambda p: _torch_tar(
+            _OK_STORAGES, ZERO, b"", [TarEntry("blob", pickle_bytes(p))], {"pickle": "hard:blob"}
+        ),
         "old.tar",
     ),
     "torch-storages-hardlink": (
-        lambda p: _torch_tar(b"", ZERO, _BENIGN_MAIN, [TarEntry("blob", pickle_bytes(p))], {"storages": "hard:blob"}),
+        lambda p: _torch_tar(
+            b"", ZERO, _BENIGN_MAIN, [TarEntry("blob", pickle_bytes(p))], {"storages": "hard:blob"}
+        ),
         "old.tar",
     ),
     "torch-duplicate-pickle-last": (
@@ -172,6 +184,8 @@ def _lzma_alone_props0(data: bytes) -> bytes:
     return lzma.compress(data, format=lzma.FORMAT_ALONE, filters=filters)
 
 
+# Not here: a zstd pickle split over two frames (pandas' zstandard.open reads the first
+# frame only, so nothing fires).
 COMPRESSED: dict[str, tuple[Callable[[bytes], bytes], str, tuple[str, ...]]] = {
     "gzip": (_gzip, "model.pkl.gz", ()),
     "bz2": (bz2.compress, "model.pkl.bz2", ()),
@@ -182,7 +196,6 @@ COMPRESSED: dict[str, tuple[Callable[[bytes], bytes], str, tuple[str, ...]]] = {
     "gzip-two-members": (_split(_gzip), "model.pkl.gz", ()),
     "bz2-two-streams": (_split(bz2.compress), "model.pkl.bz2", ()),
     "xz-two-streams": (_split(lzma.compress), "model.pkl.xz", ()),
-    "zstd-two-frames": (_split(_zstd), "model.pkl.zst", ("zstandard",)),
     "zstd-skippable-frame-first": (_zstd_skippable_first, "model.pkl.zst", ("zstandard",)),
     "gzip-header-fields": (_gzip_header_fields, "model.pkl.gz", ()),
     "gzip-trailing-zeros": (lambda d: _gzip(d) + b"\x00" * 64, "model.pkl.gz", ()),

@@ -86,11 +86,15 @@ VIEWS: dict[str, tuple[Callable[[str], bytes], str]] = {
         "model.pt",
     ),
     "local-method-says-stored": (
-        lambda p: _torch([Member("archive/data.pkl", pickle_bytes(p), method=DEFLATED, local_method=0)]),
+        lambda p: _torch(
+            [Member("archive/data.pkl", pickle_bytes(p), method=DEFLATED, local_method=0)]
+        ),
         "model.pt",
     ),
     "local-name-differs": (
-        lambda p: _torch([Member("archive/data.pkl", pickle_bytes(p), local_name="archive/notes.txt")]),
+        lambda p: _torch(
+            [Member("archive/data.pkl", pickle_bytes(p), local_name="archive/notes.txt")]
+        ),
         "model.pt",
     ),
 }
@@ -104,7 +108,9 @@ def zip_views(full: bool) -> Iterable[tuple]:
 
 
 # -- duplicate names, case collisions, decoy records --------------------------------------------
-def _dup_torch(evil_name: str, evil_first: bool, payload: str, central_order: list[int] | None = None) -> bytes:
+def _dup_torch(
+    evil_name: str, evil_first: bool, payload: str, central_order: list[int] | None = None
+) -> bytes:
     evil = Member(evil_name, pickle_bytes(payload))
     good = Member("archive/data.pkl", B.benign_pickle())
     members = [evil, good] if evil_first else [good, evil]

@@ -4,8 +4,8 @@
 (and, where an unsafe loader fired, again under ``torchvet.guard()``), and scans it
 with ``torchvet.scan_file`` and ``torchvet scan``. The work runs in a few long-lived
 subprocesses (``tests/redteam/worker.py``) that import the heavy libraries once and
-fork one child per load; file jobs are spread over ``workers`` loader processes while
-one light process (torchvet only) scans. Results are cached per test process by
+fork children for the loads; file jobs are spread over ``workers`` loader processes
+and as many light (torchvet only) scan processes. Results are cached per test process by
 content hash and file name (torch.load and torchvet read the name too).
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,7 +30,18 @@ LOAD_TIMEOUT = 20.0  # seconds for one load
 SCAN_TIMEOUT = 60.0  # seconds for one scan (scan_file plus the CLI)
 NOT_SAFE = ("unknown", "dangerous")  # verdicts that promise nothing about safety
 
-__all__ = ["ADVICE", "GUARDED", "LOADERS", "NOT_SAFE", "SAFE", "UNSAFE", "FileResult", "Run", "run_all"]
+__all__ = [
+    "ADVICE",
+    "GUARDED",
+    "LOADERS",
+    "NOT_SAFE",
+    "SAFE",
+    "UNSAFE",
+    "FileResult",
+    "Run",
+    "run_all",
+    "run_check",
+]
 
 
 @dataclass(frozen=True)
@@ -132,8 +144,7 @@ def _run_jobs(todo: dict[str, tuple[Path, Sequence[str]]], scan: bool, workers: 
             if scan and (key, "torchvet.scan") not in _cache:
                 scan_jobs.append({**base, "timeout": SCAN_TIMEOUT})
         procs = [_spawn("loaders", s, tmp, i) for i, s in enumerate(_shards(load_jobs, workers))]
-        if scan_jobs:
-            procs.append(_spawn("scan", scan_jobs, tmp, 0))
+        procs += [_spawn("scan", s, tmp, i) for i, s in enumerate(_shards(scan_jobs, workers))]
         loads = sum(len(job["loaders"]) for job in load_jobs)
         budget = 120 + LOAD_TIMEOUT * 2 * loads + SCAN_TIMEOUT * len(scan_jobs)
         for row in _collect(procs, budget):
@@ -167,5 +178,32 @@ def run_all(
     for path, (key, loaders) in wanted.items():
         names = (*loaders, *GUARDED, *ADVICE)
         loads = {n: _cache[(key, n)] for n in names if (key, n) in _cache}
-        results[path] = FileResult(path, loads, _cache.get((key, "torchvet.scan")) if scan else None)
+        results[path] = FileResult(
+            path, loads, _cache.get((key, "torchvet.scan")) if scan else None
+        )
     return results
+
+
+def run_check(files: dict[str, tuple[Path, str]], folder: Path) -> tuple[int, dict[str, Any]]:
+    """``torchvet check --format json`` over a folder holding each file under its own
+    subfolder and name (``files``: id -> (path, name)). Returns the exit code and each
+    id's entry in the report's model list (None when check did not report it)."""
+    names = {}
+    for i, (case_id, (path, name)) in enumerate(files.items()):
+        target = folder / f"f{i}" / name
+        target.parent.mkdir(parents=True)
+        shutil.copyfile(path, target)
+        names[case_id] = f"f{i}/{name}"
+    env = {**_child_env(), "PYTHONPATH": str(REPO_ROOT / "src")}
+    env.pop("TORCHVET_DEBUG", None)  # what users get: internal errors fail closed
+    proc = subprocess.run(
+        [sys.executable, "-m", "torchvet", "check", "--format", "json", "."],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    report = json.loads(proc.stdout)
+    models = {Path(m["path"]).as_posix().removeprefix("./"): m for m in report["models"]}
+    return proc.returncode, {case_id: models.get(n) for case_id, n in names.items()}

@@ -268,8 +268,8 @@ def _import_heavy() -> None:
     import pandas  # noqa: F401
     import torch  # noqa: F401
 
-    import torchvet.guarding  # noqa: F401
-    import torchvet.safeload  # noqa: F401
+    import torchvet.guarding
+    import torchvet.safeload
     import torchvet.scan  # noqa: F401
 
 
@@ -284,7 +284,9 @@ def _emit(out: Any, job: dict, name: str, result: dict) -> None:
 # folder (the marker says which load fired), reporting each as it starts and ends. The
 # parent kills a child whose current load passes its deadline and resumes the batch
 # after that load in a new child.
-def _batch_child(table: dict[str, Loader], job: dict, names: list[str], hints: dict, log: str) -> None:
+def _batch_child(
+    table: dict[str, Loader], job: dict, names: list[str], hints: dict, log: str
+) -> None:
     with open(log, "a") as out:
         for name in names:
             workdir = os.path.join(job["workdir"], name)
@@ -309,7 +311,9 @@ def _batch_child(table: dict[str, Loader], job: dict, names: list[str], hints: d
             out.flush()
 
 
-def _fork_batch(table: dict[str, Loader], job: dict, names: list[str], hints: dict, log: str) -> int:
+def _fork_batch(
+    table: dict[str, Loader], job: dict, names: list[str], hints: dict, log: str
+) -> int:
     pid = os.fork()
     if pid == 0:
         code = 0
@@ -352,7 +356,9 @@ def _watch(pid: int, log: str, timeout: float) -> tuple[dict[str, dict], str | N
         time.sleep(0.002)
 
 
-def run_batch(table: dict[str, Loader], job: dict, names: list[str], hints: dict) -> dict[str, dict]:
+def run_batch(
+    table: dict[str, Loader], job: dict, names: list[str], hints: dict
+) -> dict[str, dict]:
     os.makedirs(job["workdir"], exist_ok=True)
     results: dict[str, dict] = {}
     queue = list(names)
@@ -390,7 +396,7 @@ def run_loaders(jobs: list[dict], out: Any) -> None:
 
 
 def run_scans(jobs: list[dict], out: Any) -> None:
-    import torchvet.cli  # noqa: F401
+    import torchvet.cli
     import torchvet.scan  # noqa: F401
 
     for job in jobs:
