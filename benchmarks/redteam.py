@@ -120,6 +120,8 @@ def check_misses(cases: list[Case], results: dict[str, FileResult], folder: Path
     """Check-by-content cases that ``torchvet check`` does not report as non-safe."""
     chosen = [c for c in cases if c.family == "check-by-content" and results[c.id].fired_by]
     files = {c.id: (results[c.id].path, c.name) for c in chosen}
+    if not files:
+        return {}
     _exit, models = run_check(files, folder)
     misses = {}
     for case in chosen:

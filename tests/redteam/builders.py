@@ -224,10 +224,15 @@ def build_tar(entries: Sequence[TarEntry], fmt: int = tarfile.GNU_FORMAT) -> byt
 
 # -- numpy -----------------------------------------------------------------------------
 def npy_header(
-    descr: str = "'|O'", shape: str = "(1,)", version: tuple[int, int] = (1, 0)
+    descr: str = "'|O'",
+    shape: str = "(1,)",
+    version: tuple[int, int] = (1, 0),
+    text: str | None = None,
 ) -> bytes:
-    """An .npy header; ``descr`` and ``shape`` are Python literals as numpy writes them."""
-    text = f"{{'descr': {descr}, 'fortran_order': False, 'shape': {shape}, }}"
+    """An .npy header; ``descr`` and ``shape`` are Python literals as numpy writes them
+    (``text``: the whole header dictionary, spelt by the caller)."""
+    if text is None:
+        text = f"{{'descr': {descr}, 'fortran_order': False, 'shape': {shape}, }}"
     size_bytes = 2 if version == (1, 0) else 4
     prefix = 6 + 2 + size_bytes
     pad = -(prefix + len(text) + 1) % 64

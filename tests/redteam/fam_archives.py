@@ -87,6 +87,25 @@ def _single_member(payload: str, mode: str, name: str = "data.pkl") -> bytes:
     return raw if mode != "gz" else _fixed_gzip_time(raw)
 
 
+def _pax_size_override(payload: str) -> bytes:
+    """One member whose ustar size field says 0; a PAX header gives the real size,
+    which tarfile uses."""
+    data = pickle_bytes(payload)
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("data.pkl")
+        info.size, info.mtime = len(data), 0
+        info.pax_headers = {"size": str(len(data))}
+        tar.addfile(info, io.BytesIO(data))
+    raw = bytearray(out.getvalue())
+    header = raw.index(b"data.pkl\x00", 512)  # the member's own ustar header
+    raw[header + 124 : header + 136] = b"00000000000\x00"
+    raw[header + 148 : header + 156] = b" " * 8
+    checksum = sum(raw[header : header + 512])
+    raw[header + 148 : header + 156] = b"%06o\x00 " % checksum
+    return bytes(raw)
+
+
 def _fixed_gzip_time(data: bytes) -> bytes:
     return data[:4] + b"\x00\x00\x00\x00" + data[8:]
 
@@ -134,6 +153,7 @@ TARS: dict[str, tuple[Callable[[str], bytes], str]] = {
     "pandas-single-member-bz2": (lambda p: _single_member(p, "bz2"), "frame.tar.bz2"),
     "pandas-single-member-xz": (lambda p: _single_member(p, "xz"), "frame.tar.xz"),
     "pandas-single-member-named-txt": (lambda p: _single_member(p, "", "notes.txt"), "frame.tar"),
+    "pandas-pax-size-override": (_pax_size_override, "frame.tar"),
 }
 
 
@@ -184,6 +204,17 @@ def _lzma_alone_props0(data: bytes) -> bytes:
     return lzma.compress(data, format=lzma.FORMAT_ALONE, filters=filters)
 
 
+def _joblib_zfile(hex_prefix: bool) -> Callable[[bytes], bytes]:
+    """joblib's pre-0.10 format: "ZF", the length in hex padded to 19 bytes, zlib data.
+    joblib only checks "ZF" and parses the length with int(..., 16), "0x" or not."""
+
+    def packed(data: bytes) -> bytes:
+        length = (f"{len(data):#x}" if hex_prefix else f"{len(data):x}").encode()
+        return b"ZF" + length.ljust(19) + zlib.compress(data)
+
+    return packed
+
+
 # Not here: a zstd pickle split over two frames (pandas' zstandard.open reads the first
 # frame only, so nothing fires).
 COMPRESSED: dict[str, tuple[Callable[[bytes], bytes], str, tuple[str, ...]]] = {
@@ -200,6 +231,9 @@ COMPRESSED: dict[str, tuple[Callable[[bytes], bytes], str, tuple[str, ...]]] = {
     "gzip-header-fields": (_gzip_header_fields, "model.pkl.gz", ()),
     "gzip-trailing-zeros": (lambda d: _gzip(d) + b"\x00" * 64, "model.pkl.gz", ()),
     "lzma-alone-props-zero-as-xz": (_lzma_alone_props0, "model.pkl.xz", ()),
+    "xz-check-sha256": (lambda d: lzma.compress(d, check=lzma.CHECK_SHA256), "model.pkl.xz", ()),
+    "joblib-zfile": (_joblib_zfile(True), "model.pkl", ()),
+    "joblib-zfile-bare-hex-length": (_joblib_zfile(False), "model.pkl", ()),
 }
 
 

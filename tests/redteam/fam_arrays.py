@@ -124,6 +124,14 @@ NPY_HEADERS: dict[str, dict] = {
     "version-2": {"version": (2, 0)},
     "version-3": {"version": (3, 0)},
     "shape-scalar": {"shape": "()"},
+    # literal_eval keeps the last of two equal keys: numpy sees '|O'
+    "duplicate-descr-key": {
+        "text": "{'descr': '<f8', 'descr': '|O', 'fortran_order': False, 'shape': (1,), }"
+    },
+    "descr-escaped": {"text": "{'descr': '\\x7cO', 'fortran_order': False, 'shape': (1,), }"},
+    "descr-implicit-concatenation": {
+        "text": "{'descr': '|' 'O', 'fortran_order': False, 'shape': (1,), }"
+    },
 }
 
 

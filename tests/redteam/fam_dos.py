@@ -58,12 +58,24 @@ def _colliding_set() -> bytes:
     return a.op("ADDITEMS").stop().bytes()
 
 
+def _memo_index_4g() -> bytes:
+    """Nine bytes: LONG_BINPUT at index 2**32 - 1, which CPython's C unpickler (pickle,
+    torch.load(weights_only=False)) serves by growing its memo array to that size."""
+    return b"\x80\x02Nr\xff\xff\xff\xff."
+
+
 TORCH_LOADS = ("torch.load(weights_only)", "torch.load")
 # (build, file name, loaders run in the test suite: loading a hash-collision file takes
 # seconds by design, so only benchmarks/redteam.py loads those)
 DOS = {
     "legacy-1tib-storage": (lambda: _legacy_huge(True), "tiny.pt", TORCH_LOADS),
     "legacy-1tib-unreferenced-storage": (lambda: _legacy_huge(False), "tiny.pt", TORCH_LOADS),
+    "memo-index-4g": (_memo_index_4g, "tiny.pkl", ("pickle.load",)),
+    "memo-index-4g-torch-zip": (
+        lambda: B.build_zip(B.torch_zip_members(_memo_index_4g())),
+        "tiny.pt",
+        TORCH_LOADS,
+    ),
     "hash-colliding-dict-keys": (_colliding_dict, "table.pkl", ()),
     "hash-colliding-dict-keys-torch-zip": (_colliding_dict_torch_zip, "table.pt", ()),
     "hash-colliding-set": (_colliding_set, "table.pkl", ()),
@@ -85,6 +97,8 @@ CHECK = {
     "data-csv-after-text-pickle": (lambda p: b"S'a,b,c'\n." + text_pickle(p), "data.csv"),
     "config-json-gzip": (lambda p: gzip.compress(pickle_bytes(p), mtime=0), "config.json"),
     "blob-dat-hex-int-prefix": (lambda p: b"I0x10\n0" + text_pickle(p), "blob.dat"),
+    "notes-txt-safetensors-polyglot": (lambda p: MAGIC["safetensors-header"][0](p), "notes.txt"),
+    "data-csv-tar-header-polyglot": (lambda p: MAGIC["tar-member-name"][0](p), "data.csv"),
 }
 
 

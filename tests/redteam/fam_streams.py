@@ -21,7 +21,7 @@ from tests.corpus.pickle_asm import Asm
 from tests.redteam import builders as B
 from tests.redteam.cases import family, rotate
 from tests.redteam.markerlib import MARKER
-from tests.redteam.payloads import SHELL, SOURCE, body, pickle_bytes, text_pickle
+from tests.redteam.payloads import SHELL, SOURCE, TARGETS, body, pickle_bytes, text_pickle
 
 
 # -- concatenated pickles -------------------------------------------------------------------
@@ -79,23 +79,16 @@ def _after(prefix: bytes) -> Callable[[str], bytes]:
 
 
 def _memo_leading_zeros(payload: str) -> bytes:
-    a = Asm(0)
-    module, name = {"system": ("os", "system"), "exec": ("builtins", "exec")}.get(
-        payload, ("tests.redteam.markerlib", "touch")
-    )
-    a.global_(module, name).raw(b"p010\n0g010\n").mark()
-    if payload != "helper":
-        a.unicode(SHELL if payload == "system" else SOURCE)
+    module, name, args = TARGETS[payload]
+    a = Asm(0).global_(module, name).raw(b"p010\n0g010\n").mark()
+    for arg in args:
+        a.unicode(arg)
     return a.tuple().reduce().stop().bytes()
 
 
 def _escaped_names(payload: str) -> bytes:
     """STACK_GLOBAL whose module and name are protocol 0 strings with escapes."""
-    module, name, args = {
-        "system": ("os", "system", (SHELL,)),
-        "exec": ("builtins", "exec", (SOURCE,)),
-        "helper": ("tests.redteam.markerlib", "touch", ()),
-    }[payload]
+    module, name, args = TARGETS[payload]
     esc = "".join(f"\\x{ord(c):02x}" for c in module)
     a = Asm(4).raw(f"S'{esc}'\n".encode()).raw(b"V" + name.replace("s", "\\u0073").encode() + b"\n")
     return a.stack_global().tuple_of(*args).reduce().stop().bytes()
@@ -114,6 +107,41 @@ def _frame_then_unframed(payload: str) -> bytes:
     return b"\x80\x04\x95" + struct.pack("<Q", 1) + b"N" + b"0" + inner
 
 
+def _binstring_names(payload: str) -> bytes:
+    """STACK_GLOBAL whose names are SHORT_BINSTRINGs (bytes decoded to str on load)."""
+    module, name, args = TARGETS[payload]
+    a = Asm(4).short_binstring(module.encode()).short_binstring(name.encode()).stack_global()
+    return a.tuple_of(*args).reduce().stop().bytes()
+
+
+def _memoize_in_text(payload: str) -> bytes:
+    """A protocol 0 stream that stores the callable with MEMOIZE (protocol 4) and
+    fetches it with a text GET."""
+    module, name, args = TARGETS[payload]
+    a = Asm(0).global_(module, name).memoize().pop().raw(b"g0\n").mark()
+    for arg in args:
+        a.unicode(arg)
+    return a.tuple().reduce().stop().bytes()
+
+
+def _inst(payload: str) -> bytes:
+    """INST: ``MARK args INST module name`` calls the callable with the args."""
+    module, name, args = TARGETS[payload]
+    a = Asm(0).mark()
+    for arg in args:
+        a.unicode(arg)
+    return a.inst(module, name).stop().bytes()
+
+
+def _obj(payload: str) -> bytes:
+    """OBJ: ``MARK callable args OBJ`` calls the callable with the args."""
+    module, name, args = TARGETS[payload]
+    a = Asm(1).mark().global_(module, name)
+    for arg in args:
+        a.unicode(arg)
+    return a.obj().stop().bytes()
+
+
 SPELLINGS: dict[str, Callable[[str], bytes]] = {
     "int-leading-zero": _after(b"I07\n"),
     "int-octal-like": _after(b"I010\n"),
@@ -127,6 +155,10 @@ SPELLINGS: dict[str, Callable[[str], bytes]] = {
     "stack-global-escaped-names": _escaped_names,
     "frame-past-end": _frame_past_end,
     "frame-then-unframed": _frame_then_unframed,
+    "stack-global-binstring-names": _binstring_names,
+    "memoize-in-protocol-0": _memoize_in_text,
+    "inst-opcode": _inst,
+    "obj-opcode": _obj,
 }
 
 
@@ -151,6 +183,15 @@ def _set_data(module: str, chain: str) -> bytes:
     return a.string(MARKER).op("SHORT_BINBYTES", b"\x00").tuple2().reduce().stop().bytes()
 
 
+def _set_data_protocol_2_opcodes(module: str, chain: str) -> bytes:
+    """As ``_set_data``, with opcodes torch's weights-only unpickler accepts (a GLOBAL,
+    bytes through ``_codecs.encode``) after the PROTO 4 that enables dotted names."""
+    a = Asm(4)
+    a.protocol = 2  # protocol 2 encodings from here on
+    a.global_(module, chain).string(MARKER).bytes_(b"").tuple2().reduce()
+    return a.stop().bytes()
+
+
 def _call(module: str, chain: str, *args: str) -> bytes:
     return Asm(4).sglobal(module, chain).tuple_of(*args).reduce().stop().bytes()
 
@@ -171,16 +212,33 @@ DOTTED: dict[str, Callable[[], bytes]] = {
         "torch._utils", "_rebuild_tensor_v2.__builtins__.get"
     ),
     "torch-serialization-os-system": lambda: _call("torch.serialization", "os.system", SHELL),
-    "ordereddict-module-sys-modules": lambda: _call("collections", "_sys.modules.get", "os"),
+    "numpy-split-differently": lambda: _get_exec("numpy", "dtypes.__builtins__.get"),
+    "namedtuple-builtins-get": lambda: _get_exec("collections", "namedtuple.__builtins__.get"),
 }
+
+
+def _in_torch_zip(make: Callable[[], bytes]) -> Callable[[], bytes]:
+    """The chain as a torch checkpoint's data.pkl: torchvet may call it needs-allowlist
+    and print an allowlist, which torchvet.load(allow=...) then follows."""
+    return lambda: B.build_zip(B.torch_zip_members(make()))
+
+
+DOTTED["numpy-dtypes-loader-set-data-protocol-2-opcodes"] = lambda: _set_data_protocol_2_opcodes(
+    "numpy.dtypes", "__loader__.set_data"
+)
+for _name in (
+    "numpy-dtypes-loader-set-data",
+    "numpy-dtypes-builtins-get",
+    "numpy-dtypes-loader-set-data-protocol-2-opcodes",
+):
+    DOTTED[f"{_name}-torch-zip"] = _in_torch_zip(DOTTED[_name])
 
 
 @family("dotted-names", 1, "dotted and dunder names resolved attribute by attribute")
 def dotted_names(full: bool) -> Iterable[tuple]:
-    for variant in DOTTED:
-        if variant == "ordereddict-module-sys-modules":
-            continue  # returns the os module without calling it: nothing fires
-        yield variant, "chain", "state.pkl", DOTTED[variant]
+    for variant, make in DOTTED.items():
+        fname = "model.pt" if variant.endswith("torch-zip") else "state.pkl"
+        yield variant, "chain", fname, make
 
 
 # -- errors and limits after (or before) the payload -------------------------------------------

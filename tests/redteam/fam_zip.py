@@ -41,6 +41,17 @@ def _single(payload: str, **member: object) -> bytes:
     return B.build_zip([Member("data.pkl", pickle_bytes(payload), **member)])  # type: ignore[arg-type]
 
 
+def _count_short(payload: str) -> bytes:
+    """The end record counts one entry less than the directory holds: zipfile reads
+    entries for the directory's byte size, miniz for the count."""
+    data = bytearray(_npz("meta.npy", payload))
+    eocd = data.rindex(b"PK\x05\x06")
+    for field in (8, 10):
+        (count,) = struct.unpack_from("<H", data, eocd + field)
+        struct.pack_into("<H", data, eocd + field, count - 1)
+    return bytes(data)
+
+
 def _decoy_extra(size: int = 16) -> bytes:
     """A local extra field whose first bytes read as the pickle ``None`` ("N." ...):
     a reader that takes the data offset from the central directory starts here."""
@@ -65,6 +76,7 @@ VIEWS: dict[str, tuple[Callable[[str], bytes], str]] = {
         lambda p: B.build_zip([Member("table.csv", pickle_bytes(p))]),
         "frame.zip",
     ),
+    "npz-end-record-count-short": (_count_short, "arrays.npz"),
     # local headers that disagree with the central directory
     "local-sizes-short": (
         lambda p: _torch([Member("archive/data.pkl", pickle_bytes(p), local_sizes=(2, 2))]),

@@ -189,6 +189,7 @@ def run_check(files: dict[str, tuple[Path, str]], folder: Path) -> tuple[int, di
     subfolder and name (``files``: id -> (path, name)). Returns the exit code and each
     id's entry in the report's model list (None when check did not report it)."""
     names = {}
+    folder.mkdir(parents=True, exist_ok=True)
     for i, (case_id, (path, name)) in enumerate(files.items()):
         target = folder / f"f{i}" / name
         target.parent.mkdir(parents=True)

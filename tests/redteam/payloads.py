@@ -20,7 +20,8 @@ from tests.redteam.markerlib import MARKER
 PAYLOADS = ("system", "exec", "helper")
 SHELL = f"touch {MARKER}"
 SOURCE = f"open({MARKER!r}, 'w').close()"
-_TARGETS = {
+# (module, name, args) of each payload's call
+TARGETS = {
     "system": ("os", "system", (SHELL,)),
     "exec": ("builtins", "exec", (SOURCE,)),
     "helper": ("tests.redteam.markerlib", "touch", ()),
@@ -31,7 +32,7 @@ def body(asm: Asm, payload: str) -> Asm:
     """Append opcodes that call the payload and push its result. At protocol 4 and
     above the name is a STACK_GLOBAL, so no opcode reads a line (zstandard's reader,
     which pandas uses, has no readline)."""
-    module, name, args = _TARGETS[payload]
+    module, name, args = TARGETS[payload]
     if asm.protocol >= 4:
         asm.sglobal(module, name)
     else:
@@ -46,7 +47,7 @@ def pickle_bytes(payload: str, protocol: int = 2) -> bytes:
 
 def text_pickle(payload: str) -> bytes:
     """Protocol 0: ``c<module>\\n<name>\\n(<args>tR.``; printable ASCII and newlines only."""
-    module, name, args = _TARGETS[payload]
+    module, name, args = TARGETS[payload]
     out = f"c{module}\n{name}\n(".encode()
     for arg in args:
         out += b"V" + arg.encode("ascii") + b"\n"

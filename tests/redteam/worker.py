@@ -15,6 +15,7 @@ torchvet.load refused the file with an allowlist, its printed advice.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -45,7 +46,7 @@ LOADERS = (*UNSAFE, *SAFE)
 # when torchvet.load refused a file with an allowlist that would make it load.
 GUARDED = tuple(f"guard:{name}" for name in UNSAFE if name != "pickle.load")
 ADVICE = ("torchvet.load(allow)", "advice")
-LOAD_BUDGET = 1 << 30  # address space a batch may add (a 1 TiB storage fails fast)
+LOAD_BUDGET = 512 << 20  # address space a batch may add (a 1 TiB storage fails fast)
 SCAN_BUDGET = 2 << 30
 
 
@@ -273,6 +274,33 @@ def _import_heavy() -> None:
     import torchvet.scan  # noqa: F401
 
 
+def _warm_up(run: Callable[[str], None]) -> None:
+    """Run ``run`` on a benign torch checkpoint and a benign pickle in this process, so
+    that the lazy imports and caches of the first call are paid once, not per child."""
+    import gzip
+    import pickle
+    import tempfile
+
+    from tests.redteam.builders import benign_pickle, build_zip, torch_zip_members
+
+    with tempfile.TemporaryDirectory(prefix="redteam-warm-") as tmp:
+        files = {
+            "w.pt": build_zip(torch_zip_members(benign_pickle())),
+            "w.pkl": pickle.dumps([1, 2], protocol=2),
+            "w.pkl.gz": gzip.compress(pickle.dumps([1, 2], protocol=2)),
+        }
+        cwd = os.getcwd()
+        os.chdir(tmp)
+        try:
+            for name, data in files.items():
+                with open(name, "wb") as f:
+                    f.write(data)
+                with contextlib.suppress(Exception):
+                    run(os.path.join(tmp, name))
+        finally:
+            os.chdir(cwd)
+
+
 def _emit(out: Any, job: dict, name: str, result: dict) -> None:
     out.write(json.dumps({"key": job["key"], "loader": name, **result}) + "\n")
     out.flush()
@@ -386,6 +414,11 @@ def run_batch(
 def run_loaders(jobs: list[dict], out: Any) -> None:
     _import_heavy()
     table = loader_table()
+    for name in (*LOADERS, *GUARDED):
+        if name.startswith("pandas"):
+            continue  # pandas' loaders make links in the working directory
+        _warm_up(lambda path, name=name: table[name](path, {}, {}))
+    _warm_up(lambda path: __import__("pandas").read_pickle(path))
     for job in jobs:
         first = run_batch(table, job, job["loaders"], {})
         hints = {"allowlist": first.get("torchvet.load", {}).get("allowlist", [])}
