@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,25 +86,36 @@ def family_rows(cases: list[Case], results: dict[str, FileResult]) -> list[str]:
 
 
 def miss_rows(cases: list[Case], results: dict[str, FileResult]) -> list[str]:
+    """One row per variant (its payloads together) with a miss or a protected firing."""
     rows = [
-        "| class | case | executed by | torchvet verdict (CLI exit) | guard/load fired |",
-        "| --- | --- | --- | --- | --- |",
+        "| class | family/variant | payloads | executed by | torchvet verdict (CLI exit) "
+        "| guard/load fired |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
+    groups: dict[str, list[Case]] = defaultdict(list)
     for case in cases:
         r = results[case.id]
-        if not (is_miss(case, r) or r.protected_fired):
-            continue
-        scan = r.scan.extra if r.scan else {}
-        verdict = (
-            f"{r.verdict} ({scan.get('cli_exit')})"
-            if r.scan and not r.scan.error
-            else f"error: {r.scan.error if r.scan else '-'}"
+        if is_miss(case, r) or r.protected_fired:
+            groups[case.id.rsplit("/", 1)[0]].append(case)
+    for variant, members in groups.items():
+        res = [results[c.id] for c in members]
+        payloads = ", ".join(c.id.rsplit("/", 1)[1] for c in members)
+        fired = _union(r.fired_by for r in res) if members[0].payload else _dos_cost(res[0])
+        verdicts = ", ".join(
+            sorted({f"{r.verdict} ({r.scan.extra.get('cli_exit')})" for r in res if r.scan})
         )
-        fired = short(r.fired_by) if case.payload else _dos_cost(r)
+        protected = short(_union(r.protected_fired for r in res))
         rows.append(
-            f"| {case.klass} | `{case.id}` | {fired} | {verdict} | {short(r.protected_fired)} |"
+            f"| {members[0].klass} | `{variant}` | {payloads} | {fired} | {verdicts} | {protected} |"
         )
     return rows
+
+
+def _union(lists: Iterable[list[str]]) -> str:
+    seen: list[str] = []
+    for names in lists:
+        seen += [n for n in names if n not in seen]
+    return short(seen)
 
 
 def _dos_cost(result: FileResult) -> str:
@@ -195,7 +207,8 @@ def main() -> int:
         *miss_rows(cases, results),
     ]
     if check:
-        lines += ["", "Not reported by `torchvet check`: " + ", ".join(f"`{c}`" for c in check)]
+        variants = sorted({c.rsplit("/", 1)[0] for c in check})
+        lines += ["", "Not reported by `torchvet check`: " + ", ".join(f"`{v}`" for v in variants)]
     broken = unfired(cases, results)
     if broken:
         lines += ["", "Cases no loader executes (broken generators): " + ", ".join(broken)]

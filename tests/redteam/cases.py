@@ -10,6 +10,7 @@ payload).
 from __future__ import annotations
 
 import importlib.util
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,12 +80,13 @@ def family(name: str, klass: int, title: str) -> Callable:
     return register
 
 
-def rotate(variants: list, full: bool, start: int = 0) -> Iterable[tuple]:
+def rotate(variants: list, full: bool) -> Iterable[tuple]:
     """(variant, payload) pairs: every payload for each variant when ``full``, else one
-    payload per variant, rotating so that the seeded subset still uses them all."""
-    for i, variant in enumerate(variants):
-        chosen = PAYLOADS if full else (PAYLOADS[(i + start) % len(PAYLOADS)],)
-        for payload in chosen:
+    payload chosen by the variant's name, so the seeded subset uses them all and a case's
+    id does not change when other variants are added."""
+    for variant in variants:
+        pick = zlib.crc32(repr(variant).encode()) % len(PAYLOADS)
+        for payload in PAYLOADS if full else (PAYLOADS[pick],):
             yield variant, payload
 
 

@@ -144,7 +144,7 @@ def _huge_header(payload: str) -> bytes:
 @family("npy-object", 3, "object arrays in .npy, whatever the header spelling")
 def npy_object(full: bool) -> Iterable[tuple]:
     variants = [*NPY_HEADERS, "header-over-10000-bytes"]
-    for variant, payload in rotate(variants, full, start=2):
+    for variant, payload in rotate(variants, full):
         if variant == "header-over-10000-bytes":
             make = lambda p=payload: _huge_header(p)  # noqa: E731
         else:

@@ -129,6 +129,6 @@ def polyglot_prefix_zip(full: bool) -> Iterable[tuple]:
         name = f"{prefix}-{'offsets-shifted' if shift else 'offsets-unshifted'}"
         make = lambda p=PREFIXES[prefix], s=shift, pl=payload: _prefixed_pickle_zip(p, s, pl)  # noqa: E731
         yield name, payload, "model.zip", make
-    for (shift,), payload in rotate([(True,), (False,)], full, start=1):
-        name = f"eocd-npz-{'offsets-shifted' if shift else 'offsets-unshifted'}"
-        yield name, payload, "arrays.npz", (lambda s=shift, pl=payload: _eocd_npz(s, pl))
+    shifts = {"eocd-npz-offsets-shifted": True, "eocd-npz-offsets-unshifted": False}
+    for name, payload in rotate(list(shifts), full):
+        yield name, payload, "arrays.npz", (lambda s=shifts[name], pl=payload: _eocd_npz(s, pl))

@@ -160,6 +160,6 @@ DUPLICATES: dict[str, tuple[Callable[[str], bytes], str]] = {
 
 @family("zip-duplicates", 3, "duplicate, case-colliding and decoy zip records")
 def zip_duplicates(full: bool) -> Iterable[tuple]:
-    for variant, payload in rotate(list(DUPLICATES), full, start=1):
+    for variant, payload in rotate(list(DUPLICATES), full):
         build, fname = DUPLICATES[variant]
         yield variant, payload, fname, (lambda b=build, p=payload: b(p))

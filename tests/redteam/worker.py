@@ -197,6 +197,11 @@ def scan(path: str) -> dict[str, Any]:
 
 
 # -- the fork loop -----------------------------------------------------------------------
+def describe(exc: BaseException) -> str:
+    """ "Type: first line of the message", as recorded for a load that raised."""
+    return type(exc).__name__ + ": " + (str(exc).strip().splitlines() or [""])[0][:300]
+
+
 def _limit_address_space(budget: int) -> None:
     with open("/proc/self/status") as f:
         size_kib = next(int(line.split()[1]) for line in f if line.startswith("VmSize:"))
@@ -220,7 +225,7 @@ def _child(action: Callable[[], Any], workdir: str, budget: int) -> None:
                 f.write(text)
     except BaseException as exc:
         with open(".error", "w") as f:
-            f.write(type(exc).__name__ + ": " + (str(exc).strip().splitlines() or [""])[0][:300])
+            f.write(describe(exc))
         code = 1
     os._exit(code)
 
@@ -326,7 +331,7 @@ def _batch_child(
             try:
                 table[name](job["path"], hints, extra)
             except BaseException as exc:
-                error = type(exc).__name__ + ": " + (str(exc).strip().splitlines() or [""])[0][:300]
+                error = describe(exc)
             result = {
                 "fired": os.path.exists(MARKER),
                 "error": error,
