@@ -44,7 +44,12 @@ SHORT = {
 
 
 def short(names: list[str]) -> str:
-    return ", ".join(SHORT.get(n, n) for n in names) or "-"
+    """Loader names for a table cell; guarded loads as one "guard(...)" item."""
+    plain = [SHORT.get(n, n) for n in names if not n.startswith("guard:")]
+    guarded = [SHORT.get(n[6:], n[6:]) for n in names if n.startswith("guard:")]
+    if guarded:
+        plain.append(f"guard({', '.join(guarded)})")
+    return ", ".join(plain) or "-"
 
 
 def run(cases: list[Case], folder: Path) -> dict[str, FileResult]:
@@ -104,7 +109,7 @@ def miss_rows(cases: list[Case], results: dict[str, FileResult]) -> list[str]:
         verdicts = ", ".join(
             sorted({f"{r.verdict} ({r.scan.extra.get('cli_exit')})" for r in res if r.scan})
         )
-        protected = short(_union(r.protected_fired for r in res))
+        protected = _union(r.protected_fired for r in res)
         rows.append(
             f"| {members[0].klass} | `{variant}` | {payloads} | {fired} | {verdicts} | {protected} |"
         )
