@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -190,7 +191,7 @@ def main() -> int:
     cases = [c for c in all_cases(full=not args.seeded) if c.available]
     if args.family:
         cases = [c for c in cases if c.family in args.family]
-    start = time.monotonic()
+    start, load_before = time.monotonic(), os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="redteam-bench-") as tmp:
         results = run(cases, Path(tmp) / "files")
         check = check_misses(cases, results, Path(tmp) / "check")
@@ -201,7 +202,8 @@ def main() -> int:
         "## redteam",
         "",
         f"`{command} --write benchmarks/RESULTS.md` ({len(cases)} files, {loads} loads "
-        f"in forked children, {elapsed:.0f} s wall on 2 cores). A miss is a file that some "
+        f"in forked children, {elapsed:.0f} s wall on 2 cores, load average "
+        f"{load_before:.1f} at start, {os.getloadavg()[0]:.1f} at end). A miss is a file that some "
         "real loader executes (or, for `dos`, that a load cannot finish cheaply) and that "
         "torchvet rates anything but unknown/dangerous (`dos`: rated safe).",
         "",
