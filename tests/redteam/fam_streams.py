@@ -253,6 +253,15 @@ LIMITS: dict[str, Callable[[str], bytes]] = {
     "payload-then-bad-opcode": lambda p: pickle_bytes(p)[:-1] + b"\xff",
     "payload-then-truncated": lambda p: pickle_bytes(p)[:-1] + b"X\xff\xff\x00\x00ab",
     "payload-then-stack-underflow": lambda p: pickle_bytes(p)[:-1] + b"000.",
+    # after the payload, constructs that make CPython's unpickler raise: a reader that
+    # trips over them must keep what it found before
+    "payload-then-stack-global-of-ints": lambda p: pickle_bytes(p)[:-1] + b"K\x01K\x02\x93.",
+    "payload-then-non-ascii-global": lambda p: pickle_bytes(p)[:-1] + b"c\xff\xfe\nx\n.",
+    "payload-then-persistent-id": lambda p: pickle_bytes(p)[:-1] + b"Pstorage\n.",
+    "payload-then-extension-code": lambda p: pickle_bytes(p)[:-1] + b"\x82\xfe.",
+    "payload-then-huge-long": lambda p: (
+        pickle_bytes(p)[:-1] + b"\x8b" + struct.pack("<i", 1 << 17) + b"\x01" * (1 << 17) + b"."
+    ),
     "marks-before-payload": lambda p: b"\x80\x02" + b"(" * 100_001 + pickle_bytes(p)[2:],
     "marks-after-payload": lambda p: pickle_bytes(p)[:-1] + b"(" * 100_001 + b".",
     "stack-before-payload": lambda p: b"\x80\x02" + b"N" * 1_000_001 + pickle_bytes(p)[2:],
