@@ -56,7 +56,12 @@ def test_joblib_dumps_are_followed(protocol: int, tmp_path: Path) -> None:
     for name, obj in OBJECTS.items():
         result = scan_file(dump({"v": obj, "after": 1}, protocol, tmp_path / f"{name}.joblib"))
         assert result.format == "joblib", name
-        assert result.verdict.value == "unsupported", (name, result.findings)
+        # pickle.load (not joblib.load) reads an object array's nested pickle with the
+        # outer memo and would import memo strings as modules: unknown, said as such.
+        misread = [f for f in result.findings if f.category.value == "unknown-global"]
+        assert all(f.view == "pickle.load" for f in misread), (name, misread)
+        expected = "unknown" if misread else "unsupported"
+        assert result.verdict.value == expected, (name, result.findings)
         assert not any(f.category.value == "malformed" for f in result.findings)
 
 
@@ -129,7 +134,7 @@ def test_array_bytes_read_by_pickle_load_are_scanned() -> None:
     data = wrapper(Asm(2), shape=(4,), code="u1").bytes() + b"N" + padding + b"NNNN."
     result = scan_bytes(data, name="x.joblib")
     assert result.verdict.value == "dangerous"
-    assert any("pickle.load" in f.message for f in result.findings)
+    assert any(f.view == "pickle.load" for f in result.findings if f.category.value == "gadget")
 
 
 def test_wrapper_inside_a_frame_is_not_guessed() -> None:

@@ -78,6 +78,9 @@ class ContainerScan:
     # BUILD hook used for every stream this scan runs unless one is passed
     # (joblib: arrays written inline after their wrappers).
     after_build: AfterBuild | None = field(default=None, repr=False)
+    # The reading already was pickle.load's: every concatenated pickle from byte 0 with
+    # no hook, so the dispatcher need not read the file that way again.
+    read_as_plain_pickles: bool = False
 
     def __post_init__(self) -> None:
         opened = _OPENED.get()

@@ -70,7 +70,7 @@ _READERS: dict[str, Reader] = {
 def scan_container(src: ByteSource, ctx: ScanContext) -> ContainerScan:
     """Read one source every way a real loader could; merge into the primary reading."""
     primary = guarded(TORCH_VIEW, src, ctx, _torch_reading)
-    if _starts_like_pickle(src) and primary.format != "pickle":
+    if _starts_like_pickle(src) and not primary.read_as_plain_pickles:
         absorb(primary, guarded(PICKLE_VIEW, src, ctx, _pickle_reading), PICKLE_VIEW)
     if _has_zip_end_record(src):
         absorb(primary, guarded(ZIPFILE_VIEW, src, ctx, _zipfile_reading), ZIPFILE_VIEW)

@@ -77,7 +77,6 @@ def scan_joblib_or_pickle(buf: Buffer, ctx: ScanContext, entry: str = "") -> Con
         if reader.arrays:
             _vouch_for_wrapper(scan)
         scan.add(Category.UNSUPPORTED_FORM, JOBLIB_MESSAGE, entry)
-        _plain_reading(scan, buf, ctx, entry)
     else:
         scan.add(Category.UNSUPPORTED_FORM, PLAIN_MESSAGE, entry)
     result = ContainerScan(
@@ -102,26 +101,6 @@ def _vouch_for_wrapper(scan: ContainerScan) -> None:
                 Category.NOTE,
                 f"{WRAPPER}: joblib's array placeholder; joblib.load reads the array stored "
                 "after it",
-                f.entry,
-                f.offset,
-                f.global_name,
-            )
-
-
-def _plain_reading(scan: ContainerScan, buf: Buffer, ctx: ScanContext, entry: str) -> None:
-    """pickle.load reads the array bytes as opcodes: keep any named gadget found that way."""
-    plain = ContainerScan("pickle")
-    ContainerScan.run_pickle(plain, ctx, buf, entry, None, 0, torch_reads=False)  # type: ignore[arg-type]
-    seen = {(f.global_name, f.offset) for f in scan.findings}
-    for f in plain.findings:
-        if (
-            f.category is Category.GADGET
-            and f.global_name
-            and (f.global_name, f.offset) not in seen
-        ):
-            scan.add(
-                Category.GADGET,
-                f"{f.message} (if read by pickle.load, not joblib.load)",
                 f.entry,
                 f.offset,
                 f.global_name,

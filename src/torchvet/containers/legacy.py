@@ -61,7 +61,8 @@ def _scan(buf: Buffer, ctx: ScanContext) -> ContainerScan:
         return _scan_legacy(buf, ctx)
     scan = joblib_files.scan_joblib_or_pickle(buf, ctx)
     if _never_a_pickle(scan, buf):
-        return _not_a_model(buf)
+        scan = _not_a_model(buf)
+    scan.read_as_plain_pickles = scan.format != "joblib"  # joblib follows inline arrays
     return scan
 
 

@@ -59,10 +59,13 @@ def absorb(primary: ContainerScan, other: ContainerScan, view: str) -> None:
             if not _importable(name) or name in GUARD_DATA:
                 continue  # no loader can import it, or joblib's/pandas' own data class
             if name is not None and not could_exist(name, expected):
-                category = Category.WARNING
+                # Most often a misreading (pickle.load reading a joblib object array's
+                # nested pickle puts memo strings where module names go); but a module of
+                # that name on the loading machine would run: say so, and stay unknown.
                 message = (
-                    f"{view} would try to import {name}, from a module that neither a known "
-                    "library nor the rest of this file provides"
+                    f"{view} would import and call {name}, from a module that neither a "
+                    "known library nor the rest of this file names (if no such module is "
+                    "installed where the file is loaded, that load fails there)"
                 )
         if category not in _EXECUTION_CATEGORIES:
             continue
@@ -85,13 +88,9 @@ def _modules_named(scan: ContainerScan) -> frozenset[str]:
 
 
 def could_exist(name: str, expected: frozenset[str]) -> bool:
-    """Whether the loading process may have the module a secondary reading imports.
-
-    A secondary reading can meet names no writer meant (pickle.load reading a joblib
-    object array's nested pickle puts memo strings such as ``NumpyArrayWrapper`` where
-    a module name goes). Such a name runs code only if its module exists where the file
-    is loaded: the standard library, a library the ML world installs, or a module the
-    file itself names elsewhere. Others are reported as warnings (see SECURITY.md)."""
+    """Whether a module of this name is commonly found where models are loaded: the
+    standard library, a library the ML world installs, or one the file names elsewhere.
+    Only wording and the text-or-pickle decision depend on it, never a verdict's floor."""
     top = name.split(".", 1)[0]
     return top in sys.stdlib_module_names or top in COMMON_PACKAGES or top in expected
 
