@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.pickle.opcodes import BY_CODE
+from torchvet.pickle.trace import StreamTrace
 from torchvet.results import Category
 from torchvet.source import ByteSource
 
@@ -43,24 +44,43 @@ def scan_pickle_streams(
     start: int = 0,
     torch_reads_first: bool = True,
 ) -> int:
-    """Scan concatenated pickles from ``start``; return where reading ended."""
-    pos = start
-    for index in range(MAX_STREAMS):
-        trace = scan.run_pickle(
-            ctx, buf, entry, None, pos, torch_reads=torch_reads_first and index == 0
-        )
-        if index == 0:
+    """Scan concatenated pickles from ``start``; return where reading ended.
+
+    After a STOP inside a FRAME, a loader that buffers frames (pickle's pure-Python
+    unpickler; the C one over BytesIO) resumes at the frame's end, another right after
+    STOP: the next pickle.load may start at either, so both are followed."""
+    pending, seen, end = [start], set(), start
+    while pending:
+        pos = pending.pop(0)
+        if pos in seen:
+            continue
+        if len(seen) == MAX_STREAMS:
+            scan.add(
+                Category.MALFORMED, f"more than {MAX_STREAMS} concatenated pickles", entry, pos
+            )
+            break
+        first = not seen
+        seen.add(pos)
+        trace = scan.run_pickle(ctx, buf, entry, None, pos, torch_reads=torch_reads_first and first)
+        if first:
             scan.root = trace.root
-        if not trace.stopped:
-            return trace.end
-        pos = trace.end
+        end = max(end, trace.end)
+        if trace.stopped:
+            pending.extend(_next_pickles(buf, trace, scan, entry))
+    return end
+
+
+def _next_pickles(buf: bytes, trace: StreamTrace, scan: ContainerScan, entry: str) -> list[int]:
+    resumes = {trace.end, max(trace.end, trace.frame_end or 0)}
+    found = []
+    for pos in sorted(resumes):
         if pos >= len(buf):
-            return pos
+            continue
         if BY_CODE[buf[pos]] is None:
             scan.add(
                 Category.NOTE, f"{len(buf) - pos} trailing bytes after the last pickle", entry, pos
             )
-            return pos
+            continue
         scan.add(
             Category.NOTE,
             f"another pickle starts at offset {pos}: a loader that calls pickle.load again "
@@ -68,8 +88,8 @@ def scan_pickle_streams(
             entry,
             pos,
         )
-    scan.add(Category.MALFORMED, f"more than {MAX_STREAMS} concatenated pickles", entry, pos)
-    return pos
+        found.append(pos)
+    return found
 
 
 def dormant_gadgets(buf: bytes, pos: int, ctx: ScanContext) -> list[str]:

@@ -1,0 +1,160 @@
+"""Regression tests, one per divergence the differential fuzzer found: torchvet must read
+on wherever one of CPython's unpicklers reads on, and see the globals it resolves.
+
+Each case is checked against the real unpicklers (tests/decoder/oracle.py: find_class
+records and returns an inert stub), so a test fails if CPython stops resolving the
+global as much as if torchvet stops seeing it.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from tests.decoder.oracle import MODES, check, run_loader, torchvet_view
+from tests.scan.helpers import kinds, run
+from torchvet.pickle.textnum import HugeDecimal, parse_float_line, parse_int_line
+from torchvet.pickle.trace import IssueKind
+from torchvet.results import Category, Verdict
+from torchvet.scan import scan_bytes
+
+PAYLOAD = b"cos\nsystem\n"
+
+
+def frame(length: int) -> bytes:
+    return b"\x95" + struct.pack("<Q", length)
+
+
+def resolved(data: bytes, mode: str) -> list[tuple[str, str]]:
+    (spec,) = [m for m in MODES if m[0] == mode]
+    return [(module, name) for module, name, _ in run_loader(data, spec).globals]
+
+
+def assert_read_like_cpython(data: bytes, mode: str, expected: tuple[str, str]) -> None:
+    assert expected in resolved(data, mode), "CPython no longer resolves it: update the case"
+    assert check(data) == []
+    assert expected in torchvet_view(data).raws
+
+
+# -- numbers: INT (strtol base 0 in C), LONG, FLOAT, PUT/GET (base 10) -----------------
+@pytest.mark.parametrize(
+    "spelling", [b"07", b"010", b"+1", b"-0", b"5\x00junk", b"\x00", b" 7", b"0o17", b"1_0"]
+)
+def test_int_spellings_c_reads(spelling: bytes) -> None:
+    assert_read_like_cpython(
+        b"I" + spelling + b"\n0" + PAYLOAD + b".", "C/file/stub", ("os", "system")
+    )
+
+
+@pytest.mark.parametrize(("line", "value"), [(b"010\n", 8), (b"07\n", 7), (b"+1\n", True)])
+def test_int_values_are_cs(line: bytes, value: int) -> None:
+    got = parse_int_line(line)
+    assert got == value and type(got) is type(value)
+
+
+@pytest.mark.parametrize("spelling", [b"5\x00junk", b"5\x00xL", b"00L"])
+def test_long_spellings(spelling: bytes) -> None:
+    assert_read_like_cpython(
+        b"L" + spelling + b"\n0" + PAYLOAD + b".", "C/file/stub", ("os", "system")
+    )
+
+
+@pytest.mark.parametrize(
+    ("spelling", "mode"),
+    [
+        (b" 1.5", "Py/stub"),
+        (b"1_0.5", "Py/stub"),
+        (b"1e999", "Py/stub"),
+        (b"1.5\x00x", "C/file/stub"),
+    ],
+)
+def test_float_spellings(spelling: bytes, mode: str) -> None:
+    assert_read_like_cpython(b"F" + spelling + b"\n0" + PAYLOAD + b".", mode, ("os", "system"))
+
+
+def test_float_overflow_reads_as_python_does() -> None:
+    assert parse_float_line(b"1e999\n") == float("inf")
+
+
+@pytest.mark.parametrize("index", [b"010", b"00", b" 7 ", b"+3", b"1_0", b"5\x00z", b"9" * 25])
+def test_memo_index_spellings(index: bytes) -> None:
+    data = b"\x80\x04\x8c\x02osp" + index + b"\n0g" + index + b"\n\x8c\x06system\x93."
+    either = resolved(data, "C/file/stub") + resolved(data, "Py/stub")
+    assert ("os", "system") in either
+    assert check(data) == []
+
+
+def test_long_literals_over_the_digit_limit_are_read() -> None:
+    digits = b"9" * 5000
+    data = b"Np" + digits + b"\n0g" + digits + b"\n0" + PAYLOAD + b"."
+    trace = run(data)
+    assert trace.stopped and IssueKind.DECODE not in kinds(trace)
+    assert HugeDecimal(digits) != 0 and parse_int_line(digits + b"\n") == HugeDecimal(digits)
+
+
+# -- GLOBAL / INST lines ------------------------------------------------------------------
+def test_inst_without_mark_is_imported_by_pure_python() -> None:
+    assert_read_like_cpython(b"ios\nsystem\n.", "Py/stub", ("os", "system"))
+
+
+@pytest.mark.parametrize(
+    ("tail", "name"), [(b"cos\nsystemX", "system"), (b"cantigravityX", "antigravity")]
+)
+def test_unterminated_last_line_loses_its_last_byte(tail: bytes, name: str) -> None:
+    data = b"\x80\x02" + tail
+    expected = ("os", name) if name == "system" else (name, "")
+    assert_read_like_cpython(data, "Py/stub", expected)
+
+
+def test_python2_names_resolve_as_pickle_maps_them() -> None:
+    data = b"\x80\x02ccommands\ngetoutput\nX\x04\x00\x00\x00true\x85R."
+    trace = run(data)
+    assert {g.qualname for g in trace.globals()} >= {"subprocess.getoutput"}
+    assert scan_bytes(data).verdict is Verdict.DANGEROUS
+
+
+# -- FRAME ---------------------------------------------------------------------------------
+def test_frame_longer_than_the_data_is_read_by_pure_python() -> None:
+    data = b"\x80\x04" + frame(1000) + PAYLOAD + b"."
+    assert resolved(data, "C/file/stub") == []  # C refuses the frame
+    assert_read_like_cpython(data, "Py/stub", ("os", "system"))
+
+
+def test_pickle_after_a_stop_inside_a_frame_starts_at_the_frame_end() -> None:
+    body = b"N.\x7f\x7f"  # STOP, then bytes no loader reads as opcodes
+    data = b"\x80\x04" + frame(len(body)) + body + b"\x80\x02" + PAYLOAD + b"."
+    assert_read_like_cpython(data, "Py/stub", ("os", "system"))
+    assert_read_like_cpython(data, "C/BytesIO/stub", ("os", "system"))
+
+
+@pytest.mark.parametrize(
+    ("body", "after", "expected"),
+    [
+        (b"cos\nsys", b"tem\n.", ("os", "tem")),  # the name line comes from after the frame
+        (b"cbuil", b"tins\nset\n.", ("tins", "set")),
+        (b"X\x0a\x00\x00\x00ab", b"cdefghij.\x7f" + PAYLOAD + b".", ("os", "system")),
+        (b"N" + frame(20) + b"0", b"0" + PAYLOAD + b"." + b"\x7f" * 9, ("os", "system")),
+    ],
+)
+def test_c_over_bytesio_reads_across_a_frame_end_from_the_file(
+    body: bytes, after: bytes, expected: tuple[str, str]
+) -> None:
+    data = b"\x80\x04" + frame(len(body)) + body + after
+    assert expected not in resolved(data, "C/file/stub")  # the linear reading differs
+    assert_read_like_cpython(data, "C/BytesIO/stub", expected)
+
+
+def test_spliced_reading_is_judged_with_its_view() -> None:
+    body = b"X\x0a\x00\x00\x00ab"
+    data = b"\x80\x04" + frame(len(body)) + body + b"cdefghij.\x7f" + PAYLOAD + b"."
+    result = scan_bytes(data)
+    gadgets = [f for f in result.findings if f.category is Category.GADGET]
+    assert result.verdict is Verdict.DANGEROUS
+    assert {f.view for f in gadgets} >= {"pickle.load(BytesIO), torch.load(weights_only=False)"}
+
+
+def test_next_buffer_reads_on() -> None:
+    data = b"\x80\x05\x970" + PAYLOAD + b"."
+    trace = run(data)
+    assert ("os", "system") in {g.raw for g in trace.globals()}
