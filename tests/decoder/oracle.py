@@ -168,9 +168,10 @@ class Divergence:
 
 @dataclass
 class TorchvetView:
-    raws: set[tuple[str, str]]
-    ends: set[int]
-    verdict: Verdict
+    raws: set[tuple[str, str]]  # every (module, name) a GLOBAL/INST/STACK_GLOBAL named
+    ends: set[int]  # where a pickle ended: after STOP, or at the end of its frame
+    verdict: Verdict  # the worst finding of the streams' judgements
+    alternates: int  # readings of the C unpickler over file objects that were run
 
 
 def torchvet_view(data: bytes) -> TorchvetView:
@@ -184,7 +185,8 @@ def torchvet_view(data: bytes) -> TorchvetView:
             ends.add(t.end)
             if t.frame_end is not None:
                 ends.add(max(t.end, t.frame_end))
-    return TorchvetView(raws, ends, worst(f.verdict for f in scan.findings))
+    verdict = worst(f.verdict for f in scan.findings)
+    return TorchvetView(raws, ends, verdict, len(scan.alternates))
 
 
 def resolved_names(module: str, name: str, proto: int | None) -> set[str]:
@@ -200,11 +202,16 @@ def resolved_names(module: str, name: str, proto: int | None) -> set[str]:
 
 
 def check(data: bytes) -> list[Divergence]:
+    """Every divergence between CPython's unpicklers and torchvet on ``data``."""
     runs = [run_loader(data, mode) for mode in MODES]
     try:
         view = torchvet_view(data)
     except Exception as exc:  # TORCHVET_DEBUG surfaces internal errors
         return [Divergence("crash", f"{type(exc).__name__}: {exc}")]
+    return check_runs(runs, view)
+
+
+def check_runs(runs: list[LoaderRun], view: TorchvetView) -> list[Divergence]:
     out: list[Divergence] = []
     for run in runs:
         for module, name, proto in run.globals:

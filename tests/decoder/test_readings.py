@@ -158,3 +158,11 @@ def test_next_buffer_reads_on() -> None:
     data = b"\x80\x05\x970" + PAYLOAD + b"."
     trace = run(data)
     assert ("os", "system") in {g.raw for g in trace.globals()}
+
+
+def test_build_on_an_ordereddict_made_by_obj_is_read() -> None:
+    # The fuzzer's one crash: models assumed every OrderedDict instance was a dict value.
+    data = b"(ccollections\nOrderedDict\no}X\x01\x00\x00\x00aK\x01sb."
+    assert ("collections", "OrderedDict") in resolved(data, "C/file/stub")
+    assert check(data) == []
+    assert scan_bytes(data).verdict is not Verdict.SAFE
