@@ -9,9 +9,13 @@ global as much as if torchvet stops seeing it.
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
 import pytest
 
+from tests.corpus.containers import write_torch_zip
+from tests.corpus.oracle import payload_fires
+from tests.corpus.record import CorpusFile
 from tests.decoder.oracle import MODES, check, run_loader, torchvet_view
 from tests.scan.helpers import kinds, run
 from torchvet.pickle.textnum import HugeDecimal, parse_float_line, parse_int_line
@@ -152,6 +156,32 @@ def test_spliced_reading_is_judged_with_its_view() -> None:
     gadgets = [f for f in result.findings if f.category is Category.GADGET]
     assert result.verdict is Verdict.DANGEROUS
     assert {f.view for f in gadgets} >= {"pickle.load(BytesIO), torch.load(weights_only=False)"}
+
+
+def _unicode(text: str) -> bytes:
+    data = text.encode()
+    return b"X" + struct.pack("<I", len(data)) + data
+
+
+def test_torch_load_of_a_zip_runs_what_only_the_spliced_reading_shows(tmp_path: Path) -> None:
+    # Linear reading: a 10-character string, STOP, junk. torch.load(weights_only=False)
+    # reads data.pkl from BytesIO: the string's payload comes from after the frame, and
+    # reading resumes on builtins.open(marker, "w").
+    marker = tmp_path / "marker"
+    body = b"X\x0a\x00\x00\x00ab"
+    payload = b"0cbuiltins\nopen\n" + _unicode(str(marker)) + _unicode("w") + b"\x86R."
+    pkl = b"\x80\x04" + frame(len(body)) + body + b"cdefghij.\x7f" + payload
+    path = tmp_path / "spliced.pt"
+    write_torch_zip(path, [("data.pkl", pkl)])
+    record = CorpusFile(
+        path, "spliced-frame", "payload after a frame end", "torch-zip", "malicious",
+        trigger="torch.load", fires=True, marker=marker,
+    )  # fmt: skip
+    assert payload_fires(record, tmp_path)
+    result = scan_bytes(path.read_bytes(), name=str(path))
+    assert result.verdict is Verdict.DANGEROUS
+    views = {f.view for f in result.findings if f.global_name == "builtins.open"}
+    assert "pickle.load(BytesIO), torch.load(weights_only=False)" in views
 
 
 def test_next_buffer_reads_on() -> None:
