@@ -43,7 +43,7 @@ def fuzz(streams: int, jobs: int, seed: int, batch: int) -> tuple[dict, float]:
     examples: list[dict] = []
     started = time.perf_counter()
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(jobs, initializer=limit_process, maxtasksperchild=20) as pool:
+    with ctx.Pool(jobs, initializer=limit_process) as pool:
         for report in pool.imap_unordered(_batch, tasks):
             stats.update(report["stats"])
             classes.update(report["classes"])

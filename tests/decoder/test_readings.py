@@ -149,6 +149,14 @@ def test_c_over_bytesio_reads_across_a_frame_end_from_the_file(
     assert_read_like_cpython(data, "C/BytesIO/stub", expected)
 
 
+def test_the_pickle_after_a_spliced_reading_is_scanned() -> None:
+    # Linear: an invalid \\u escape ends the stream. C over BytesIO reads the UNICODE
+    # line from after the frame, finishes this pickle and loads the next one.
+    data = b"\x80\x04" + frame(5) + b"V\\u12\nN." + b"\x80\x02" + PAYLOAD + b"."
+    assert resolved(data, "C/file/stub") == []
+    assert_read_like_cpython(data, "C/BytesIO/stub", ("os", "system"))
+
+
 def test_spliced_reading_is_judged_with_its_view() -> None:
     body = b"X\x0a\x00\x00\x00ab"
     data = b"\x80\x04" + frame(len(body)) + body + b"cdefghij.\x7f" + PAYLOAD + b"."

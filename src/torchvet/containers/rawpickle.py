@@ -46,32 +46,40 @@ def scan_pickle_streams(
 ) -> int:
     """Scan concatenated pickles from ``start``; return where reading ended.
 
-    After a STOP inside a FRAME, a loader that buffers frames (pickle's pure-Python
-    unpickler; the C one over BytesIO) resumes at the frame's end, another right after
-    STOP: the next pickle.load may start at either, so both are followed."""
-    pending, seen, end = [start], set(), start
-    while pending:
+    A loader calling pickle.load again starts right after STOP or, when STOP is inside a
+    FRAME it buffered (pickle's pure-Python unpickler; the C one over BytesIO), at the
+    frame's end; and where the C unpickler read the stream differently (frames.py), its
+    own ends count too. Every such start is scanned."""
+    pending, seen, end = [start], {start}, start
+    for scanned in range(MAX_STREAMS + 1):
+        if not pending:
+            break
         pos = pending.pop(0)
-        if pos in seen:
-            continue
-        if len(seen) == MAX_STREAMS:
+        if scanned == MAX_STREAMS:
             scan.add(
                 Category.MALFORMED, f"more than {MAX_STREAMS} concatenated pickles", entry, pos
             )
             break
-        first = not seen
-        seen.add(pos)
+        first = scanned == 0
+        readings = len(scan.alternates)
         trace = scan.run_pickle(ctx, buf, entry, None, pos, torch_reads=torch_reads_first and first)
         if first:
             scan.root = trace.root
         end = max(end, trace.end)
-        if trace.stopped:
-            pending.extend(_next_pickles(buf, trace, scan, entry))
+        for nxt in _next_pickles(buf, [trace, *scan.alternates[readings:]], scan, entry):
+            if nxt not in seen:
+                seen.add(nxt)
+                pending.append(nxt)
     return end
 
 
-def _next_pickles(buf: bytes, trace: StreamTrace, scan: ContainerScan, entry: str) -> list[int]:
-    resumes = {trace.end, max(trace.end, trace.frame_end or 0)}
+def _next_pickles(
+    buf: bytes, traces: list[StreamTrace], scan: ContainerScan, entry: str
+) -> list[int]:
+    resumes = set()
+    for t in traces:
+        if t.stopped:
+            resumes |= {t.end, max(t.end, t.frame_end or 0)}
     found = []
     for pos in sorted(resumes):
         if pos >= len(buf):
