@@ -27,7 +27,7 @@ from tests.decoder.difffuzz import limit_process  # noqa: E402
 with atheris.instrument_imports(include=["torchvet", "pickle", "_compat_pickle"]):
     import pickle  # noqa: F401
 
-    from tests.decoder.oracle import check  # noqa: E402
+    from tests.decoder.oracle import check
 
 CORPUS = ROOT / "benchmarks" / ".work" / "atheris-corpus"
 
