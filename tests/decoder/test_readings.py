@@ -8,6 +8,8 @@ global as much as if torchvet stops seeing it.
 
 from __future__ import annotations
 
+import io
+import pickle
 import struct
 from pathlib import Path
 
@@ -204,3 +206,20 @@ def test_build_on_an_ordereddict_made_by_obj_is_read() -> None:
     assert ("collections", "OrderedDict") in resolved(data, "C/file/stub")
     assert check(data) == []
     assert scan_bytes(data).verdict is not Verdict.SAFE
+
+
+def test_a_read_that_c_reads_otherwise_is_at_least_unknown() -> None:
+    data = b"\x80\x04" + frame(2) + b"I12\n."  # the INT line is 12 in memory, 2 over BytesIO
+    trace = run(data)
+    assert trace.straddles and IssueKind.UNVERIFIED in kinds(trace)
+    assert scan_bytes(data).verdict is Verdict.UNKNOWN
+
+
+def test_reads_c_reads_alike_are_not_flagged() -> None:
+    # A bytes payload across the frame's end: C continues from its buffer (ReadInto).
+    data = b"\x80\x04" + frame(3) + b"C\x04abcd0N."
+    assert pickle.load(io.BytesIO(data)) is None and pickle.loads(data) is None
+    assert not run(data).straddles
+    truncated = pickle.dumps({"a": list(range(50))}, protocol=4)[:-5]
+    assert not run(truncated).straddles
+    assert scan_bytes(truncated).verdict is Verdict.MALFORMED

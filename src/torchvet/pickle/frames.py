@@ -17,8 +17,8 @@ and so does ``pickle.load(BytesIO(...))``); above 512 bytes for ``zipfile``'s me
 (``numpy.load`` of an .npz with ``allow_pickle=True``); when the frame does not fit in
 what a ``BufferedReader`` holds (``open(path, "rb")``: 4 or 8 KiB blocks, so it depends
 on where the frame falls). ``READINGS`` lists these policies; the machine records when
-a read crosses a frame's end (``StreamTrace.straddles``) so that the stream is read
-again under each of them.
+a read crosses a frame's end and C would read other bytes (``StreamTrace.straddles``),
+so that the stream is read again under each of them.
 """
 
 from __future__ import annotations
@@ -95,36 +95,53 @@ class Frames:
         self.splice = splice
         self.end: int | None = None  # end of the buffered frame
         self.spliced = False  # whether that frame was read(n)-buffered
-        self.straddles = False  # a read crossed (or failed inside) a frame
+        # Offset of the first opcode the C unpickler would read differently over a file
+        # object that read(n)-buffers frames (linear reading only).
+        self.straddle_at: int | None = None
         self.furthest: int | None = None  # furthest frame end (where the file is)
 
     def read(self, buf: bytes, kind: str, pos: int) -> tuple[object, int]:
-        """Read argument ``kind`` at ``pos``; the opcode at ``pos - 1`` is inside or
-        after the buffered frame."""
+        """Read argument ``kind`` at ``pos`` (just after its opcode byte)."""
         end = self.end
         if end is not None and pos > end:
             self.end = end = None
-        try:
-            if end is not None and self.spliced:
-                value, new_pos = read_across(buf, kind, pos, end)
-            else:
+        if end is None:
+            return READERS[kind](buf, pos)
+        if self.spliced:
+            value, new_pos = read_across(buf, kind, pos, end)
+        else:
+            try:
                 value, new_pos = READERS[kind](buf, pos)
-        except DecodeError:
-            self.straddles = self.straddles or end is not None
-            raise
-        if end is not None and new_pos >= end:
+            except DecodeError:
+                self._compare(buf, kind, pos, end, None)
+                raise
+            if new_pos > end:
+                self._compare(buf, kind, pos, end, (value, new_pos))
+        if new_pos >= end:
             self.end = None
-            self.straddles = self.straddles or (new_pos > end and not self.spliced)
         return value, new_pos
+
+    def _compare(
+        self, buf: bytes, kind: str, pos: int, end: int, linear: tuple[object, int] | None
+    ) -> None:
+        if self.straddle_at is not None or self.splice is not None:
+            return
+        try:
+            spliced: tuple[object, int] | None = read_across(buf, kind, pos, end)
+        except DecodeError:
+            spliced = None
+        if spliced != linear:
+            self.straddle_at = pos - 1
 
     def open(self, size: int, start: int, length: int) -> tuple[int, bool]:
         """FRAME of ``length`` bytes whose data starts at ``start`` in data of ``size``
         bytes: (where reading goes on, whether the frame runs past the data)."""
-        held = self.end if self.end is not None and start <= self.end else None
+        held = self.end if self.end is not None and start < self.end else None
         if held is not None and start + length <= held:
             return start, False  # C: already buffered; Python: fails (frame in a frame)
         if held is not None:
-            self.straddles = True
+            if self.straddle_at is None and self.splice is None:
+                self.straddle_at = start - 9  # the FRAME opcode
             if self.spliced:  # the new frame is read from the file, past the old one
                 start = held
         self.spliced = self.splice is not None and self.splice(start, length)

@@ -145,9 +145,23 @@ class Machine:
                     self._limit(p, f"stack deeper than {limits.max_stack} items")
         except _Stop:
             pass
-        trace.straddles = self.frames.straddles
+        self._note_straddle()
         trace.end = p if not trace.stopped else self.next_pos
         return trace
+
+    def _note_straddle(self) -> None:
+        at = self.frames.straddle_at
+        if at is None:
+            return
+        self.trace.straddles = True
+        # Other buffering than the readings run (frames.READINGS) could mix them.
+        self.issue(
+            IssueKind.UNVERIFIED,
+            f"a read at offset {at} crosses the end of a FRAME: pickle.load over a file "
+            "object reads other bytes there than over memory; torchvet judged its usual "
+            "readings, not every way a file object can buffer",
+            pos=at,
+        )
 
     def _read_arg(self, op: Opcode, q: int) -> tuple[object, int]:
         try:
