@@ -20,6 +20,7 @@ from tests.corpus.oracle import payload_fires
 from tests.corpus.record import CorpusFile
 from tests.decoder.oracle import MODES, check, run_loader, torchvet_view
 from tests.scan.helpers import kinds, run
+from torchvet.check.detect import is_model_file
 from torchvet.pickle.textnum import HugeDecimal, parse_float_line, parse_int_line
 from torchvet.pickle.trace import IssueKind
 from torchvet.results import Category, Verdict
@@ -223,3 +224,12 @@ def test_reads_c_reads_alike_are_not_flagged() -> None:
     truncated = pickle.dumps({"a": list(range(50))}, protocol=4)[:-5]
     assert not run(truncated).straddles
     assert scan_bytes(truncated).verdict is Verdict.MALFORMED
+
+
+def test_check_finds_a_pickle_that_only_c_over_a_file_reads(tmp_path: Path) -> None:
+    data = frame(5) + b"V\\u12\n0" + PAYLOAD + b"."  # no PROTO: it could pass for text
+    assert resolved(data, "C/file/stub") == []
+    assert ("os", "system") in resolved(data, "C/BytesIO/stub")
+    path = tmp_path / "notes.txt"
+    path.write_bytes(data)
+    assert is_model_file(path)
