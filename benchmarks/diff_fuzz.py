@@ -30,6 +30,30 @@ from benchmarks.results_file import replace_section  # noqa: E402
 from tests.decoder.difffuzz import limit_process, run_batch  # noqa: E402
 
 TITLE = "differential fuzz"
+# Divergence classes this fuzzer (and the probes that followed them) found in torchvet's
+# reader and that are fixed; each has a regression test in tests/decoder/test_readings.py.
+FIXED = (
+    "INT read as `int(x, 0)` only: C's `strtol` reads leading-zero octal (`I010` = 8), "
+    "signs, whitespace and stops at a NUL (`I5\\0junk`)",
+    "PUT/GET read as INT (base 0, `00` a bool): both unpicklers read base 10 (`p010` = 10), "
+    "C up to a NUL",
+    "LONG and FLOAT: C stops at a NUL; Python's `float()` takes whitespace, `_`, `1e999`",
+    "decimal literals over the int digit limit stopped the reader (a loader may lift it)",
+    "FRAME longer than the data stopped the reader; the pure-Python unpickler (joblib) reads on",
+    "STOP inside a frame: the next pickle.load (pure Python, C over BytesIO) starts at the "
+    "frame's end, which was never scanned",
+    "the C unpickler over a file object that read(n)-buffers a frame (BytesIO: "
+    "torch.load(weights_only=False) of a zip; zip members over 512 bytes; BufferedReader "
+    "blocks) reads across the frame's end from the file: other strings, GLOBAL lines and "
+    "nested frames, and other pickles after it; a zip checkpoint torch.load runs was "
+    "`unsupported`",
+    "INST: pickle.py imports the class before it looks for the MARK",
+    "an unterminated last GLOBAL/INST line: pickle.py drops its last byte and imports it",
+    "NEXT_BUFFER stopped the reader (a loader passing buffers= reads on)",
+    "below protocol 3, pickle's fix_imports maps more Python 2 names than torch "
+    "(`commands.getoutput` is `subprocess.getoutput`)",
+    "crash: BUILD on an OrderedDict made by OBJ/NEWOBJ_EX (models assumed a dict value)",
+)
 
 
 def _batch(job: tuple[int, int, int]) -> dict:
@@ -80,6 +104,8 @@ def section(report: dict, elapsed: float, args: argparse.Namespace) -> str:
     lines.append(f"| divergences | {sum(report['classes'].values())} |")
     for key, count in sorted(report["classes"].items()):
         lines.append(f"| divergence `{key}` | {count} |")
+    lines += ["", "Divergence classes found and fixed (tests/decoder/test_readings.py):", ""]
+    lines += [f"- {text}" for text in FIXED]
     return "\n".join(lines) + "\n"
 
 
