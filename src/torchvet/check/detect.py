@@ -323,6 +323,8 @@ def _one_stream(buf: Buffer, start: int) -> tuple[bool | None, int]:
         buf, "", _IDENTITY, limits=Limits(max_ops=_PROBE_OPS), start=start, knowledge=_knowledge()
     )
     trace = machine.run()
+    if trace.straddles:  # C reads it otherwise over a file (frames.py): no text does that
+        return True, trace.end
     called = failed = False
     for event in trace.events:
         if isinstance(event, GlobalRef) and not _well_formed(event.raw):

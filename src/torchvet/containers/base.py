@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from torchvet.pickle.frames import READINGS
 from torchvet.pickle.machine import AfterBuild, Limits, Naming, PersistentLoader, run_stream
 from torchvet.pickle.models import Knowledge
 from torchvet.pickle.trace import StreamTrace
@@ -78,6 +79,9 @@ class ContainerScan:
     # BUILD hook used for every stream this scan runs unless one is passed
     # (joblib: arrays written inline after their wrappers).
     after_build: AfterBuild | None = field(default=None, repr=False)
+    # The same streams as C's unpickler reads them over some file objects, where that
+    # differs (reads across a FRAME's end, pickle/frames.py); judged, never torch's view.
+    alternates: list[StreamTrace] = field(default_factory=list)
     # The reading already was pickle.load's: every concatenated pickle from byte 0 with
     # no hook, so the dispatcher need not read the file that way again.
     read_as_plain_pickles: bool = False
@@ -130,7 +134,25 @@ class ContainerScan:
         if torch_reads and verdict.torch_error is not None:
             self.torch_fails(verdict.torch_error)
         self.streams.append(trace)
+        if trace.straddles:
+            self._read_frames_as_c(ctx, buf, entry, persistent_load, start)
         return trace
+
+    def _read_frames_as_c(
+        self,
+        ctx: ScanContext,
+        buf: bytes,
+        entry: str,
+        persistent_load: PersistentLoader | None,
+        start: int,
+    ) -> None:
+        for view, policy in READINGS:
+            trace = run_stream(
+                buf, entry, ctx.naming, persistent_load, start, ctx.limits, ctx.knowledge,
+                splice=policy,
+            )  # fmt: skip
+            self.findings.extend(replace(f, view=view) for f in judge(trace, ctx.policy).findings)
+            self.alternates.append(trace)
 
 
 def storage_location(v: Value) -> str | None:

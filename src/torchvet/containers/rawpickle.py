@@ -11,17 +11,18 @@ from __future__ import annotations
 
 from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.pickle.opcodes import BY_CODE
+from torchvet.pickle.trace import StreamTrace
 from torchvet.results import Category
 from torchvet.source import ByteSource
 
-MAX_STREAMS = 64
+MAX_STREAMS = 4096
 
 
 def scan_pickle(src: ByteSource, ctx: ScanContext, buf: bytes | None = None) -> ContainerScan:
     scan = ContainerScan("pickle")
     if buf is None:
         if src.size > ctx.max_pickle_bytes:
-            scan.add(Category.LIMIT, f"pickle of {src.size} bytes exceeds torchvet's bound")
+            scan.add(Category.MALFORMED, f"pickle of {src.size} bytes exceeds torchvet's bound")
             return scan
         buf = src.read_at(0, src.size)
     scan_pickle_streams(buf, ctx, scan, entry="")
@@ -43,24 +44,55 @@ def scan_pickle_streams(
     start: int = 0,
     torch_reads_first: bool = True,
 ) -> int:
-    """Scan concatenated pickles from ``start``; return where reading ended."""
-    pos = start
-    for index in range(MAX_STREAMS):
-        trace = scan.run_pickle(
-            ctx, buf, entry, None, pos, torch_reads=torch_reads_first and index == 0
-        )
-        if index == 0:
+    """Scan concatenated pickles from ``start``; return where reading ended.
+
+    A loader calling pickle.load again starts right after STOP or, when STOP is inside a
+    FRAME it buffered (pickle's pure-Python unpickler; the C one over BytesIO), at the
+    frame's end; and where the C unpickler read the stream differently (frames.py), its
+    own ends count too. Every such start is scanned."""
+    pending, seen, end = [start], {start}, start
+    for scanned in range(MAX_STREAMS + 1):
+        if not pending:
+            break
+        pos = pending.pop(0)
+        if scanned == MAX_STREAMS:
+            scan.add(
+                Category.LIMIT,
+                f"more than {MAX_STREAMS} concatenated pickles; the ones from offset {pos} on "
+                "were not read",
+                entry,
+                pos,
+            )
+            break
+        first = scanned == 0
+        readings = len(scan.alternates)
+        trace = scan.run_pickle(ctx, buf, entry, None, pos, torch_reads=torch_reads_first and first)
+        if first:
             scan.root = trace.root
-        if not trace.stopped:
-            return trace.end
-        pos = trace.end
+        end = max(end, trace.end)
+        for nxt in _next_pickles(buf, [trace, *scan.alternates[readings:]], scan, entry):
+            if nxt not in seen:
+                seen.add(nxt)
+                pending.append(nxt)
+    return end
+
+
+def _next_pickles(
+    buf: bytes, traces: list[StreamTrace], scan: ContainerScan, entry: str
+) -> list[int]:
+    resumes = set()
+    for t in traces:
+        if t.stopped:
+            resumes |= {t.end, max(t.end, t.frame_end or 0)}
+    found = []
+    for pos in sorted(resumes):
         if pos >= len(buf):
-            return pos
+            continue
         if BY_CODE[buf[pos]] is None:
             scan.add(
                 Category.NOTE, f"{len(buf) - pos} trailing bytes after the last pickle", entry, pos
             )
-            return pos
+            continue
         scan.add(
             Category.NOTE,
             f"another pickle starts at offset {pos}: a loader that calls pickle.load again "
@@ -68,13 +100,8 @@ def scan_pickle_streams(
             entry,
             pos,
         )
-    scan.add(
-        Category.LIMIT,
-        f"more than {MAX_STREAMS} concatenated pickles; the ones after offset {pos} were not read",
-        entry,
-        pos,
-    )
-    return pos
+        found.append(pos)
+    return found
 
 
 def dormant_gadgets(buf: bytes, pos: int, ctx: ScanContext) -> list[str]:

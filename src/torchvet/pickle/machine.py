@@ -14,12 +14,16 @@ nesting bounds, so a hostile stream costs bounded time and memory.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NoReturn
 
 from torchvet.pickle import models
+from torchvet.pickle.frames import FramePolicy, Frames
+from torchvet.pickle.naming import Naming, pickle_reading
 from torchvet.pickle.opcodes import BY_CODE, Opcode
-from torchvet.pickle.readers import READERS, DecodeError, RawString
+from torchvet.pickle.readers import DecodeError, PartialGlobal, RawString
 from torchvet.pickle.trace import CallEvent, GlobalRef, Issue, IssueKind, StreamTrace, TypeUse
 from torchvet.pickle.values import (
     Attr,
@@ -62,20 +66,6 @@ PersistentLoader = Callable[[Value, int], Value]
 AfterBuild = Callable[["Machine", Value, Value], int]
 
 
-@dataclass
-class Naming:
-    """How GLOBAL names are mapped before lookup (torch._utils NAME/IMPORT_MAPPING)."""
-
-    name_mapping: dict[tuple[str, str], tuple[str, str]]
-    import_mapping: dict[str, str]
-
-    def map(self, module: str, name: str) -> tuple[str, str]:
-        mapped = self.name_mapping.get((module, name))
-        if mapped is not None:
-            return mapped
-        return self.import_mapping.get(module, module), name
-
-
 class Machine:
     """Runs one pickle stream symbolically. Create one per stream."""
 
@@ -89,8 +79,12 @@ class Machine:
         start: int = 0,
         knowledge: models.Knowledge | None = None,
         after_build: AfterBuild | None = None,
+        splice: FramePolicy | None = None,
     ) -> None:
         self.buf = buf
+        # splice None: the linear reading (frames ignored). Else which frames the C
+        # unpickler read(n)-buffers, so that a read across their end skips to it.
+        self.frames = Frames(splice)
         self.after_build = after_build
         self.naming = naming
         self.persistent_load = persistent_load
@@ -100,6 +94,7 @@ class Machine:
         self.stack: list[Value] = []
         self.metastack: list[list[Value]] = []
         self.memo: dict[int, Value] = {}
+        self.proto = 0  # as CPython's unpicklers track it, for their name mapping
         self.pos = start  # offset of the current opcode
         self._handlers = {
             code: getattr(self, "op_" + op.name) if op is not None else None
@@ -140,10 +135,7 @@ class Machine:
                 arg = None
                 q = p + 1
                 if op.arg is not None:
-                    try:
-                        arg, q = READERS[op.arg](buf, q)
-                    except DecodeError as exc:
-                        self._fail(p, f"{op.name} at offset {p}: {exc}")
+                    arg, q = self._read_arg(op, q)
                 self.next_pos = q
                 handlers[code](arg, op)  # type: ignore[misc]
                 p = self.next_pos
@@ -154,8 +146,31 @@ class Machine:
                     self._limit(p, f"stack deeper than {limits.max_stack} items")
         except _Stop:
             pass
+        self._note_straddle()
         trace.end = p if not trace.stopped else self.next_pos
         return trace
+
+    def _note_straddle(self) -> None:
+        at = self.frames.straddle_at
+        if at is None:
+            return
+        self.trace.straddles = True
+        # Other buffering than the readings run (frames.READINGS) could mix them.
+        self.issue(
+            IssueKind.UNVERIFIED,
+            f"a read at offset {at} crosses the end of a FRAME: pickle.load over a file "
+            "object reads other bytes there than over memory; torchvet judged its usual "
+            "readings, not every way a file object can buffer",
+            pos=at,
+        )
+
+    def _read_arg(self, op: Opcode, q: int) -> tuple[object, int]:
+        try:
+            return self.frames.read(self.buf, op.arg, q)  # type: ignore[arg-type]
+        except DecodeError as exc:
+            if isinstance(exc, PartialGlobal):
+                self._global(*exc.names, op.name)  # pickle.py imports it before failing
+            self._fail(self.pos, f"{op.name} at offset {self.pos}: {exc}")
 
     # ------------------------------------------------------------------ helpers
     def issue(
@@ -170,7 +185,7 @@ class Machine:
             Issue(self.pos if pos is None else pos, kind, message, torch_message, global_name)
         )
 
-    def _fail(self, pos: int, message: str, torch_message: str | None = None) -> None:
+    def _fail(self, pos: int, message: str, torch_message: str | None = None) -> NoReturn:
         self.trace.events.append(Issue(pos, IssueKind.DECODE, message, torch_message))
         raise _Stop
 
@@ -209,16 +224,31 @@ class Machine:
     def op_PROTO(self, arg: object, op: Opcode) -> None:
         self.trace.proto = arg  # type: ignore[assignment]
         if not 0 <= arg <= 5:  # type: ignore[operator]
+            # Python's unpicklers stop here; torch's weights-only one reads on.
             self.issue(
                 IssueKind.NOTE, f"pickle protocol {arg} is newer than Python's pickle supports"
             )
+        else:
+            self.proto = arg  # type: ignore[assignment]
 
     def op_FRAME(self, arg: object, op: Opcode) -> None:
-        if arg > len(self.buf) - self.next_pos:  # type: ignore[operator]
-            self._fail(
-                self.pos,
-                f"FRAME of {arg} bytes exceeds the {len(self.buf) - self.next_pos} bytes left",
+        # The linear reading ignores frames (pickle.loads; the pure-Python unpickler,
+        # which also reads a frame longer than the data, e.g. joblib); frames.py has the
+        # C unpickler's reading over a file object.
+        length: int = arg  # type: ignore[assignment]
+        if length > sys.maxsize:
+            self._fail(self.pos, f"FRAME of {length} bytes exceeds sys.maxsize")
+        try:
+            self.next_pos, oversized = self.frames.open(len(self.buf), self.next_pos, length)
+        except DecodeError as exc:
+            self._fail(self.pos, f"FRAME at offset {self.pos}: {exc}")
+        if oversized:
+            self.issue(
+                IssueKind.NOTE,
+                f"FRAME at offset {self.pos} declares {length} bytes, more than remain: "
+                "pickle.load refuses it, pickle's pure-Python unpickler (joblib) reads on",
             )
+        self.trace.frame_end = self.frames.furthest
 
     def op_STOP(self, arg: object, op: Opcode) -> None:
         self.trace.root = self.pop()
@@ -279,7 +309,13 @@ class Machine:
         self.push(Obj(self.pos, "builtins.bytearray", hashable=False, info=bytes(arg)))  # type: ignore[arg-type]
 
     def op_NEXT_BUFFER(self, arg: object, op: Opcode) -> None:
-        self._fail(self.pos, "NEXT_BUFFER refers to out-of-band data the file does not contain")
+        # Fails unless the loader passes buffers=...; one that does reads on.
+        self.issue(
+            IssueKind.NOTE,
+            f"NEXT_BUFFER at offset {self.pos} takes out-of-band data the file does not "
+            "contain: only a loader that passes buffers= reads on",
+        )
+        self.push(Opaque(self.pos, "out-of-band buffer"))
 
     def op_READONLY_BUFFER(self, arg: object, op: Opcode) -> None:
         self.top()
@@ -427,35 +463,32 @@ class Machine:
     def op_GET(self, arg: object, op: Opcode) -> None:
         self._get(arg)
 
-    def _put(self, idx: object) -> None:
-        if not isinstance(idx, int) or isinstance(idx, bool) or idx < 0:
-            self._fail(self.pos, f"invalid memo index {idx!r}")
+    def _put(self, idx: int) -> None:
+        if idx < 0:
+            self._fail(self.pos, f"negative memo index {idx}")
         if idx not in self.memo and len(self.memo) >= self.limits.max_memo:  # type: ignore[operator]
             self._limit(self.pos, f"more than {self.limits.max_memo} memo entries")
         self.memo[idx] = self.top()  # type: ignore[index]
 
     def op_BINPUT(self, arg: object, op: Opcode) -> None:
-        self._put(arg)
+        self._put(arg)  # type: ignore[arg-type]
 
-    op_LONG_BINPUT = op_BINPUT
-
-    def op_PUT(self, arg: object, op: Opcode) -> None:
-        try:
-            idx = int(arg)  # type: ignore[call-overload]
-        except (TypeError, ValueError):
-            self._fail(self.pos, f"invalid PUT index {arg!r}")
-        self._put(idx)
+    op_LONG_BINPUT = op_PUT = op_BINPUT
 
     def op_MEMOIZE(self, arg: object, op: Opcode) -> None:
         self._put(len(self.memo))
 
     # ------------------------------------------------------------------ globals and calls
     def _global(self, module: str, name: str, opname: str) -> Glob:
+        raw = (module, name)
         mapped_module, mapped_name = self.naming.map(module, name)
-        self.trace.events.append(
-            GlobalRef(self.pos, mapped_module, mapped_name, opname, (module, name))
-        )
-        return Glob(self.pos, mapped_module, mapped_name, (module, name))
+        events = self.trace.events
+        events.append(GlobalRef(self.pos, mapped_module, mapped_name, opname, raw))
+        # Where pickle's own mapping differs, pickle.load resolves another name.
+        other = pickle_reading(module, name, self.proto)
+        if other != (mapped_module, mapped_name) and other != raw:
+            events.append(GlobalRef(self.pos, *other, opname, raw))
+        return Glob(self.pos, mapped_module, mapped_name, raw)
 
     def op_GLOBAL(self, arg: object, op: Opcode) -> None:
         module, name = arg  # type: ignore[misc]
@@ -531,8 +564,8 @@ class Machine:
 
     def op_INST(self, arg: object, op: Opcode) -> None:
         module, name = arg  # type: ignore[misc]
+        cls = self._global(module, name, "INST")  # pickle.py imports it before the MARK
         args = tuple(self.pop_mark())
-        cls = self._global(module, name, "INST")
         self.push(self.call("INST", cls, args))
 
     def op_OBJ(self, arg: object, op: Opcode) -> None:
@@ -632,6 +665,9 @@ def run_stream(
     limits: Limits | None = None,
     knowledge: models.Knowledge | None = None,
     after_build: AfterBuild | None = None,
+    splice: FramePolicy | None = None,
 ) -> StreamTrace:
-    """Read one pickle stream from ``buf`` starting at ``start``."""
-    return Machine(buf, entry, naming, persistent_load, limits, start, knowledge, after_build).run()
+    """Read one pickle stream from ``buf`` starting at ``start`` (``splice``: see Machine)."""
+    return Machine(
+        buf, entry, naming, persistent_load, limits, start, knowledge, after_build, splice
+    ).run()

@@ -1367,8 +1367,9 @@ class Knowledge:
             self._unverified_build(m, f"BUILD on a {t} (legacy tensor state)")
             return
         if t == "collections.OrderedDict":
-            assert isinstance(inst, Dct)
-            if isinstance(state, Dct):
+            if not isinstance(inst, Dct):  # e.g. made by OBJ or NEWOBJ_EX: not modelled
+                self._unverified_build(m, "BUILD on an OrderedDict built by an unusual opcode")
+            elif isinstance(state, Dct):
                 inst.attrs = state
             elif not is_falsy(state) or not isinstance(state, Dct):
                 self._unverified_build(m, "OrderedDict state that is not a dict")

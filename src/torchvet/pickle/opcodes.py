@@ -57,6 +57,11 @@ TORCH_WEIGHTS_ONLY_OPCODES = frozenset(
 )
 
 
+# pickletools describes PUT's and GET's argument as INT's (decimalnl_short), but both
+# unpicklers read a memo index in base 10 (``p010`` is 10, where INT's ``I010`` is 8).
+_ARG_OVERRIDES = {"PUT": "decimalnl_index", "GET": "decimalnl_index"}
+
+
 @dataclass(frozen=True, slots=True)
 class Opcode:
     name: str
@@ -77,7 +82,7 @@ def _build_table() -> tuple[Opcode, ...]:
             Opcode(
                 name=info.name,
                 code=ord(info.code),
-                arg=info.arg.name if info.arg is not None else None,
+                arg=_ARG_OVERRIDES.get(info.name, info.arg.name if info.arg else None),
                 proto=info.proto,
                 torch_ok=info.name in TORCH_WEIGHTS_ONLY_OPCODES,
             )

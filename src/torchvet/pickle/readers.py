@@ -3,14 +3,18 @@
 Every reader takes ``(buf, pos)`` (``pos`` just after the opcode byte) and returns
 ``(value, new_pos)``. A length field is compared with the bytes actually present
 before anything is sliced, so a forged 2**63 length costs nothing and is reported as
-truncation. Values are decoded the way ``pickle``/torch decode them.
+truncation. Values are decoded the way ``pickle``/torch decode them, and a reader
+fails only where every CPython unpickler fails too (``textnum.py`` for numbers).
 """
 
 from __future__ import annotations
 
 import codecs
 import struct
+import warnings
 from collections.abc import Callable
+
+from torchvet.pickle import textnum
 
 _U2 = struct.Struct("<H")
 _I4 = struct.Struct("<i")
@@ -21,6 +25,17 @@ _F8 = struct.Struct(">d")
 
 class DecodeError(Exception):
     """The bytes cannot be read as the opcode's argument (truncated or invalid)."""
+
+
+class PartialGlobal(DecodeError):
+    """GLOBAL/INST whose last line has no newline at the end of the data. The pure-Python
+    unpickler (joblib, pandas' fallback) reads such a line without complaint, drops its
+    last byte as if it were the newline, and imports the result before failing at EOF;
+    ``names`` is that (module, name)."""
+
+    def __init__(self, message: str, names: tuple[str, str]) -> None:
+        super().__init__(message)
+        self.names = names
 
 
 class RawString(bytes):
@@ -63,13 +78,26 @@ def _sized(buf: bytes, pos: int, n: int, what: str) -> tuple[bytes, int]:
 
 
 def read_stringnl_noescape_pair(buf: bytes, pos: int) -> tuple[object, int]:
-    """GLOBAL / INST: two newline-terminated UTF-8 lines, module then name."""
-    module, pos = _line(buf, pos, "a module name")
-    name, pos = _line(buf, pos, "a global name")
+    """GLOBAL / INST: two newline-terminated UTF-8 lines, module then name (INST is
+    ASCII in CPython, a subset). Empty lines are read: pickle.py looks them up."""
+    module, end = _line_or_rest(buf, pos)
+    name, end = _line_or_rest(buf, end) if end >= 0 else (b"", -1)
     try:
-        return (module.decode("utf-8"), name.decode("utf-8")), pos
+        names = (module.decode("utf-8"), name.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise DecodeError(f"global name is not valid UTF-8: {exc.reason}") from None
+    if end < 0:
+        raise PartialGlobal("no newline found when trying to read a global name", names)
+    return names, end
+
+
+def _line_or_rest(buf: bytes, pos: int) -> tuple[bytes, int]:
+    """A line without its newline, or (at the end of the data) what pickle.py's
+    ``readline()[:-1]`` makes of the unterminated rest, with end -1."""
+    end = buf.find(b"\n", pos)
+    if end < 0:
+        return buf[pos:-1] if pos < len(buf) else b"", -1
+    return buf[pos:end], end + 1
 
 
 def read_stringnl_noescape(buf: bytes, pos: int) -> tuple[object, int]:
@@ -89,7 +117,9 @@ def read_stringnl(buf: bytes, pos: int) -> tuple[object, int]:
     else:
         raise DecodeError("the STRING opcode argument must be quoted")
     try:
-        return RawString(codecs.escape_decode(data)[0]), pos
+        with warnings.catch_warnings():  # invalid escapes warn (kept, as CPython keeps them)
+            warnings.simplefilter("ignore")
+            return RawString(codecs.escape_decode(data)[0]), pos
     except ValueError as exc:
         raise DecodeError(f"bad escape in STRING argument: {exc}") from None
 
@@ -142,36 +172,25 @@ def read_unicodestringnl(buf: bytes, pos: int) -> tuple[object, int]:
         raise DecodeError(f"bad UNICODE argument: {exc.reason}") from None
 
 
-def read_decimalnl_short(buf: bytes, pos: int) -> tuple[object, int]:
-    """INT: protocol 0 decimal line; ``00``/``01`` mean False/True."""
-    data, pos = _line(buf, pos, "an INT argument")
-    if data == b"00":
-        return False, pos
-    if data == b"01":
-        return True, pos
-    return _parse_int(data, "INT"), pos
+def _number_line(
+    parse: Callable[[bytes], object], what: str
+) -> Callable[[bytes, int], tuple[object, int]]:
+    def read(buf: bytes, pos: int) -> tuple[object, int]:
+        end = buf.find(b"\n", pos)
+        if end < 0:
+            raise DecodeError(f"no newline found when trying to read {what}")
+        try:
+            return parse(buf[pos : end + 1]), end + 1
+        except ValueError as exc:
+            raise DecodeError(f"invalid {what}: {str(exc)[:80]}") from None
+
+    return read
 
 
-def read_decimalnl_long(buf: bytes, pos: int) -> tuple[object, int]:
-    data, pos = _line(buf, pos, "a LONG argument")
-    if data.endswith(b"L"):
-        data = data[:-1]
-    return _parse_int(data, "LONG"), pos
-
-
-def _parse_int(data: bytes, what: str) -> int:
-    try:
-        return int(data, 0)
-    except ValueError as exc:
-        raise DecodeError(f"invalid {what} argument: {str(exc)[:80]}") from None
-
-
-def read_floatnl(buf: bytes, pos: int) -> tuple[object, int]:
-    data, pos = _line(buf, pos, "a FLOAT argument")
-    try:
-        return float(data), pos
-    except ValueError:
-        raise DecodeError("invalid FLOAT argument") from None
+read_decimalnl_short = _number_line(textnum.parse_int_line, "an INT argument")
+read_decimalnl_long = _number_line(textnum.parse_long_line, "a LONG argument")
+read_floatnl = _number_line(textnum.parse_float_line, "a FLOAT argument")
+read_decimalnl_index = _number_line(textnum.parse_index_line, "a memo index")
 
 
 def read_long1(buf: bytes, pos: int) -> tuple[object, int]:
@@ -206,6 +225,7 @@ READERS: dict[str, Callable[[bytes, int], tuple[object, int]]] = {
     "floatnl": read_floatnl,
     "decimalnl_short": read_decimalnl_short,
     "decimalnl_long": read_decimalnl_long,
+    "decimalnl_index": read_decimalnl_index,  # torchvet's: PUT/GET (see opcodes.py)
     "long1": read_long1,
     "long4": read_long4,
     "stringnl": read_stringnl,

@@ -90,6 +90,14 @@ class StreamTrace:
     start: int  # offset of the first opcode inside the entry
     end: int = 0  # offset just after STOP (or where reading stopped)
     stopped: bool = False  # reached STOP
+    # End of the furthest FRAME read (clipped to the data), or None. A loader that
+    # buffers whole frames (pickle's pure-Python unpickler; the C one over a file object
+    # without peek(), e.g. BytesIO) is there after STOP, not at ``end``: its next
+    # pickle.load starts at max(end, frame_end).
+    frame_end: int | None = None
+    # A read crossed the end of a FRAME (or failed inside one): the C unpickler over
+    # some file objects reads other bytes there (pickle/frames.py READINGS).
+    straddles: bool = False
     proto: int | None = None
     ops: int = 0
     root: Value | None = None
