@@ -7,7 +7,7 @@ pure-Python ``pickle._Unpickler`` (joblib, pandas' fallback). ``find_class`` rec
 ``(module, name)`` it is asked for and then either refuses (raises, as a guard would) or
 returns ``Stub``, an inert class, so that later globals are reached. Nothing real is ever
 imported or called: the stub and the builtin containers are all a stream can reach
-(the copyreg extension registry is empty, ``persistent_load`` returns a stub or refuses).
+(the copyreg extension registry is empty, ``persistent_load`` refuses as pickle's does).
 Run it in a process with an address-space limit: CPython allocates what BYTEARRAY8 and
 LONG_BINPUT declare before reading.
 
@@ -23,6 +23,7 @@ Checked for every stream:
 from __future__ import annotations
 
 import _compat_pickle
+import collections
 import io
 import pickle
 import sys
@@ -85,6 +86,27 @@ class Stub(metaclass=_ReadOnlyType):
         pass
 
 
+CONTAINERS: dict[tuple[str, str], type] = {
+    ("collections", "OrderedDict"): collections.OrderedDict,
+    ("collections", "Counter"): collections.Counter,
+    ("collections", "defaultdict"): collections.defaultdict,
+    ("builtins", "dict"): dict,
+    ("builtins", "list"): list,
+    ("builtins", "set"): set,
+    ("builtins", "frozenset"): frozenset,
+    ("builtins", "tuple"): tuple,
+}
+
+
+def _fixed_name(module: str, name: str) -> tuple[str, str]:
+    """The name pickle's own find_class would look up: Python 2 names are mapped below
+    protocol 3 (the C unpickler does not expose its protocol; a Python 2 module name
+    imports nothing in Python 3 anyway, so mapping it always is equivalent here)."""
+    if (module, name) in _compat_pickle.NAME_MAPPING:
+        return _compat_pickle.NAME_MAPPING[(module, name)]
+    return _compat_pickle.IMPORT_MAPPING.get(module, module), name
+
+
 def _recorder(base: type) -> type:
     class Recorder(base):  # type: ignore[misc, valid-type]
         def __init__(self, file: io.IOBase, log: list, stub: bool, encoding: str) -> None:
@@ -95,12 +117,15 @@ def _recorder(base: type) -> type:
         def find_class(self, module: str, name: str) -> type:
             self.log.append((module, name, getattr(self, "proto", None)))
             if self.stub:
-                return Stub
+                # The containers torchvet models as containers are given as themselves
+                # (an OrderedDict is not callable; a stub would be): inert all the same.
+                return CONTAINERS.get(_fixed_name(module, name), Stub)
             raise Refused(f"{module}.{name}")
 
         def persistent_load(self, pid: object) -> object:
-            if self.stub:
-                return Stub()
+            # pickle.load, joblib, numpy and pandas define no persistent_load: the base
+            # one raises, and so does every plain reading. (torch's own persistent ids
+            # are read by the container readers, with torch's persistent_load modelled.)
             raise pickle.UnpicklingError("persistent id refused")
 
     return Recorder
