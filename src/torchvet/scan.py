@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from torchvet.budget import Budget, spending
 from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.containers.sniff import describe_not_model, sniff
 from torchvet.policy.judge import Policy
@@ -102,8 +103,10 @@ def scan_source(
 
 
 def _scan_with(src: ByteSource, ctx: ScanContext) -> ScanResult:
+    budget = Budget.for_input(src.size)  # one per file: every reading of it spends from it
     try:
-        scan = scan_container(src, ctx)
+        with spending(budget):
+            scan = scan_container(src, ctx)
     except (RecursionError, MemoryError) as exc:  # fail closed, never a traceback
         scan = ContainerScan("unknown")
         scan.add(Category.LIMIT, f"file exceeds torchvet's resource bounds ({type(exc).__name__})")
@@ -117,6 +120,8 @@ def _scan_with(src: ByteSource, ctx: ScanContext) -> ScanResult:
             Category.LIMIT,
             f"torchvet could not analyse this file ({type(exc).__name__}: {exc}); please report it",
         )
+    for note in budget.notes:
+        scan.add(Category.LIMIT, note)
     return conclude(ctx.path, scan, src.size)
 
 

@@ -14,9 +14,11 @@ nesting bounds, so a hostile stream costs bounded time and memory.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from torchvet import budget as budgets
 from torchvet.pickle import models
 from torchvet.pickle.opcodes import BY_CODE, Opcode
 from torchvet.pickle.readers import READERS, DecodeError, RawString
@@ -45,10 +47,29 @@ _SETITEM_TYPES = frozenset({"builtins.dict", "collections.OrderedDict", "collect
 
 @dataclass(frozen=True)
 class Limits:
-    max_ops: int = 10_000_000
+    """Bounds of one stream. The file as a whole is bounded by the current
+    ``budget.Budget`` (work across all its streams, size of one value)."""
+
+    max_ops: int = 10_000_000  # units of work: opcodes, plus what models copy
     max_stack: int = 1_000_000
     max_memo: int = 1_000_000
     max_marks: int = 100_000
+    # Issues of one kind kept per stream; the judge summarises beyond 20 anyway, and a
+    # stream of a million bad opcodes must not hold a million messages.
+    max_issues_per_kind: int = 256
+
+
+# Length prefixes of variable-size arguments, to refuse a value beyond the budget's
+# buffer bound before it is copied out of a (decompressed) buffer.
+_LENGTH_PREFIX = {
+    "string4": struct.Struct("<i"),
+    "long4": struct.Struct("<i"),
+    "bytes4": struct.Struct("<I"),
+    "bytes8": struct.Struct("<Q"),
+    "bytearray8": struct.Struct("<Q"),
+    "unicodestring4": struct.Struct("<I"),
+    "unicodestring8": struct.Struct("<Q"),
+}
 
 
 class _Stop(Exception):
@@ -100,6 +121,13 @@ class Machine:
         self.metastack: list[list[Value]] = []
         self.memo: dict[int, Value] = {}
         self.pos = start  # offset of the current opcode
+        self._budget = budgets.current()
+        self._synced = 0  # work already taken from the budget
+        self.op_limit = self.limits.max_ops  # trace.ops at which reading stops
+        self._max_value = self._budget.buffer if self._budget else len(buf)
+        self._issue_counts: dict[IssueKind, int] = {}
+        self._seen_globals: set[tuple[str, str, str]] = set()
+        self._seen_types: set[str] = set()
         self._handlers = {
             code: getattr(self, "op_" + op.name) if op is not None else None
             for code, op in enumerate(BY_CODE)
@@ -113,6 +141,8 @@ class Machine:
         limits = self.limits
         trace = self.trace
         handlers = self._handlers
+        max_value = self._max_value
+        self.sync_budget()
         try:
             while True:
                 if p >= n:
@@ -127,8 +157,8 @@ class Machine:
                         torch_message=f"Unsupported operand {code}",
                     )
                 trace.ops += 1
-                if trace.ops > limits.max_ops:
-                    self._limit(p, f"more than {limits.max_ops} opcodes")
+                if trace.ops > self.op_limit:
+                    self._over_budget(p)
                 if not op.torch_ok:
                     self.issue(
                         IssueKind.OPCODE,
@@ -139,6 +169,8 @@ class Machine:
                 arg = None
                 q = p + 1
                 if op.arg is not None:
+                    if n - p > max_value and op.arg in _LENGTH_PREFIX:
+                        self._check_value_size(op, p)
                     try:
                         arg, q = READERS[op.arg](buf, q)
                     except DecodeError as exc:
@@ -153,8 +185,62 @@ class Machine:
                     self._limit(p, f"stack deeper than {limits.max_stack} items")
         except _Stop:
             pass
+        self.sync_budget()
+        self._summarise_dropped()
         trace.end = p if not trace.stopped else self.next_pos
         return trace
+
+    # ------------------------------------------------------------------ accounting
+    def sync_budget(self) -> None:
+        """Take the work done so far from the file's budget and recompute where this
+        stream must stop (another machine may have spent from it meanwhile)."""
+        ops = self.trace.ops
+        if self._budget is not None:
+            self._budget.work -= ops - self._synced
+            self._synced = ops
+            self.op_limit = min(self.limits.max_ops, ops + max(0, self._budget.work))
+
+    def charge(self, units: int) -> None:
+        """Count work a model does beyond one opcode (copying or scanning a value that
+        the memo lets a file reuse any number of times)."""
+        if units > 0:
+            self.trace.ops += units
+            if self.trace.ops > self.op_limit:
+                self._over_budget(self.pos)
+
+    def _over_budget(self, pos: int) -> None:
+        if self.trace.ops > self.limits.max_ops or self._budget is None:
+            self._limit(pos, f"more than {self.limits.max_ops} opcodes")
+        total = self._budget.work_total
+        self._limit(
+            pos,
+            f"the file's work budget ({total} opcodes across all its pickles) is spent; "
+            "the rest was not read",
+        )
+
+    def _check_value_size(self, op: Opcode, p: int) -> None:
+        prefix = _LENGTH_PREFIX[op.arg]  # type: ignore[index]
+        if p + 1 + prefix.size > len(self.buf):
+            return  # the reader reports the truncation
+        size = prefix.unpack_from(self.buf, p + 1)[0]
+        if size > self._max_value and size <= len(self.buf) - p:
+            self._limit(
+                p,
+                f"{op.name} at offset {p} holds a value of {budgets.human(size)}, more than "
+                f"the {budgets.human(self._max_value)} torchvet keeps in memory",
+            )
+
+    def _summarise_dropped(self) -> None:
+        cap = self.limits.max_issues_per_kind
+        for kind, count in self._issue_counts.items():
+            if count > cap:
+                self.trace.events.append(
+                    Issue(
+                        self.pos,
+                        IssueKind.NOTE,
+                        f"{count - cap} more {kind.value} issues in this pickle were not recorded",
+                    )
+                )
 
     # ------------------------------------------------------------------ helpers
     def issue(
@@ -165,6 +251,10 @@ class Machine:
         global_name: str | None = None,
         pos: int | None = None,
     ) -> None:
+        count = self._issue_counts.get(kind, 0) + 1
+        self._issue_counts[kind] = count
+        if count > self.limits.max_issues_per_kind:
+            return  # counted, summarised at the end of the stream
         self.trace.events.append(
             Issue(self.pos if pos is None else pos, kind, message, torch_message, global_name)
         )
@@ -451,9 +541,13 @@ class Machine:
     # ------------------------------------------------------------------ globals and calls
     def _global(self, module: str, name: str, opname: str) -> Glob:
         mapped_module, mapped_name = self.naming.map(module, name)
-        self.trace.events.append(
-            GlobalRef(self.pos, mapped_module, mapped_name, opname, (module, name))
-        )
+        # The policy judges a name once; a file repeating it must not cost an event each.
+        key = (module, name, opname)
+        if key not in self._seen_globals:
+            self._seen_globals.add(key)
+            self.trace.events.append(
+                GlobalRef(self.pos, mapped_module, mapped_name, opname, (module, name))
+            )
         return Glob(self.pos, mapped_module, mapped_name, (module, name))
 
     def op_GLOBAL(self, arg: object, op: Opcode) -> None:
@@ -534,6 +628,8 @@ class Machine:
         self.push(self.call("OBJ", items[0], tuple(items[1:])))
 
     def _unpack_args(self, args: Value, opname: str) -> tuple[Value, ...] | None:
+        if isinstance(args, Lst):
+            self.charge(len(args.items) >> 3)  # copied for every call that passes it
         if isinstance(args, (Tup, Lst)):
             return tuple(args.items)
         return None  # arguments that cannot be enumerated statically
@@ -563,7 +659,9 @@ class Machine:
         inst = self.top()
         self.knowledge.build(self, inst, state)
         if self.after_build is not None:
+            self.sync_budget()  # the hook may run nested streams on the same budget
             skip = self.after_build(self, inst, state)
+            self.sync_budget()
             if skip < 0:
                 raise _Stop
             self.next_pos += skip
@@ -573,8 +671,9 @@ class Machine:
         t = inst.pytype
         if t is None:
             return
-        if t in _BUILD_SPECIAL:
+        if t in _BUILD_SPECIAL or t in self._seen_types:
             return
+        self._seen_types.add(t)
         self.trace.events.append(TypeUse(self.pos, t, "build"))
 
     # ------------------------------------------------------------------ persistent ids

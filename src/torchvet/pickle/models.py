@@ -98,7 +98,10 @@ def target_name(func: Value) -> str | None:
             continue
         if isinstance(v, Obj):
             if isinstance(v.info, _Partial):
-                return target_name(v.info.func) if not parts else None
+                if parts:
+                    return None
+                v = v.info.func  # partial(partial(f)) calls f: follow, within the bound
+                continue
             if v.pytype is not None and parts:
                 # A method looked up on an instance: name it by the instance's type.
                 return ".".join([v.pytype, *reversed(parts)])
@@ -228,11 +231,19 @@ def _str(v: Value) -> str | None:
     return None
 
 
-def _int_seq(v: Value) -> tuple[int, ...] | None:
+def _copying(m: Machine, n: int) -> None:
+    """Charge the machine for walking or copying ``n`` items of a value: the memo lets a
+    file pass one huge container to any number of calls."""
+    if n > 64:
+        m.charge(n >> 3)
+
+
+def _int_seq(m: Machine, v: Value) -> tuple[int, ...] | None:
     """A list / tuple / torch.Size of exact ints (what torch's IntArrayRef accepts)."""
     if isinstance(v, Obj) and v.pytype == "torch.Size" and isinstance(v.info, tuple):
         return v.info
     if isinstance(v, (Tup, Lst)):
+        _copying(m, len(v.items))
         out = []
         for item in v.items:
             i = _int(item)
@@ -294,6 +305,7 @@ class Knowledge:
         """REDUCE whose callee is itself the result of a call (partial, methodcaller...)."""
         info = func.info
         if isinstance(info, _Partial):
+            _copying(m, len(info.args))
             return self._nested_call(m, call, info.func, info.args + call.args)
         if isinstance(info, _MethodCaller) and call.args:
             return self._nested_call(m, call, Attr(call.pos, call.args[0], info.name), info.args)
@@ -424,8 +436,8 @@ class Knowledge:
     ) -> tuple[int, tuple[int, ...], tuple[int, ...]] | None:
         """Emulate ``Tensor.set_(storage, offset, size, stride)`` on a non-resizable storage."""
         offset = _int(offset_v)
-        size = _int_seq(size_v)
-        stride = _int_seq(stride_v)
+        size = _int_seq(m, size_v)
+        stride = _int_seq(m, stride_v)
         if offset is None or size is None or stride is None:
             bad = not (_is_int_seq_shape(size_v) and _is_int_seq_shape(stride_v))
             if bad or isinstance(offset_v, Const):
@@ -544,6 +556,7 @@ class Knowledge:
                     "AssertionError: expected dict",
                 )
             return False
+        _copying(m, len(v.items))
         for k, val in v.items:
             key = _str(k)
             flag = _bool(val)
@@ -697,6 +710,7 @@ class Knowledge:
             if not isinstance(part, Dct):
                 self._unverified(m, call, f"tensor state is {part.describe()}")
                 return False
+            _copying(m, len(part.items))
             for k, _ in part.items:
                 key = _str(k)
                 if key is None:
@@ -771,7 +785,7 @@ class Knowledge:
             self._unverified(m, call, "quantizer parameters are not a (qscheme, ...) tuple")
             return self._tensor(call, None)
         qscheme = qparams.items[0].qualname
-        size_t = _int_seq(size)
+        size_t = _int_seq(m, size)
         parts: dict[str, Value] = {}
         if qscheme == "torch.per_tensor_affine":
             if len(qparams.items) != 3:
@@ -892,7 +906,7 @@ class Knowledge:
             )
             return self._tensor(call, None)
         ind, val = tensor_info(items[0]), tensor_info(items[1])
-        size = _int_seq(items[2])
+        size = _int_seq(m, items[2])
         coalesced_ok = (
             len(items) == 3
             or _bool(items[3]) is not None
@@ -936,7 +950,7 @@ class Knowledge:
             )
             return self._tensor(call, None)
         comp, plain, val = (tensor_info(x) for x in items[:3])
-        size = _int_seq(items[3])
+        size = _int_seq(m, items[3])
         if comp is None or plain is None or val is None or size is None:
             self._unverified(m, call, "sparse compressed components not in torch.save's form")
             return self._tensor(call, None)
@@ -1010,7 +1024,7 @@ class Knowledge:
             return self._tensor(call, None)
         dtype_v, size_v, stride_v, rg_v = call.args
         dtype = self._dtype_arg(m, call, dtype_v)
-        size, stride = _int_seq(size_v), _int_seq(stride_v)
+        size, stride = _int_seq(m, size_v), _int_seq(m, stride_v)
         if dtype is None or size is None or stride is None:
             if dtype is not None:
                 self._unverified(m, call, "meta tensor size or stride not made of ints")
@@ -1071,7 +1085,7 @@ class Knowledge:
         if not a:
             return Obj(call.pos, "torch.Size", call, hashable=True, info=())
         if len(a) == 1:
-            seq = _int_seq(a[0])
+            seq = _int_seq(m, a[0])
             if seq is not None and all(-INT64_MAX - 1 <= x <= INT64_MAX for x in seq):
                 return Obj(call.pos, "torch.Size", call, hashable=True, info=seq)
         self._unverified(m, call, "torch.Size built from something other than a tuple of ints")
@@ -1110,6 +1124,8 @@ class Knowledge:
 
     def _fill_from_pairs(self, m: Machine, call: Call, d: Dct) -> None:
         src = call.args[0]
+        if isinstance(src, (Dct, Lst, Tup)):
+            _copying(m, len(src.items))
         if len(call.args) == 1 and isinstance(src, Dct):
             d.items.extend(src.items)
             return
@@ -1130,6 +1146,7 @@ class Knowledge:
         if not call.args:
             return d
         if len(call.args) == 1 and isinstance(call.args[0], Dct):
+            _copying(m, len(call.args[0].items))
             d.items.extend(call.args[0].items)
             return d
         self._unverified(m, call, "Counter built from something other than a dict")
@@ -1141,6 +1158,7 @@ class Knowledge:
             return s
         src = call.args[0]
         if len(call.args) == 1 and isinstance(src, (Lst, Tup, SetV)):
+            _copying(m, 2 * len(src.items))
             unhashable = [x for x in src.items if x.hashable is False]
             unknown = [x for x in src.items if x.hashable is None]
             if unhashable:
@@ -1162,11 +1180,13 @@ class Knowledge:
     def _list_call(self, m: Machine, call: Call) -> Value:
         out = Lst(call.pos)
         if call.args and isinstance(call.args[0], (Lst, Tup, SetV)):
+            _copying(m, len(call.args[0].items))
             out.items.extend(call.args[0].items)
         return out
 
     def _tuple_call(self, m: Machine, call: Call) -> Value:
         if call.args and isinstance(call.args[0], (Lst, Tup)):
+            _copying(m, len(call.args[0].items))
             return Tup(call.pos, tuple(call.args[0].items))
         return Obj(call.pos, "builtins.tuple", call)
 
@@ -1179,6 +1199,7 @@ class Knowledge:
             data = a[0].value
         elif len(a) == 2 and _str(a[0]) is not None and _str(a[1]) in ("latin1", "latin-1"):
             try:
+                m.charge(len(a[0].value) >> 6)  # type: ignore[union-attr]
                 data = _str(a[0]).encode("latin-1")  # type: ignore[union-attr]
             except UnicodeEncodeError:
                 self._invalid(m, "bytearray text not encodable as latin-1", "UnicodeEncodeError")
@@ -1225,6 +1246,7 @@ class Knowledge:
             self._unverified(m, call, f"_codecs.encode with encoding {enc!r}")
             return Obj(call.pos, "builtins.bytes", call, hashable=True)
         try:
+            m.charge(len(text) >> 6)  # a memoised megabyte string, encoded again per call
             return Const(call.pos, text.encode(enc))
         except (UnicodeEncodeError, LookupError) as exc:
             self._invalid(m, f"_codecs.encode fails: {exc}", f"UnicodeEncodeError: {exc}")
@@ -1284,6 +1306,7 @@ class Knowledge:
             if name is not None:
                 return Mod(call.pos, name)
         if len(a) == 2 and isinstance(a[0], Dct) and isinstance(a[1], Const):
+            _copying(m, len(a[0].items))
             found = a[0].lookup(a[1].value)
             if found is not None:
                 return found
@@ -1339,6 +1362,8 @@ class Knowledge:
             )
             return
         if isinstance(inst, Obj):
+            if not isinstance(inst.state, list):
+                inst.state = list(inst.state)
             inst.state.append(state)
         if t in (TENSOR, PARAMETER):
             self._unverified_build(m, f"BUILD on a {t} (legacy tensor state)")

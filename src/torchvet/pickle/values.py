@@ -14,6 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 HASHABLE_CONST_TYPES = (type(None), bool, int, float, str, bytes, complex)
+# One string per constant type: a pickle of a million constants must not hold a
+# million copies of "builtins.int".
+_CONST_TYPES = {t: "builtins." + t.__name__ for t in HASHABLE_CONST_TYPES}
+_SHOWN = 60  # characters of a value shown in a message
+_MAX_SHOWN_CHAIN = 16  # attribute-chain links shown in a message
 
 
 class Value:
@@ -37,11 +42,18 @@ class Const(Value):
     def __init__(self, pos: int, value: Any) -> None:
         super().__init__(pos)
         self.value = value
-        self.pytype = "builtins." + ("NoneType" if value is None else type(value).__name__)
+        self.pytype = _CONST_TYPES.get(type(value)) or "builtins." + type(value).__name__
 
     def describe(self) -> str:
-        text = repr(self.value)
-        return text if len(text) <= 60 else text[:57] + "..."
+        # Cut before repr: a value the memo lets a file name a million times may be
+        # megabytes long, and a huge int has no decimal repr at all (str(10**5000) fails).
+        value = self.value
+        if isinstance(value, int) and value.bit_length() > 128:
+            return f"an int of {value.bit_length()} bits"
+        if isinstance(value, (str, bytes, bytearray)) and len(value) > _SHOWN:
+            return repr(value[:_SHOWN])[:_SHOWN] + f"... ({len(value)} long)"
+        text = repr(value)
+        return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
 
 
 class Tup(Value):
@@ -152,7 +164,18 @@ class Attr(Value):
         self.name = name
 
     def describe(self) -> str:
-        return f"{self.base.describe()}.{self.name}"
+        # Iterative and cut: a getattr chain can be as long as the pickle allows.
+        names = [self.name]
+        base = self.base
+        while isinstance(base, Attr):
+            if len(names) == _MAX_SHOWN_CHAIN:
+                names.append("...")
+                while isinstance(base, Attr):
+                    base = base.base
+                break
+            names.append(base.name)
+            base = base.base
+        return ".".join([base.describe(), *reversed(names)])
 
 
 class Call:
@@ -193,7 +216,9 @@ class Obj(Value):
         super().__init__(pos)
         self.pytype = pytype
         self.call = call
-        self.state: list[Value] = []  # BUILD states, in order
+        # BUILD states, in order; a shared empty tuple until the first BUILD (most
+        # objects never get one, and a million calls must not hold a million lists).
+        self.state: list[Value] | tuple[()] = ()
         self.hashable = hashable
         self.info = info  # model-specific payload (tensor metadata, partial args, ...)
 
