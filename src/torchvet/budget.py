@@ -36,6 +36,9 @@ BUFFER_FLOOR = 64 * MiB  # largest decompressed buffer or single value held in m
 # size, is reported as a denial of service on the loader.
 RESOURCE_FLOOR = 64 * MiB
 RESOURCE_RATIO = 32
+# Key comparisons a load may make inserting keys that hash alike (~15 ns each in CPython).
+COMPARISONS_FLOOR = 100_000_000
+COMPARISONS_PER_BYTE = 100
 
 
 def human(n: int) -> str:
@@ -110,6 +113,22 @@ def disproportionate(nbytes: int) -> bool:
     """``Budget.disproportionate`` for the current file (floor only outside a scan)."""
     budget = current()
     return budget.disproportionate(nbytes) if budget else nbytes > RESOURCE_FLOOR
+
+
+def note_cut(what: str, read: int, size: int, bound: str) -> None:
+    """Record, for the current file, that ``what`` was read only up to ``read`` bytes."""
+    budget = current()
+    if budget is not None:
+        budget.note(
+            f"{what}: read {human(read)} of its {human(size)} ({bound}); the rest was not scanned"
+        )
+
+
+def disproportionate_comparisons(n: int) -> bool:
+    """Would ``n`` key comparisons be far out of proportion to the current file?"""
+    budget = current()
+    size = budget.input_size if budget else 0
+    return n > max(COMPARISONS_FLOOR, COMPARISONS_PER_BYTE * size)
 
 
 def buffer_cap(default: int) -> int:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from torchvet import budget as budgets
 from torchvet.pickle import models
+from torchvet.pickle.hashwork import HashWork
 from torchvet.pickle.opcodes import BY_CODE, Opcode
 from torchvet.pickle.readers import READERS, DecodeError, RawString
 from torchvet.pickle.trace import CallEvent, GlobalRef, Issue, IssueKind, StreamTrace, TypeUse
@@ -128,6 +129,7 @@ class Machine:
         self._issue_counts: dict[IssueKind, int] = {}
         self._seen_globals: set[tuple[str, str, str]] = set()
         self._seen_types: set[str] = set()
+        self.hashes = HashWork()  # what inserting the stream's keys costs a real unpickler
         self._handlers = {
             code: getattr(self, "op_" + op.name) if op is not None else None
             for code, op in enumerate(BY_CODE)
@@ -417,13 +419,16 @@ class Machine:
     def op_FROZENSET(self, arg: object, op: Opcode) -> None:
         items = self.pop_mark()
         self._check_hashable(items, "FROZENSET")
-        self.push(SetV(self.pos, items, frozen=True))
+        s = SetV(self.pos, items, frozen=True)
+        self.hashes.insert(self, s, items)
+        self.push(s)
 
     def op_ADDITEMS(self, arg: object, op: Opcode) -> None:
         items = self.pop_mark()
         target = self.top()
         if isinstance(target, SetV):
             self._check_hashable(items, "ADDITEMS")
+            self.hashes.insert(self, target, items)
             target.items.extend(items)
 
     def op_APPEND(self, arg: object, op: Opcode) -> None:
@@ -480,6 +485,7 @@ class Machine:
             items = items[:-1]
         keys = items[0::2]
         self._check_hashable(keys, "dict key")
+        self.hashes.insert(self, d, keys)
         d.items.extend(zip(keys, items[1::2], strict=True))
 
     def _check_hashable(self, items: list[Value], what: str) -> None:

@@ -243,15 +243,21 @@ def _int_seq(m: Machine, v: Value) -> tuple[int, ...] | None:
     if isinstance(v, Obj) and v.pytype == "torch.Size" and isinstance(v.info, tuple):
         return v.info
     if isinstance(v, (Tup, Lst)):
-        _copying(m, len(v.items))
-        out = []
-        for item in v.items:
-            i = _int(item)
-            if i is None:
-                return None
-            out.append(i)
-        return tuple(out)
+        items = v.items
+        _copying(m, len(items))
+        out = tuple(x.value for x in items if type(x) is Const and type(x.value) is int)
+        return out if len(out) == len(items) else None
     return None
+
+
+def _shown(seq: tuple[int, ...]) -> str:
+    """A shape for a message: a file may pass a 100k-entry shape to every call."""
+    return str(seq) if len(seq) <= 8 else f"({', '.join(map(str, seq[:8]))}, ... {len(seq)} dims)"
+
+
+def _int64s(seq: tuple[int, ...]) -> bool:
+    """Every value fits in a C int64 (what torch's argument parser accepts)."""
+    return not seq or (min(seq) >= -INT64_MAX - 1 and max(seq) <= INT64_MAX)
 
 
 def _is_int_seq_shape(v: Value) -> bool:
@@ -457,14 +463,13 @@ class Knowledge:
                 f"unequal size length ({len(size)}) and stride length ({len(stride)})",
             )
             return None
-        for x in (offset, *size, *stride):
-            if not -INT64_MAX - 1 <= x <= INT64_MAX:
-                self._invalid(
-                    m,
-                    f"tensor at offset {call.pos} has a value beyond int64",
-                    "TypeError: Overflow when unpacking long",
-                )
-                return None
+        if not _int64s((offset, *size, *stride)):
+            self._invalid(
+                m,
+                f"tensor at offset {call.pos} has a value beyond int64",
+                "TypeError: Overflow when unpacking long",
+            )
+            return None
         if offset < 0:
             self._invalid(
                 m,
@@ -472,10 +477,10 @@ class Knowledge:
                 f"Tensor: invalid storage offset {offset}",
             )
             return None
-        if any(s < 0 for s in size):
+        if size and min(size) < 0:
             self._invalid(
                 m,
-                f"tensor at offset {call.pos} has a negative size {size}",
+                f"tensor at offset {call.pos} has a negative size {_shown(size)}",
                 "numel: integer multiplication overflow",
             )
             return None
@@ -497,7 +502,7 @@ class Knowledge:
         if any(st < 0 for st in stride):
             self._invalid(
                 m,
-                f"tensor at offset {call.pos} has a negative stride {stride}",
+                f"tensor at offset {call.pos} has a negative stride {_shown(stride)}",
                 "Storage size calculation overflowed",
             )
             return None
@@ -1086,7 +1091,7 @@ class Knowledge:
             return Obj(call.pos, "torch.Size", call, hashable=True, info=())
         if len(a) == 1:
             seq = _int_seq(m, a[0])
-            if seq is not None and all(-INT64_MAX - 1 <= x <= INT64_MAX for x in seq):
+            if seq is not None and _int64s(seq):
                 return Obj(call.pos, "torch.Size", call, hashable=True, info=seq)
         self._unverified(m, call, "torch.Size built from something other than a tuple of ints")
         return Obj(call.pos, "torch.Size", call, hashable=True)
@@ -1127,6 +1132,7 @@ class Knowledge:
         if isinstance(src, (Dct, Lst, Tup)):
             _copying(m, len(src.items))
         if len(call.args) == 1 and isinstance(src, Dct):
+            m.hashes.insert(m, d, [k for k, _ in src.items])
             d.items.extend(src.items)
             return
         if len(call.args) == 1 and isinstance(src, (Lst, Tup)):
@@ -1137,6 +1143,7 @@ class Knowledge:
                 pairs.append((item.items[0], item.items[1]))
             else:
                 if all(k.hashable for k, _ in pairs):
+                    m.hashes.insert(m, d, [k for k, _ in pairs])
                     d.items.extend(pairs)
                     return
         self._unverified(m, call, "mapping built from arguments torchvet does not model")
@@ -1147,6 +1154,7 @@ class Knowledge:
             return d
         if len(call.args) == 1 and isinstance(call.args[0], Dct):
             _copying(m, len(call.args[0].items))
+            m.hashes.insert(m, d, [k for k, _ in call.args[0].items])
             d.items.extend(call.args[0].items)
             return d
         self._unverified(m, call, "Counter built from something other than a dict")
@@ -1169,6 +1177,7 @@ class Knowledge:
                 )
             elif unknown:
                 self._unverified(m, call, "set item of unknown hashability")
+            m.hashes.insert(m, s, src.items)
             s.items.extend(src.items)
             return s
         self._unverified(m, call, "set built from something other than a list")

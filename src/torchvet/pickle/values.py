@@ -89,7 +89,7 @@ class Lst(Value):
 class Dct(Value):
     """A dict-like container: plain dict, OrderedDict, Counter, defaultdict, ..."""
 
-    __slots__ = ("attrs", "call", "items", "pytype")
+    __slots__ = ("attrs", "call", "hash_counts", "items", "pytype")
     hashable = False
 
     def __init__(self, pos: int, pytype: str = "builtins.dict", call: Call | None = None) -> None:
@@ -98,6 +98,9 @@ class Dct(Value):
         self.pytype = pytype
         self.call = call
         self.attrs: Value | None = None  # BUILD state (OrderedDict's _metadata, ...)
+        # Keys inserted per hash value, for keys whose hash is the same in every process
+        # (see pickle/hashwork.py); None until one is inserted.
+        self.hash_counts: dict[int, int] | None = None
 
     def lookup(self, key: Any) -> Value | None:
         """The last value set under a constant key (dict semantics: last wins)."""
@@ -109,11 +112,12 @@ class Dct(Value):
 
 
 class SetV(Value):
-    __slots__ = ("hashable", "items", "pytype")
+    __slots__ = ("hash_counts", "hashable", "items", "pytype")
 
     def __init__(self, pos: int, items: list[Value] | None = None, frozen: bool = False) -> None:
         super().__init__(pos)
         self.items = items if items is not None else []
+        self.hash_counts: dict[int, int] | None = None  # as for Dct
         self.pytype = "builtins.frozenset" if frozen else "builtins.set"
         self.hashable = frozen
 
@@ -164,15 +168,13 @@ class Attr(Value):
         self.name = name
 
     def describe(self) -> str:
-        # Iterative and cut: a getattr chain can be as long as the pickle allows.
+        # Iterative and cut: a getattr chain can be as long as the pickle allows, and a
+        # file may have every link of it described.
         names = [self.name]
         base = self.base
         while isinstance(base, Attr):
             if len(names) == _MAX_SHOWN_CHAIN:
-                names.append("...")
-                while isinstance(base, Attr):
-                    base = base.base
-                break
+                return ".".join(["(a long attribute chain)...", *reversed(names)])
             names.append(base.name)
             base = base.base
         return ".".join([base.describe(), *reversed(names)])
