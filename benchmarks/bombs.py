@@ -315,7 +315,7 @@ def _zip_shared_storages() -> bytes:
             struct.pack("<i", len(record)),
             b"tQ",
         )
-        ops.append(pid + b"0" if i else pid)
+        ops.append(pid)
     ops.append(b"e.")
     names = [f"archive/data/{i}" for i in range(1, n)]
     return _torch_zip(

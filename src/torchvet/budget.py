@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 MiB = 1 << 20
 # Measured on the reference machine (benchmarks/bombs.py): about 1.2 us and at most
 # ~80 bytes retained per unit of machine work.
-WORK_FLOOR = 2_000_000  # units of machine work for any file (1 unit ~ one opcode)
+WORK_FLOOR = 1_500_000  # units of machine work for any file (1 unit ~ one opcode)
 WORK_PER_BYTE = 2  # ... and per byte of the file beyond that
 DATA_FLOOR = 256 * MiB  # decompressed bytes for any file
 DATA_PER_BYTE = 4
@@ -66,6 +66,7 @@ class Budget:
     # Limits hit outside a pickle stream (decompression, zip members): each becomes a
     # LIMIT finding of the file.
     notes: list[str] = field(default_factory=list)
+    work_spent_at: str | None = None  # where the work budget ran out (reported there once)
 
     @classmethod
     def for_input(cls, size: int) -> Budget:

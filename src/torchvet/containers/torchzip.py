@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from torchvet.containers.allocation import Allocations
 from torchvet.containers.base import (
     ContainerScan,
     ScanContext,
@@ -202,6 +203,8 @@ class ZipStorages:
         self.loaded: dict[object, Storage] = {}
         self.locations: set[str] = set()
         self.entry = f"{prefix}/data.pkl"
+        # torch reads each record it needs into a buffer of the record's declared size.
+        self.allocations = Allocations()
 
     def _invalid(self, pos: int, message: str, torch_message: str) -> Value:
         self.scan.add(Category.MALFORMED, message, self.entry, pos)
@@ -300,6 +303,7 @@ class ZipStorages:
                 f"{numel} elements * {itemsize} bytes/element)",
             )
         storage = Storage(pos, str(key), dtype_name, nbytes, str(location), record)
+        self.allocations.add(nbytes, f"record {name[:40]}", pos)
         if nbytes > 0:  # torch caches only storages with a data pointer
             self.loaded[key] = storage
         return storage
@@ -310,9 +314,11 @@ def _scan_data_pkl(
 ) -> None:
     buf = archive.read(entry, limit=ctx.max_pickle_bytes)
     storages = ZipStorages(archive, prefix, scan, ctx)
+    storages.allocations.add(entry.size, entry.name)
     trace = scan.run_pickle(ctx, buf, entry.name, storages)
     scan.root = trace.root
     scan.extra["storages"] = storages
+    storages.allocations.report(scan, entry.name)
     if trace.deferred:
         itemsizes = {name: d.itemsize for name, d in ctx.policy.facts.dtypes.items()}
         settle_deferred(trace, scan, _record_reader(archive), itemsizes)

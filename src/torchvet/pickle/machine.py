@@ -211,13 +211,16 @@ class Machine:
                 self._over_budget(self.pos)
 
     def _over_budget(self, pos: int) -> None:
-        if self.trace.ops > self.limits.max_ops or self._budget is None:
+        budget = self._budget
+        if self.trace.ops > self.limits.max_ops or budget is None:
             self._limit(pos, f"more than {self.limits.max_ops} opcodes")
-        total = self._budget.work_total
+        if budget.work_spent_at is not None:
+            raise _Stop  # said once per file: the next thousand members stop here too
+        budget.work_spent_at = f"{self.trace.entry or 'the file'} at offset {pos}"
         self._limit(
             pos,
-            f"the file's work budget ({total} opcodes across all its pickles) is spent; "
-            "the rest was not read",
+            f"the file's work budget ({budget.work_total} opcodes across all its pickles) "
+            "is spent; the rest of this pickle, and any pickle after it, was not read",
         )
 
     def _check_value_size(self, op: Opcode, p: int) -> None:
