@@ -491,6 +491,28 @@ def _gzip_calls() -> bytes:
 
 
 @family(
+    "joblib-nested-arrays",
+    "5,000 joblib object arrays, each inside the last",
+    ("dangerous",),
+    ".pkl",
+)
+def _joblib_nested() -> bytes:
+    dtype = _p(_global("numpy", "dtype"), _unicode("O8"), b"\x85R")
+    wrapper = _p(
+        _global("joblib.numpy_pickle", "NumpyArrayWrapper"),
+        b"(",
+        _global("numpy", "ndarray"),
+        b"K\x01\x85",
+        _unicode("C"),
+        dtype,
+        b"\x89N",
+        b"tR}b",
+    )
+    n = 5_000
+    return _p(PROTO2, PAYLOAD_OPS, b"0", wrapper * n, b"N.", b"." * n)
+
+
+@family(
     "legacy-1tib-storage",
     "legacy torch file declaring a 1 TiB storage nobody uses",
     UNKNOWN_OR_WORSE,

@@ -28,9 +28,9 @@ MiB = 1 << 20
 # Measured on the reference machine (benchmarks/bombs.py): about 1.2 us and at most
 # ~80 bytes retained per unit of machine work.
 WORK_FLOOR = 1_500_000  # units of machine work for any file (1 unit ~ one opcode)
-WORK_PER_BYTE = 2  # ... and per byte of the file beyond that
+WORK_PER_BYTE = 1  # ... and per byte of the file beyond that
 DATA_FLOOR = 256 * MiB  # decompressed bytes for any file
-DATA_PER_BYTE = 4
+DATA_PER_BYTE = 16
 BUFFER_FLOOR = 64 * MiB  # largest decompressed buffer or single value held in memory
 # A load that allocates more than this, and more than RESOURCE_RATIO times the file's
 # size, is reported as a denial of service on the loader.
@@ -39,6 +39,9 @@ RESOURCE_RATIO = 32
 # Key comparisons a load may make inserting keys that hash alike (~15 ns each in CPython).
 COMPARISONS_FLOOR = 100_000_000
 COMPARISONS_PER_BYTE = 100
+
+
+_MAX_NOTES = 20
 
 
 def human(n: int) -> str:
@@ -67,6 +70,7 @@ class Budget:
     # LIMIT finding of the file.
     notes: list[str] = field(default_factory=list)
     work_spent_at: str | None = None  # where the work budget ran out (reported there once)
+    more_notes: int = 0
 
     @classmethod
     def for_input(cls, size: int) -> Budget:
@@ -76,8 +80,14 @@ class Budget:
         return cls(size, work, data, buffer, work, data)
 
     def note(self, message: str) -> None:
-        if message not in self.notes:
+        if message in self.notes:
+            return
+        if len(self.notes) < _MAX_NOTES:
             self.notes.append(message)
+            return
+        self.more_notes += 1  # ten thousand members cut short make one line, not 10k
+        summary = f"... and {self.more_notes} more parts of the file were cut short the same way"
+        self.notes[_MAX_NOTES:] = [summary]
 
     def take_data(self, wanted: int) -> int:
         """Grant up to ``wanted`` decompressed bytes; 0 when the budget is spent."""

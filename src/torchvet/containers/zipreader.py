@@ -167,6 +167,9 @@ class ZipArchive:
         allowed = wanted if budget is None else budget.take_data(wanted)
         cut = allowed < entry.size  # else read to the end, where miniz's checks apply
         produced = 0
+        if allowed == 0:
+            budgets.note_cut(entry.name, 0, entry.size, "the file's data budget")
+            return
         try:
             for out in self._raw_chunks(entry, start, chunk):
                 if cut:

@@ -14,6 +14,7 @@ nesting bounds, so a hostile stream costs bounded time and memory.
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -130,10 +131,6 @@ class Machine:
         self._seen_globals: set[tuple[str, str, str]] = set()
         self._seen_types: set[str] = set()
         self.hashes = HashWork()  # what inserting the stream's keys costs a real unpickler
-        self._handlers = {
-            code: getattr(self, "op_" + op.name) if op is not None else None
-            for code, op in enumerate(BY_CODE)
-        }
 
     # ------------------------------------------------------------------ driver
     def run(self) -> StreamTrace:
@@ -142,7 +139,7 @@ class Machine:
         p = self.trace.start
         limits = self.limits
         trace = self.trace
-        handlers = self._handlers
+        handlers = _handler_table()  # built once: a zip of 10k pickles runs 10k machines
         max_value = self._max_value
         self.sync_budget()
         try:
@@ -178,7 +175,7 @@ class Machine:
                     except DecodeError as exc:
                         self._fail(p, f"{op.name} at offset {p}: {exc}")
                 self.next_pos = q
-                handlers[code](arg, op)  # type: ignore[misc]
+                handlers[code](self, arg, op)  # type: ignore[misc]
                 p = self.next_pos
                 if op.name == "STOP":
                     trace.stopped = True
@@ -702,6 +699,12 @@ class Machine:
             self.push(Opaque(self.pos, "persistent id"))
             return
         self.push(self.persistent_load(pid, self.pos))
+
+
+@functools.cache
+def _handler_table() -> list[Callable[[Machine, object, Opcode], None] | None]:
+    """The effect function of each opcode byte (None for bytes that are no opcode)."""
+    return [getattr(Machine, "op_" + op.name) if op is not None else None for op in BY_CODE]
 
 
 def run_stream(
