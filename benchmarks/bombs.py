@@ -369,9 +369,7 @@ def _list_args() -> bytes:
     return _fill(head, b"h\x00h\x01R0", b"N.")
 
 
-@family(
-    "pickle-dict-copies", "OrderedDict(d) of a 60k-key dict, 60k times", ("unsupported",), ".pkl"
-)
+@family("pickle-dict-copies", "OrderedDict(d) of a 60k-key dict, 60k times", NOT_SAFE, ".pkl")
 def _dict_copies() -> bytes:
     keys = b"".join(b"J" + struct.pack("<i", i) + b"N" for i in range(60_000))
     head = _p(
