@@ -571,6 +571,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--torchvet-repo", type=Path, default=HERE.parent)
     p.add_argument("--python", type=Path, default=Path(sys.executable))
     p.add_argument("--peer-venvs", type=Path, default=Path("/work/peer-venvs"))
+    p.add_argument("--before", type=Path, help="also run torchvet from this checkout")
     args = p.parse_args(argv)
     names = [n for n in args.families.split(",") if n]
     paths = write_all(args.work_dir, names)
@@ -581,6 +582,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     ctx = peers.Context(args.peer_venvs, args.torchvet_repo, args.python)
     tools = [t for t in peers.make_tools(tool_names, ctx) if t.unavailable_reason() is None]
+    if args.before:
+        before = peers.Torchvet(peers.Context(args.peer_venvs, args.before, args.python))
+        before.name = "torchvet-before"
+        tools.insert(1, before)
     rows = []
     for name, path in paths.items():
         row = {"family": name, "size": path.stat().st_size}
@@ -610,8 +615,10 @@ def _table(rows: list[dict], tools: list[str]) -> str:
         cells = []
         for t in tools:
             r = row[t]
-            cells.append(f"{r['wall_s']} / {r['rss_mib']} / {r['detail'] or r['outcome']}")
-        lines.append(f"| {row['family']} | {row['size'] // 1024} KiB | " + " | ".join(cells) + " |")
+            verdict = (r["detail"] or r["outcome"])[:28]
+            cells.append(f"{r['wall_s']} / {r['rss_mib']} / {verdict}")
+        size = f"{row['size'] / 1024:.0f} KiB" if row["size"] >= 1024 else f"{row['size']} B"
+        lines.append(f"| {row['family']} | {size} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

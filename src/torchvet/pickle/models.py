@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from torchvet import budget as budgets
 from torchvet.pickle.torchfacts import DType, TorchFacts, load_facts
 from torchvet.pickle.trace import CallEvent, IssueKind
 from torchvet.pickle.values import (
@@ -49,6 +50,7 @@ PARAMETER = "torch.nn.parameter.Parameter"
 NJT = "torch.nested._internal.nested_tensor.NestedTensor"
 NJT_REBUILD = "torch.nested._internal.nested_tensor._rebuild_njt"
 _MAX_CHAIN = 64  # getattr/attribute chains longer than this are not resolved
+_SMALL_BYTEARRAY = 1 << 16  # bytearray(n) contents modelled exactly up to this size
 
 
 @dataclass
@@ -1206,6 +1208,8 @@ class Knowledge:
             data = b""
         elif len(a) == 1 and isinstance(a[0], Const) and type(a[0].value) is bytes:
             data = a[0].value
+        elif len(a) == 1 and _int(a[0]) is not None:
+            return self._bytearray_of_size(m, call, a[0].value)  # type: ignore[union-attr]
         elif len(a) == 2 and _str(a[0]) is not None and _str(a[1]) in ("latin1", "latin-1"):
             try:
                 m.charge(len(a[0].value) >> 6)  # type: ignore[union-attr]
@@ -1215,6 +1219,22 @@ class Knowledge:
                 return Obj(call.pos, "builtins.bytearray", call, hashable=False)
         if data is None:
             self._unverified(m, call, "bytearray built from arguments torchvet does not model")
+        return Obj(call.pos, "builtins.bytearray", call, hashable=False, info=data)
+
+    def _bytearray_of_size(self, m: Machine, call: Call, n: int) -> Value:
+        """``bytearray(n)`` allocates and zero-fills n bytes: a few bytes of pickle can
+        ask for gigabytes."""
+        if n < 0:
+            self._invalid(m, "bytearray with a negative size", "ValueError: negative count")
+            return Opaque(call.pos)
+        if budgets.disproportionate(n):
+            m.issue(
+                IssueKind.RESOURCE,
+                f"bytearray({n}) at offset {call.pos} makes the loader allocate and zero "
+                f"{budgets.human(n)}: a denial of service (it fails where that much memory "
+                "cannot be had)",
+            )
+        data = bytes(n) if n <= _SMALL_BYTEARRAY else None
         return Obj(call.pos, "builtins.bytearray", call, hashable=False, info=data)
 
     def _complex(self, m: Machine, call: Call) -> Value:
