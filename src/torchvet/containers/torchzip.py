@@ -338,9 +338,11 @@ def _record_reader(archive: ZipArchive) -> Callable[[Storage], bytes | None]:
         if not isinstance(storage.record, ZipEntry):
             return None
         try:
-            return archive.read(storage.record, limit=_METADATA_LIMIT)
+            data = archive.read(storage.record, limit=_METADATA_LIMIT)
         except ZipError:
             return None
+        # Cut short by the file's budget: unreadable here (a LIMIT note says so).
+        return data if len(data) == storage.record.size else None
 
     return read
 
