@@ -283,6 +283,21 @@ def _zip_deflate_value() -> bytes:
     return _torch_zip(_Member("archive/data.pkl", raw, crc, size, 8))
 
 
+@family("zip-deflate-calls", "torch zip: DEFLATE data.pkl of 1 G calls, results kept", NOT_SAFE)
+def _zip_deflate_calls() -> bytes:
+    head = _p(PROTO2, b"]", _put(0), _global("mod", "Cls"), _put(1), b")", _put(2), b"0")
+    block = b"h\x01h\x02Ra" * (1 << 20)
+    raw, crc, size = _raw_deflate_of_repeats(block, None, head)
+    return _torch_zip(_Member("archive/data.pkl", raw, crc, size, 8))
+
+
+@family("gzip-long-line", "gzip of a pickle whose one STRING line is 1 GiB long", NOT_SAFE, ".gz")
+def _gzip_long_line() -> bytes:
+    head = gzip.compress(_p(PROTO2, b"S'"), 9)
+    rest = gzip.compress(b"a" * (64 * MiB), 9)
+    return head + rest * ((MAX_SIZE - len(head)) // len(rest))
+
+
 @family("zip-shared-members", "zip: 8,000 entries share one 500 KB pickle member", NOT_SAFE)
 def _zip_shared_members() -> bytes:
     body = _fill(_p(PROTO2, PAYLOAD_OPS, b"0"), b"N0", b"N.", 500_000)

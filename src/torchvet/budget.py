@@ -31,7 +31,10 @@ WORK_FLOOR = 1_500_000  # units of machine work for any file (1 unit ~ one opcod
 WORK_PER_BYTE = 1  # ... and per byte of the file beyond that
 DATA_FLOOR = 256 * MiB  # decompressed bytes for any file
 DATA_PER_BYTE = 16
-BUFFER_FLOOR = 64 * MiB  # largest decompressed buffer or single value held in memory
+BUFFER_FLOOR = 32 * MiB  # largest decompressed buffer held in memory
+BUFFER_PER_BYTE = 16
+VALUE_FLOOR = 16 * MiB  # largest single value copied out of a buffer (copied ~3 times)
+VALUE_PER_BYTE = 4
 # A load that allocates more than this, and more than RESOURCE_RATIO times the file's
 # size, is reported as a denial of service on the loader.
 RESOURCE_FLOOR = 64 * MiB
@@ -63,7 +66,8 @@ class Budget:
     input_size: int = 0
     work: int = WORK_FLOOR  # machine work left
     data: int = DATA_FLOOR  # decompressed bytes left
-    buffer: int = BUFFER_FLOOR  # largest single buffer or value (not spent)
+    buffer: int = BUFFER_FLOOR  # largest single buffer (not spent)
+    value: int = VALUE_FLOOR  # largest single pickle value (not spent)
     work_total: int = WORK_FLOOR
     data_total: int = DATA_FLOOR
     # Limits hit outside a pickle stream (decompression, zip members): each becomes a
@@ -76,8 +80,9 @@ class Budget:
     def for_input(cls, size: int) -> Budget:
         work = max(WORK_FLOOR, WORK_PER_BYTE * size)
         data = max(DATA_FLOOR, DATA_PER_BYTE * size)
-        buffer = max(BUFFER_FLOOR, size)
-        return cls(size, work, data, buffer, work, data)
+        buffer = max(BUFFER_FLOOR, BUFFER_PER_BYTE * size)
+        value = max(VALUE_FLOOR, VALUE_PER_BYTE * size)
+        return cls(size, work, data, buffer, value, work, data)
 
     def note(self, message: str) -> None:
         if message in self.notes:

@@ -122,6 +122,24 @@ def _keys(n: int) -> bytes:
     return _p(PROTO2, b"}(", items, b"u.")
 
 
+def _qtensor(numel: int) -> bytes:
+    """A quantized tensor of ``numel`` int8 elements over a one-byte storage."""
+    args = _p(
+        b"(",
+        _pid("0", "QInt8Storage", 1),
+        b"K\x00",
+        _long1(numel),
+        b"\x85K\x01\x85",
+        _global("torch", "per_tensor_affine"),
+        b"G" + struct.pack(">d", 1.0),
+        b"K\x00\x87\x89",
+        _global("collections", "OrderedDict"),
+        b")Rt",
+    )
+    pkl = _p(PROTO2, _global("torch._utils", "_rebuild_qtensor"), args, b"R.")
+    return _zip_of(pkl, **{"0": b"\0"})
+
+
 def _dag(depth: int) -> bytes:
     """{t_depth: None} where t_0 = 0 and t_{i+1} = (t_i, t_i), through the memo."""
     levels = b"q\x01h\x01\x86" * depth  # BINPUT 1, BINGET 1, TUPLE2
@@ -132,6 +150,9 @@ FILES = {
     "legacy-1tib.pt": (bombs.legacy_file(1 << 38), "fails"),
     "legacy-2gib.pt": (bombs.legacy_file(1 << 29), "fails"),  # beyond the child's room
     "legacy-small.pt": (bombs.legacy_file(16), "safe"),
+    # torch allocates the quantized tensor's size before checking it against the storage.
+    "qtensor-1tib.pt": (_qtensor(1 << 40), "fails"),
+    "qtensor-small.pt": (_qtensor(1), "safe"),
     "shared-records.pt": (_shared_records(100, MiB), "grows"),
     "deflated-pickle.pt": (_deflated_pickle(128 * MiB), "grows"),
     "bytearray.pt": (
@@ -187,7 +208,7 @@ def test_torch_allocates_what_the_file_declares(loaded: dict, name: str) -> None
 
 
 def test_small_declarations_stay_safe(loaded: dict) -> None:
-    for name in ("legacy-small.pt", "colliding-keys.pt", "dag.pt"):
+    for name in ("legacy-small.pt", "qtensor-small.pt", "colliding-keys.pt", "dag.pt"):
         assert loaded[name]["error"] is None, loaded[name]
         assert scan_file(loaded[name]["path"]).verdict.value == "safe", name
 

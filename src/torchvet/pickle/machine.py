@@ -72,6 +72,17 @@ _LENGTH_PREFIX = {
     "unicodestring4": struct.Struct("<I"),
     "unicodestring8": struct.Struct("<Q"),
 }
+_LINE_ARGS = (
+    "stringnl",
+    "stringnl_noescape",
+    "stringnl_noescape_pair",
+    "unicodestringnl",
+    "decimalnl_short",
+    "decimalnl_long",
+    "floatnl",
+)
+_SIZED_ARGS = frozenset(_LENGTH_PREFIX) | frozenset(_LINE_ARGS)
+_MAX_MESSAGE = 2000  # characters kept of one issue's message
 
 
 class _Stop(Exception):
@@ -126,7 +137,7 @@ class Machine:
         self._budget = budgets.current()
         self._synced = 0  # work already taken from the budget
         self.op_limit = self.limits.max_ops  # trace.ops at which reading stops
-        self._max_value = self._budget.buffer if self._budget else len(buf)
+        self._max_value = self._budget.value if self._budget else len(buf)
         self._issue_counts: dict[IssueKind, int] = {}
         self._seen_globals: set[tuple[str, str, str]] = set()
         self._seen_types: set[str] = set()
@@ -168,7 +179,7 @@ class Machine:
                 arg = None
                 q = p + 1
                 if op.arg is not None:
-                    if n - p > max_value and op.arg in _LENGTH_PREFIX:
+                    if n - p > max_value and op.arg in _SIZED_ARGS:
                         self._check_value_size(op, p)
                     try:
                         arg, q = READERS[op.arg](buf, q)
@@ -221,10 +232,23 @@ class Machine:
         )
 
     def _check_value_size(self, op: Opcode, p: int) -> None:
-        prefix = _LENGTH_PREFIX[op.arg]  # type: ignore[index]
-        if p + 1 + prefix.size > len(self.buf):
+        """Refuse one value bigger than the budget allows before the reader copies it
+        (a decompressed buffer can hold a single 200 MB string)."""
+        prefix = _LENGTH_PREFIX.get(op.arg)  # type: ignore[arg-type]
+        if prefix is None:  # newline-terminated: the line must end within the bound
+            lines = 2 if op.arg == "stringnl_noescape_pair" else 1
+            end = p
+            for _ in range(lines):
+                end = self.buf.find(b"\n", end + 1, end + 1 + self._max_value)
+                if end < 0:
+                    size = len(self.buf) - p
+                    break
+            else:
+                return
+        elif p + 1 + prefix.size > len(self.buf):
             return  # the reader reports the truncation
-        size = prefix.unpack_from(self.buf, p + 1)[0]
+        else:
+            size = prefix.unpack_from(self.buf, p + 1)[0]
         if size > self._max_value and size <= len(self.buf) - p:
             self._limit(
                 p,
@@ -257,6 +281,10 @@ class Machine:
         self._issue_counts[kind] = count
         if count > self.limits.max_issues_per_kind:
             return  # counted, summarised at the end of the stream
+        if len(message) > _MAX_MESSAGE:  # a name read from the file can be megabytes long
+            message = message[:_MAX_MESSAGE] + "..."
+        if torch_message is not None and len(torch_message) > _MAX_MESSAGE:
+            torch_message = torch_message[:_MAX_MESSAGE] + "..."
         self.trace.events.append(
             Issue(self.pos if pos is None else pos, kind, message, torch_message, global_name)
         )

@@ -793,6 +793,12 @@ class Knowledge:
             return self._tensor(call, None)
         qscheme = qparams.items[0].qualname
         size_t = _int_seq(m, size)
+        if size_t is not None and (not size_t or min(size_t) >= 0):
+            # _empty_affine_quantized(size) allocates before set_ checks the storage.
+            numel = 1
+            for dim in size_t:
+                numel *= dim
+            self._allocation(m, call, numel * dtype.itemsize, "a quantized tensor's buffer")
         parts: dict[str, Value] = {}
         if qscheme == "torch.per_tensor_affine":
             if len(qparams.items) != 3:
@@ -1221,19 +1227,24 @@ class Knowledge:
             self._unverified(m, call, "bytearray built from arguments torchvet does not model")
         return Obj(call.pos, "builtins.bytearray", call, hashable=False, info=data)
 
+    @staticmethod
+    def _allocation(m: Machine, call: Call, nbytes: int, what: str) -> None:
+        """A RESOURCE issue when a call makes the loader allocate far more than the file."""
+        if budgets.disproportionate(nbytes):
+            m.issue(
+                IssueKind.RESOURCE,
+                f"{call.target} at offset {call.pos} makes the loader allocate {what} of "
+                f"{budgets.human(nbytes)}: a denial of service (it fails where that much "
+                "memory cannot be had)",
+            )
+
     def _bytearray_of_size(self, m: Machine, call: Call, n: int) -> Value:
         """``bytearray(n)`` allocates and zero-fills n bytes: a few bytes of pickle can
         ask for gigabytes."""
         if n < 0:
             self._invalid(m, "bytearray with a negative size", "ValueError: negative count")
             return Opaque(call.pos)
-        if budgets.disproportionate(n):
-            m.issue(
-                IssueKind.RESOURCE,
-                f"bytearray({n}) at offset {call.pos} makes the loader allocate and zero "
-                f"{budgets.human(n)}: a denial of service (it fails where that much memory "
-                "cannot be had)",
-            )
+        self._allocation(m, call, n, f"bytearray({n}), zero-filled,")
         data = bytes(n) if n <= _SMALL_BYTEARRAY else None
         return Obj(call.pos, "builtins.bytearray", call, hashable=False, info=data)
 
