@@ -142,6 +142,7 @@ class Machine:
         self._seen_globals: set[tuple[str, str, str]] = set()
         self._seen_types: set[str] = set()
         self.hashes = HashWork()  # what inserting the stream's keys costs a real unpickler
+        self.allocated = 0  # bytes the stream's calls make the loader allocate (models.py)
 
     # ------------------------------------------------------------------ driver
     def run(self) -> StreamTrace:

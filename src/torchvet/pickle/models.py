@@ -1087,6 +1087,8 @@ class Knowledge:
         rg = self._requires_grad(m, call, rg_v, dtype)
         if rg is None:
             return self._tensor(call, None)
+        if dtype.name != src.dtype:  # Tensor.to makes a converted copy
+            self._allocation(m, call, src.numel * dtype.itemsize, "a converted copy")
         info = TensorInfo(**{**src.__dict__, "kind": "from-cpu", "requires_grad": rg})
         info.parts = {"source": data, "dtype": dtype_v}
         info.dtype = dtype.name
@@ -1229,13 +1231,20 @@ class Knowledge:
 
     @staticmethod
     def _allocation(m: Machine, call: Call, nbytes: int, what: str) -> None:
-        """A RESOURCE issue when a call makes the loader allocate far more than the file."""
-        if budgets.disproportionate(nbytes):
+        """Count what a call makes the loader allocate; one RESOURCE issue per stream once
+        the total is far out of proportion to the file (one huge call, or a memoised
+        tensor converted a hundred thousand times)."""
+        before = m.allocated
+        m.allocated += nbytes
+        if budgets.disproportionate(m.allocated) and not budgets.disproportionate(before):
+            total = (
+                "" if before == 0 else f", {budgets.human(m.allocated)} with the calls before it"
+            )
             m.issue(
                 IssueKind.RESOURCE,
                 f"{call.target} at offset {call.pos} makes the loader allocate {what} of "
-                f"{budgets.human(nbytes)}: a denial of service (it fails where that much "
-                "memory cannot be had)",
+                f"{budgets.human(nbytes)}{total}: a denial of service (it fails where that "
+                "much memory cannot be had)",
             )
 
     def _bytearray_of_size(self, m: Machine, call: Call, n: int) -> Value:
