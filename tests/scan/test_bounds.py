@@ -9,6 +9,7 @@ process's size nor the previous file counts.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -92,9 +93,10 @@ def test_every_bomb_family_is_bounded_and_not_safe(bomb_paths: dict[str, Path]) 
 
 
 def test_a_payload_before_a_spent_work_budget_is_kept() -> None:
-    # 1.5M NONE/POP pairs after the payload: the budget stops the read, the gadget stays.
+    # 3M opcodes after the payload, gzipped: the budget of a 6 KB file stops the read,
+    # and the gadget found before it stays.
     body = bombs.PROTO2 + bombs.PAYLOAD_OPS + b"0" + b"N0" * 1_500_000 + b"N."
-    result = scan_bytes(body, name="x.pkl")
+    result = scan_bytes(gzip.compress(body), name="x.pkl.gz")
     assert result.verdict.value == "dangerous"
     assert any("work budget" in f.message for f in result.findings)
 

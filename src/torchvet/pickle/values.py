@@ -21,6 +21,12 @@ _SHOWN = 60  # characters of a value shown in a message
 _MAX_SHOWN_CHAIN = 16  # attribute-chain links shown in a message
 
 
+def cut(text: str, limit: int = 2 * _SHOWN) -> str:
+    """A name from the file, shortened for a message: names can be megabytes long and a
+    file can have one described at every opcode."""
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+
+
 class Value:
     __slots__ = ("pos",)
     pytype: str | None = None
@@ -30,7 +36,7 @@ class Value:
         self.pos = pos
 
     def describe(self) -> str:
-        return self.pytype or "object"
+        return cut(self.pytype or "object")
 
 
 class Const(Value):
@@ -139,7 +145,7 @@ class Glob(Value):
         return f"{self.module}.{self.name}"
 
     def describe(self) -> str:
-        return self.qualname
+        return cut(self.qualname)
 
 
 class Mod(Value):
@@ -154,7 +160,7 @@ class Mod(Value):
         self.name = name
 
     def describe(self) -> str:
-        return f"module {self.name}"
+        return f"module {cut(self.name)}"
 
 
 class Attr(Value):
@@ -170,14 +176,14 @@ class Attr(Value):
     def describe(self) -> str:
         # Iterative and cut: a getattr chain can be as long as the pickle allows, and a
         # file may have every link of it described.
-        names = [self.name]
+        names = [cut(self.name)]
         base = self.base
         while isinstance(base, Attr):
             if len(names) == _MAX_SHOWN_CHAIN:
-                return ".".join(["(a long attribute chain)...", *reversed(names)])
-            names.append(base.name)
+                return cut(".".join(["(a long attribute chain)...", *reversed(names)]))
+            names.append(cut(base.name))
             base = base.base
-        return ".".join([base.describe(), *reversed(names)])
+        return cut(".".join([base.describe(), *reversed(names)]))
 
 
 class Call:
@@ -226,8 +232,8 @@ class Obj(Value):
 
     def describe(self) -> str:
         if self.call is not None and self.call.target:
-            return f"{self.call.target}(...)"
-        return self.pytype or "object"
+            return f"{cut(self.call.target)}(...)"
+        return cut(self.pytype or "object")
 
 
 class Storage(Value):
@@ -254,7 +260,7 @@ class Storage(Value):
         self.record = record  # container-specific handle to the bytes
 
     def describe(self) -> str:
-        return f"storage {self.key!r} ({self.dtype}, {self.nbytes} bytes)"
+        return f"storage {cut(repr(self.key[:200]))} ({self.dtype}, {self.nbytes} bytes)"
 
 
 class Opaque(Value):
