@@ -456,6 +456,14 @@ def _big_string() -> bytes:
     return _fill(head, b"Na", b".")
 
 
+@family(
+    "pickle-long-name", "a class with a 900 KB name, called 20k times", UNKNOWN_OR_WORSE, ".pkl"
+)
+def _long_name() -> bytes:
+    head = _p(PROTO2, b"]", _put(0), _global("mod", "C" * 900_000), _put(1), b")", _put(2), b"0")
+    return _fill(head, b"h\x01h\x02Ra", b".")
+
+
 @family("pickle-marks", "1M nested MARKs", NOT_SAFE, ".pkl")
 def _marks() -> bytes:
     return _fill(PROTO2, b"(", b".")

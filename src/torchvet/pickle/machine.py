@@ -673,6 +673,8 @@ class Machine:
         self, opname: str, func: Value, args: tuple[Value, ...] | None, kwargs: Value | None = None
     ) -> Value:
         target = models.target_name(func)
+        if target is not None and len(target) > 256:
+            self.charge(len(target) >> 6)  # the policy reads the name of every call
         c = Call(self.pos, opname, func, args if args is not None else (), kwargs, target)
         self.trace.events.append(CallEvent(c))
         if target is None and not isinstance(func, Glob):

@@ -38,6 +38,7 @@ from torchvet.pickle.values import (
     Storage,
     Tup,
     Value,
+    cut,
     is_falsy,
 )
 
@@ -50,6 +51,7 @@ PARAMETER = "torch.nn.parameter.Parameter"
 NJT = "torch.nested._internal.nested_tensor.NestedTensor"
 NJT_REBUILD = "torch.nested._internal.nested_tensor._rebuild_njt"
 _MAX_CHAIN = 64  # getattr/attribute chains longer than this are not resolved
+_MAX_TARGET = 1024  # characters of a call's dotted target name
 _SMALL_BYTEARRAY = 1 << 16  # bytearray(n) contents modelled exactly up to this size
 
 
@@ -91,9 +93,9 @@ def target_name(func: Value) -> str | None:
     v = func
     for _ in range(_MAX_CHAIN):
         if isinstance(v, Glob):
-            return ".".join([v.qualname, *reversed(parts)])
+            return v.qualname if not parts else _dotted(v.qualname, parts)
         if isinstance(v, Mod):
-            return ".".join([v.name, *reversed(parts)])
+            return _dotted(v.name, parts)
         if isinstance(v, Attr):
             parts.append(v.name)
             v = v.base
@@ -106,9 +108,17 @@ def target_name(func: Value) -> str | None:
                 continue
             if v.pytype is not None and parts:
                 # A method looked up on an instance: name it by the instance's type.
-                return ".".join([v.pytype, *reversed(parts)])
+                return _dotted(v.pytype, parts)
         return None
     return None
+
+
+def _dotted(head: str, parts: list[str]) -> str:
+    """``head.part...`` (parts innermost first). Every call keeps its target, so a chain
+    of megabyte-long attribute names is cut to a name no catalog entry is that long."""
+    if len(head) + sum(len(p) for p in parts) > _MAX_TARGET:
+        return cut(".".join([cut(head), *(cut(p) for p in reversed(parts))]), _MAX_TARGET)
+    return ".".join([head, *reversed(parts)])
 
 
 @dataclass

@@ -131,7 +131,7 @@ class SetV(Value):
 class Glob(Value):
     """A reference to a global ``module.name`` (after torch's Python 2 name mapping)."""
 
-    __slots__ = ("module", "name", "raw")
+    __slots__ = ("module", "name", "qualname", "raw")
     hashable = True
 
     def __init__(self, pos: int, module: str, name: str, raw: tuple[str, str]) -> None:
@@ -139,10 +139,8 @@ class Glob(Value):
         self.module = module
         self.name = name
         self.raw = raw  # as written in the file, before mapping
-
-    @property
-    def qualname(self) -> str:
-        return f"{self.module}.{self.name}"
+        # Built once: every call of a memoised global keeps it as its target.
+        self.qualname = f"{module}.{name}"
 
     def describe(self) -> str:
         return cut(self.qualname)
