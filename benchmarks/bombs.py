@@ -616,6 +616,7 @@ def main(argv: list[str] | None = None) -> int:
             res, parsed = tool.run([path], timeout_s=args.timeout)
             row[tool.name] = {
                 "wall_s": round(res.wall_s, 2),
+                "cpu_s": round(float(res.extra.get("cpu_s", 0.0)), 2),  # type: ignore[arg-type]
                 "rss_mib": round(res.max_rss_kib / 1024),
                 "outcome": parsed.outcome,
                 "detail": parsed.detail[:60],
@@ -633,13 +634,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def _table(rows: list[dict], tools: list[str]) -> str:
     head = "| family | size | " + " | ".join(f"{t} s / MiB / verdict" for t in tools) + " |"
+    # s: CPU seconds of the process tree (wall seconds when the tool timed out)
     lines = [head, "|" + " --- |" * (2 + len(tools))]
     for row in rows:
         cells = []
         for t in tools:
             r = row[t]
             verdict = (r["detail"] or r["outcome"])[:28]
-            cells.append(f"{r['wall_s']} / {r['rss_mib']} / {verdict}")
+            timed_out = verdict.startswith("timeout")
+            seconds = f">{r['wall_s']:.0f}" if timed_out else f"{r.get('cpu_s', r['wall_s'])}"
+            rss = "?" if timed_out else r["rss_mib"]
+            cells.append(f"{seconds} / {rss} / {verdict}")
         size = f"{row['size'] / 1024:.0f} KiB" if row["size"] >= 1024 else f"{row['size']} B"
         lines.append(f"| {row['family']} | {size} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
