@@ -1,5 +1,6 @@
-"""Resource bounds: every bomb family of benchmarks/bombs.py (each file at most 1 MB) scans
-in a separate process within 256 MiB of peak memory, with a verdict that is not safe.
+"""Resource bounds: every bomb family of benchmarks/bomb_families.py (each file at most
+1 MB) scans in a separate process within 256 MiB of peak memory, with a verdict that is
+not safe.
 
 Memory only: time is measured by ``python benchmarks/bombs.py`` (see RESULTS.md), never
 asserted here. The peak is the child's own VmHWM (reset before each file through
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import bombs
+from benchmarks import bomb_families as bombs
 from torchvet.budget import Budget, spending
 from torchvet.pickle.machine import Limits
 from torchvet.scan import scan_bytes
