@@ -2,11 +2,12 @@
 of proportion to their size, one family per way of doing it.
 
     python benchmarks/bombs.py                       # torchvet only, table on stdout
-    python benchmarks/bombs.py --tools all --out benchmarks/RESULTS-bombs.md
+    python benchmarks/bombs.py --tools all --before OLD_CHECKOUT --out bombs.md
 
-Each family is generated in memory (nothing is downloaded, nothing is ever loaded), written
-to a work directory, and scanned by each tool as a whole process (``measure.run``: wall
-time and peak RSS of the process tree, a timeout kills it). torchvet must stay within
+Each family (``bomb_families.py``) is generated in memory (nothing is downloaded, nothing
+is ever loaded), written to a work directory, and scanned by each tool as a whole process
+(``measure.run``: CPU and wall time and peak RSS of the process tree, a timeout kills it);
+``--before`` adds torchvet from another checkout, for a before/after table. torchvet must stay within
 5 s and 256 MiB on every family and answer a non-safe verdict; the peers are run on the
 same files for comparison. ``FAMILIES`` is also what the test suite scans (memory only).
 """
