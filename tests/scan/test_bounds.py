@@ -81,6 +81,7 @@ def _scan_in_children(paths: list[Path]) -> list[dict]:
     return rows
 
 
+@pytest.mark.slow  # ~35 CPU seconds: every family is scanned up to its bounds
 def test_every_bomb_family_is_bounded_and_not_safe(bomb_paths: dict[str, Path]) -> None:
     rows = {Path(r["path"]).name: r for r in _scan_in_children(list(bomb_paths.values()))}
     problems = []
