@@ -115,6 +115,13 @@ def _deflated_pickle(padding: int) -> bytes:
     return _torch_zip(bombs._Member("archive/data.pkl", raw, crc, size, 8))
 
 
+def _deflated_version(padding: int) -> bytes:
+    """The version record is "3" and `padding` spaces, DEFLATEd: torch reads it whole."""
+    raw, crc, size = bombs._raw_deflate_of_repeats(b" " * MiB, padding // MiB, b"3")
+    version = bombs._Member("archive/version", raw, crc, size, 8)
+    return bombs._zip([_stored("archive/data.pkl", PROTO2 + b"}."), version])
+
+
 def _keys(n: int) -> bytes:
     """A dict of n int keys that all hash to 7 in every CPython process."""
     modulus = (1 << 61) - 1
@@ -155,6 +162,7 @@ FILES = {
     "qtensor-small.pt": (_qtensor(1), "safe"),
     "shared-records.pt": (_shared_records(100, MiB), "grows"),
     "deflated-pickle.pt": (_deflated_pickle(128 * MiB), "grows"),
+    "deflated-version.pt": (_deflated_version(128 * MiB), "grows"),
     "bytearray.pt": (
         _zip_of(
             _p(

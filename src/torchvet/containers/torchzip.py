@@ -50,8 +50,15 @@ def _record(archive: ZipArchive, prefix: str, name: str, scan: ContainerScan) ->
     return found[0] if found else None
 
 
-def _small(archive: ZipArchive, entry: ZipEntry) -> bytes:
-    return archive.read(entry, limit=_SMALL_RECORD)
+def _small(archive: ZipArchive, entry: ZipEntry, scan: ContainerScan) -> bytes:
+    """A small record torch reads whole (version, byteorder, ...): torch allocates its
+    declared size, so a huge one is an allocation to report; its start is what torch parses."""
+    if entry.size <= _SMALL_RECORD:
+        return archive.read(entry)
+    allocation = Allocations()
+    allocation.add(entry.size, entry.name)
+    allocation.report(scan, entry.name)
+    return b"".join(archive.iter_chunks(entry, stop_after=_SMALL_RECORD))
 
 
 def _utf8(raw: bytes) -> bool:
@@ -107,7 +114,7 @@ def scan_zip(src: ByteSource, ctx: ScanContext) -> ContainerScan:
         _scan_data_pkl(archive, prefix, data_pkl, scan, ctx)
         # torch.load logs the serialization id last, decoding it as UTF-8.
         serialization_id = _record(archive, prefix, ".data/serialization_id", scan)
-        if serialization_id is not None and not _utf8(_small(archive, serialization_id)):
+        if serialization_id is not None and not _utf8(_small(archive, serialization_id, scan)):
             scan.add(Category.MALFORMED, ".data/serialization_id is not UTF-8 text")
             raise _Refused("UnicodeDecodeError: 'utf-8' codec can't decode the serialization id")
     except _Refused as exc:
@@ -128,7 +135,7 @@ def _check_layout(archive: ZipArchive, prefix: str, names: list[str], scan: Cont
     if version is None:
         scan.add(Category.MALFORMED, f"no {prefix}/version record (torch requires one)")
         raise _Refused('Expected hasRecord("version") to be true, but got false.')
-    value = _parse_version(_small(archive, version))
+    value = _parse_version(_small(archive, version, scan))
     if value is None:
         scan.add(Category.MALFORMED, "version record is not a number")
         raise _Refused("stoull: no conversion of the version record")
@@ -168,11 +175,11 @@ def _check_layout(archive: ZipArchive, prefix: str, names: list[str], scan: Cont
 def _check_records(archive: ZipArchive, prefix: str, scan: ContainerScan) -> str:
     fmt = _record(archive, prefix, ".format_version", scan)
     if fmt is not None:
-        _small(archive, fmt)  # torch reads it first; only readability matters
+        _small(archive, fmt, scan)  # torch reads it first; only readability matters
     byteorder = "little"
     entry = _record(archive, prefix, "byteorder", scan)
     if entry is not None:
-        data = _small(archive, entry)
+        data = _small(archive, entry, scan)
         if data not in (b"little", b"big"):
             scan.add(Category.MALFORMED, f"byteorder record is {data[:20]!r}, not little or big")
             raise _Refused("Unknown endianness type: " + data.decode("utf-8", "replace"))
@@ -181,7 +188,7 @@ def _check_records(archive: ZipArchive, prefix: str, scan: ContainerScan) -> str
             scan.add(Category.NOTE, "storages are big-endian; torch byte-swaps them on load")
     entry = _record(archive, prefix, ".storage_alignment", scan)
     if entry is not None:
-        data = _small(archive, entry)
+        data = _small(archive, entry, scan)
         try:
             int(data)
         except ValueError:
