@@ -152,4 +152,7 @@ def run(
             stdout=out.read().decode("utf-8", "replace"),
             stderr=err.read().decode("utf-8", "replace"),
             timed_out=timed_out.is_set(),
+            # CPU of the whole tree (wait4 includes the children it reaped): unlike wall
+            # time, it does not grow with the machine's load.
+            extra={"cpu_s": usage.ru_utime + usage.ru_stime},
         )

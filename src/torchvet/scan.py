@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from torchvet.budget import Budget, spending
 from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.containers.dispatch import guarded, scan_container
 from torchvet.policy.judge import Policy
@@ -49,7 +50,12 @@ def scan_source(
 
 
 def _scan_with(src: ByteSource, ctx: ScanContext) -> ScanResult:
-    return conclude(ctx.path, guarded("torchvet", src, ctx, scan_container), src.size)
+    budget = Budget.for_input(src.size)  # one per file: every reading of it spends from it
+    with spending(budget):
+        scan = guarded("torchvet", src, ctx, scan_container)
+    for note in budget.notes:
+        scan.add(Category.LIMIT, note)
+    return conclude(ctx.path, scan, src.size)
 
 
 def scan_bytes(data: bytes, policy: Policy | None = None, name: str = "<bytes>") -> ScanResult:

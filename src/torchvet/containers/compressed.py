@@ -2,10 +2,21 @@
 
 torch.load never decompresses: it reads the first byte as a pickle opcode and fails
 ("Unsupported operand 31" for gzip, 120 for zlib). Loaders that do decompress
-(joblib.load picks the codec from the magic bytes, as do people who gunzip a
-checkpoint) see the inner file, so it is decompressed here, incrementally and with an
-output bound, sniffed, and scanned like any file; its findings are added to the outer
-file's.
+(joblib.load picks the codec from the magic bytes, pandas.read_pickle from the suffix,
+as do people who gunzip a checkpoint) see the inner file, so it is decompressed here,
+incrementally, sniffed, and scanned like any file; its findings are added to the
+outer file's.
+
+Decompression is bounded three ways, because a 1 MB file can expand a millionfold:
+output comes in bounded chunks, the total is taken from the file's ``Budget`` (a capped
+file's prefix is still scanned, and a LIMIT finding says how far it was read), and the
+decoders' own memory is capped (xz/lzma ``memlimit``, zstd's window). A stream that
+breaks halfway is scanned up to the break too: loaders that decompress as they unpickle
+(joblib, pandas) run whatever comes before it.
+
+zstd (pandas writes it) is read with ``zstandard`` and lz4 (joblib writes it) with
+``lz4``: both are small, dependency-free, maintained bindings of the reference C
+libraries, so they are core dependencies rather than an extra a user could miss.
 """
 
 from __future__ import annotations
@@ -13,6 +24,7 @@ from __future__ import annotations
 import bz2
 import contextvars
 import importlib
+import io
 import lzma
 import os
 import tempfile
@@ -21,6 +33,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
+from torchvet import budget as budgets
 from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.containers.buffers import pickle_view_error
 from torchvet.containers.safetensors_files import check_safetensors_suffix
@@ -28,11 +41,14 @@ from torchvet.containers.sniff import codec_of
 from torchvet.results import Category
 from torchvet.source import ByteSource, BytesSource, FileSource
 
-MAX_OUTPUT = 1 << 30  # decompressed bytes kept, at most (also bounded by max_pickle_bytes)
+MAX_OUTPUT = 1 << 30  # decompressed bytes kept, at most (also bounded by the budget)
 MAX_NESTING = 3  # compressed files inside compressed files
-_SPILL = 64 << 20  # decompressed output beyond this goes to a temporary file
-_OUT_CHUNK = 16 << 20  # output per decompressor call (a 1 MiB input can inflate 1000x)
+_SPILL = 16 << 20  # decompressed output beyond this goes to a temporary file
+_OUT_CHUNK = 4 << 20  # output per decompressor call (a 1 MiB input can inflate 1000x)
 _CHUNK = 1 << 20
+_LZMA_MEMLIMIT = 96 << 20  # xz -9 needs 65 MiB; a forged header may ask for 4 GiB
+_ZSTD_WINDOW = 1 << 27  # libzstd's own default limit (levels up to 22, --long=27)
+_ZSTD_STEP = 64  # input bytes per zstd call: one zstd byte expands to <= 32 KiB
 _SUFFIXES = (".gz", ".z", ".zlib", ".bz2", ".xz", ".lzma", ".lz4", ".zst", ".zstd", ".tgz")
 _depth: contextvars.ContextVar[int] = contextvars.ContextVar("torchvet_compressed_depth", default=0)
 
@@ -40,9 +56,12 @@ _depth: contextvars.ContextVar[int] = contextvars.ContextVar("torchvet_compresse
 class _Error(Exception):
     """Decompression stopped; ``category`` says what that means for the file."""
 
-    def __init__(self, message: str, category: Category = Category.MALFORMED) -> None:
+    def __init__(
+        self, message: str, category: Category = Category.MALFORMED, scan_output: bool = True
+    ) -> None:
         super().__init__(message)
         self.category = category
+        self.scan_output = scan_output  # does a loader unpickle what came out before it?
 
 
 def scan_compressed(src: ByteSource, ctx: ScanContext) -> ContainerScan:
@@ -55,14 +74,24 @@ def scan_compressed(src: ByteSource, ctx: ScanContext) -> ContainerScan:
         f"a {codec}-compressed file: torch.load(weights_only=True) refuses it; decompress it "
         "first (joblib.load decompresses and runs the pickle inside)",
     )
-    limit = min(MAX_OUTPUT, ctx.max_pickle_bytes)
+    budget = budgets.current()
+    limit = min(MAX_OUTPUT, ctx.max_pickle_bytes, budget.data if budget else MAX_OUTPUT)
     sink = _Sink()
+    stopped: _Error | None = None
     try:
-        _decompress(codec, src, limit, sink)
-        with sink.source() as inner:
-            _scan_inner(scan, inner, codec, ctx)
-    except _Error as exc:
-        scan.add(exc.category, str(exc))
+        try:
+            _decompress(codec, src, limit, sink)
+        except _Error as exc:
+            stopped = exc
+        if budget is not None:
+            budget.data -= sink.size
+        if stopped is None or (sink.size and stopped.scan_output):
+            # Whatever came out before a bound or a break is what a streaming loader
+            # unpickles first: scan it.
+            with sink.source() as inner:
+                _scan_inner(scan, inner, codec, ctx)
+        if stopped is not None:
+            scan.add(stopped.category, str(stopped))
     finally:
         sink.discard()
     check_safetensors_suffix(scan, src, ctx)
@@ -74,25 +103,25 @@ class _Sink:
     inner scan maps (so a large joblib file's arrays are skipped, not held)."""
 
     def __init__(self) -> None:
-        self._mem = bytearray()
+        self._mem = io.BytesIO()  # getvalue() hands its buffer over without a copy
         self._file: Any = None
         self.size = 0
 
     def write(self, data: bytes) -> None:
         self.size += len(data)
-        if self._file is None and len(self._mem) + len(data) <= _SPILL:
-            self._mem += data
+        if self._file is None and self.size <= _SPILL:
+            self._mem.write(data)
             return
         if self._file is None:
             self._file = tempfile.NamedTemporaryFile(prefix="torchvet-", delete=False)  # noqa: SIM115
-            self._file.write(self._mem)
-            self._mem = bytearray()
+            self._file.write(self._mem.getbuffer())
+            self._mem = io.BytesIO()
         self._file.write(data)
 
     @contextmanager
     def source(self) -> Iterator[ByteSource]:
         if self._file is None:
-            yield BytesSource(bytes(self._mem))
+            yield BytesSource(self._mem.getvalue())
             return
         self._file.close()
         with FileSource(self._file.name) as src:
@@ -112,7 +141,11 @@ def _scan_inner(scan: ContainerScan, src: ByteSource, codec: str, ctx: ScanConte
     inner_name = _strip_suffix(ctx.path.rsplit("/", 1)[-1]) or "inner"
     depth = _depth.get()
     if depth >= MAX_NESTING:
-        scan.add(Category.LIMIT, f"compressed more than {MAX_NESTING} times over", inner_name)
+        scan.add(
+            Category.LIMIT,
+            f"compressed more than {MAX_NESTING} times over: the innermost file was not scanned",
+            inner_name,
+        )
         return
     token = _depth.set(depth + 1)
     try:
@@ -149,8 +182,8 @@ def _decompress(codec: str, src: ByteSource, limit: int, sink: _Sink) -> None:
     make = factory()
     if make is None:
         raise _Error(
-            f"{codec}: its content was not scanned: torchvet needs the {codec} package "
-            "to decompress it",
+            f"{codec}: its content was not scanned: torchvet needs the {_PACKAGES[codec]} "
+            "package to decompress it (pip install " + _PACKAGES[codec] + ")",
             Category.UNSUPPORTED_FORM,
         )
     _streams(make, _chunks(src, 0), limit, codec, sink)
@@ -199,7 +232,7 @@ class _Input:
 
 
 class _Decoder:
-    """One compressed stream: zlib objects and the bz2/lzma-style ones behind one API."""
+    """One compressed stream: zlib objects and the bz2/lzma/lz4-style ones behind one API."""
 
     def __init__(self, d: Any) -> None:
         self._d = d
@@ -219,7 +252,7 @@ class _Decoder:
 
     @property
     def unused(self) -> bytes:
-        return bytes(self._d.unused_data)
+        return bytes(self._d.unused_data or b"")  # lz4: None when there is none
 
     def feed(self, data: bytes, max_out: int) -> bytes:
         if self._zlib:
@@ -229,14 +262,56 @@ class _Decoder:
         return bytes(self._d.decompress(data, max_out))
 
 
-_ERRORS = (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError)
+class _SmallSteps:
+    """The same API over a decoder whose calls have no output bound (zstandard's
+    decompressobj): it is fed a few bytes at a time, so that one call's output stays
+    small, and the output is handed out ``max_out`` bytes at a time."""
+
+    def __init__(self, d: Any) -> None:
+        self._d = d
+        self._input = memoryview(b"")
+        self._out = bytearray()
+
+    @property
+    def eof(self) -> bool:
+        return bool(self._d.eof) and not self._out
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._out) or (bool(self._input) and not self._d.eof)
+
+    @property
+    def unused(self) -> bytes:
+        return bytes(self._d.unused_data or b"") + bytes(self._input)
+
+    def feed(self, data: bytes, max_out: int) -> bytes:
+        if data:
+            self._input = memoryview(bytes(self._input) + data)
+        while len(self._out) < max_out and self._input and not self._d.eof:
+            step, self._input = self._input[:_ZSTD_STEP], self._input[_ZSTD_STEP:]
+            self._out += self._d.decompress(step)
+        out = bytes(self._out[:max_out])
+        del self._out[:max_out]
+        return out
+
+
+def _errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [OSError, EOFError, ValueError, zlib.error]
+    errors += [lzma.LZMAError, RuntimeError]  # lz4.frame raises RuntimeError
+    with suppress(ImportError):
+        import zstandard
+
+        errors.append(zstandard.ZstdError)
+    return tuple(errors)
 
 
 def _streams(
     make: Callable[[], Any], chunks: Iterator[bytes], limit: int, codec: str, out: _Sink
 ) -> None:
-    """Concatenated compressed streams (gzip members, bz2/xz streams) into bounded output."""
+    """Concatenated compressed streams (gzip members, bz2/xz/zstd frames) into ``out``,
+    at most ``limit`` bytes; raises _Error where reading stops early."""
     inp = _Input(chunks)
+    errors = _errors()
     first = True
     while True:
         if not first:
@@ -244,24 +319,41 @@ def _streams(
                 inp.skip_zeros()  # gzip readers skip zero padding between members
             if inp.at_end():
                 return
-        dec = _Decoder(make())
         try:
+            raw = make()
+            dec = _SmallSteps(raw) if codec == "zstd" else _Decoder(raw)
             while not dec.eof:
                 data = b"" if dec.pending else inp.take()
                 if not data and not dec.pending:
                     raise _Error(f"{codec} data is truncated (the stream does not end)")
-                out.write(dec.feed(data, min(_OUT_CHUNK, max(1, limit + 1 - out.size))))
-                if out.size > limit:
+                room = limit - out.size
+                chunk = dec.feed(data, min(_OUT_CHUNK, room + 1))
+                out.write(chunk[:room])
+                if len(chunk) > room:
                     raise _Error(
-                        f"{codec} data decompresses to more than {limit} bytes, beyond "
-                        "torchvet's bound (a decompression bomb?)"
+                        f"read {budgets.human(out.size)} of decompressed {codec} data; the "
+                        "rest was not scanned (torchvet's bound for one file: a "
+                        "decompression bomb?)",
+                        Category.LIMIT,
                     )
-        except _ERRORS as exc:
+        except errors as exc:
             if first:
-                raise _Error(f"{codec} data is corrupt: {exc}") from None
+                raise _decoder_problem(codec, exc) from None
             return  # bytes after the last stream that are not another stream
         inp.give_back(dec.unused)
         first = False
+
+
+def _decoder_problem(codec: str, exc: BaseException) -> _Error:
+    text = str(exc)
+    if "memory" in text.lower() or "window" in text.lower():
+        # Loaders without torchvet's memory cap may well decompress it: not malformed.
+        return _Error(
+            f"{codec} data asks for more decoder memory than torchvet allows ({text}); "
+            "the rest was not scanned",
+            Category.LIMIT,
+        )
+    return _Error(f"{codec} data is corrupt: {text}")
 
 
 def _zfile(src: ByteSource, limit: int, sink: _Sink) -> None:
@@ -271,31 +363,44 @@ def _zfile(src: ByteSource, limit: int, sink: _Sink) -> None:
         length = int(header[2:21], 16)
     except ValueError:
         raise _Error("joblib ZF file has an unreadable length") from None
-    if length > limit:
-        raise _Error(f"joblib ZF file declares {length} bytes, beyond torchvet's bound")
     start = 22 if header[21:22] == b" " else 21
     _streams(lambda: zlib.decompressobj(15), _chunks(src, start), limit, "zlib", sink)
     if sink.size != length:
-        raise _Error(f"joblib ZF file holds {sink.size} bytes, not the declared {length}")
+        # joblib checks the length before it unpickles anything.
+        raise _Error(
+            f"joblib ZF file holds {sink.size} bytes, not the declared {length}",
+            scan_output=False,
+        )
 
 
-def _optional(module: str, attr: str) -> Callable[[], Callable[[], Any] | None]:
+def _optional(module: str, attr: str, **kwargs: Any) -> Callable[[], Callable[[], Any] | None]:
     def factory() -> Callable[[], Any] | None:
         try:
             mod = importlib.import_module(module)
         except ImportError:
             return None
-        return getattr(mod, attr)
+        make = getattr(mod, attr)
+        return lambda: make(**kwargs)
 
     return factory
 
 
+def _zstd() -> Callable[[], Any] | None:
+    try:
+        import zstandard
+    except ImportError:
+        return None
+    reader = zstandard.ZstdDecompressor(max_window_size=_ZSTD_WINDOW)
+    return reader.decompressobj
+
+
+_PACKAGES = {"lz4": "lz4", "zstd": "zstandard"}
 _FACTORIES: dict[str, Callable[[], Callable[[], Any] | None]] = {
     "gzip": lambda: lambda: zlib.decompressobj(31),
     "zlib": lambda: lambda: zlib.decompressobj(15),
     "bz2": lambda: bz2.BZ2Decompressor,
-    "xz": lambda: lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ),
-    "lzma": lambda: lambda: lzma.LZMADecompressor(lzma.FORMAT_ALONE),
+    "xz": lambda: lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ, memlimit=_LZMA_MEMLIMIT),
+    "lzma": lambda: lambda: lzma.LZMADecompressor(lzma.FORMAT_ALONE, memlimit=_LZMA_MEMLIMIT),
     "lz4": _optional("lz4.frame", "LZ4FrameDecompressor"),
-    "zstd": _optional("compression.zstd", "ZstdDecompressor"),
+    "zstd": _zstd,
 }

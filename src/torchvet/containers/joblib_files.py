@@ -46,6 +46,7 @@ COMPAT_WRAPPERS = frozenset(
 )
 WRAPPER_ARGS = ("subclass", "shape", "order", "dtype", "allow_mmap", "numpy_array_alignment_bytes")
 _DEFAULT_ALIGNMENT = 16
+MAX_NESTED_ARRAYS = 32  # object arrays inside object arrays (each one a nested pickle)
 JOBLIB_MESSAGE = (
     "a joblib file: torch.load(weights_only=True) refuses it, and joblib.load runs its "
     "pickle: convert it, or load it only if you trust it"
@@ -155,6 +156,7 @@ class ArrayReader:
         self.arrays = 0
         self.companions = 0
         self._frames: dict[int, _Frames] = {}  # per stream start
+        self._depth = 0  # object arrays being read inside object arrays
 
     def __call__(self, m: Machine, inst: Value, state: Value) -> int:
         if not isinstance(inst, Obj) or inst.pytype is None:
@@ -196,9 +198,20 @@ class ArrayReader:
 
     # -- reading -----------------------------------------------------------------------
     def _nested(self, m: Machine, start: int) -> int | None:
-        trace = ContainerScan.run_pickle(
-            self.scan, self.ctx, m.buf, self.entry, None, start, torch_reads=False
-        )
+        if self._depth >= MAX_NESTED_ARRAYS:
+            m.issue(
+                IssueKind.LIMIT,
+                f"object arrays nested more than {MAX_NESTED_ARRAYS} deep at offset {start}: "
+                "the rest was not read",
+            )
+            return None
+        self._depth += 1
+        try:
+            trace = ContainerScan.run_pickle(
+                self.scan, self.ctx, m.buf, self.entry, None, start, torch_reads=False
+            )
+        finally:
+            self._depth -= 1
         if not trace.stopped:
             m.issue(
                 IssueKind.DECODE,
@@ -240,6 +253,8 @@ class ArrayReader:
 
     # -- the wrapper's attributes ------------------------------------------------------
     def _layout(self, m: Machine, inst: Obj) -> tuple[bool, int, int, bool] | None:
+        # Every wrapper may share one memoised state dict: walking it is work.
+        m.charge(sum(len(s.items) for s in inst.state if isinstance(s, Dct)) >> 3)
         attrs = _attributes(inst)
         if attrs is None:
             self._cannot(m, "its attributes are not constant")

@@ -18,6 +18,7 @@ import struct
 from dataclasses import dataclass
 
 from torchvet.containers import joblib_files, rawpickle
+from torchvet.containers.allocation import Allocations
 from torchvet.containers.base import (
     ContainerScan,
     ScanContext,
@@ -206,6 +207,8 @@ class LegacyStorages:
         self.locations: set[str] = set()
         self._errors: list[tuple[int, str, str, Category]] = []
         self.failed = False  # some persistent id was refused or could not be followed
+        # torch allocates each new root storage at its persistent id, data or not.
+        self.allocations = Allocations()
 
     def _invalid(self, pos: int, message: str, torch_message: str) -> Value:
         self._errors.append((pos, message, torch_message, Category.MALFORMED))
@@ -220,6 +223,7 @@ class LegacyStorages:
     def report(self, torch_reads: bool = True) -> None:
         """Add the persistent-id errors (after the stream, so a refused global found by
         the policy earlier in the stream stays torch's first error)."""
+        self.allocations.report(self.scan, "data")
         for pos, message, torch_message, category in self._errors:
             self.scan.add(category, message, "data", pos)
             if torch_reads:
@@ -258,6 +262,7 @@ class LegacyStorages:
         if root is None:
             root = Storage(pos, str(key_v.value), dtype, nbytes, str(location))
             self.loaded[key_v.value] = root
+            self.allocations.add(nbytes, f"storage {str(key_v.value)[:40]!r}", pos)
         elif root.nbytes == 0:
             # torch re-creates an empty storage (no data pointer) instead of sharing it.
             root = Storage(pos, str(key_v.value), dtype, 0, str(location))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
+from torchvet import budget as budgets
 from torchvet.containers.base import ContainerScan
 from torchvet.pickle.models import INT64_MAX, TensorInfo, tensor_info
 from torchvet.pickle.trace import StreamTrace
@@ -24,6 +25,12 @@ def _int64_values(info: TensorInfo, read: StorageReader) -> list[int] | None:
     """The elements of a dense int64 tensor in row-major order, or None if unreadable."""
     if info.storage is None or info.stride is None or info.numel > MAX_METADATA_ELEMENTS:
         return None
+    budget = budgets.current()
+    if budget is not None:  # many nested tensors may share one big metadata tensor
+        if budget.work < info.numel:
+            budget.note("nested tensor metadata: the file's work budget is spent")
+            return None
+        budget.work -= info.numel
     data = read(info.storage)
     if data is None:
         return None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from torchvet.containers.allocation import Allocations
 from torchvet.containers.base import (
     ContainerScan,
     ScanContext,
@@ -52,8 +53,15 @@ def _record(archive: ZipArchive, prefix: str, name: str, scan: ContainerScan) ->
     return picked
 
 
-def _small(archive: ZipArchive, entry: ZipEntry) -> bytes:
-    return archive.read(entry, limit=_SMALL_RECORD)
+def _small(archive: ZipArchive, entry: ZipEntry, scan: ContainerScan) -> bytes:
+    """A small record torch reads whole (version, byteorder, ...): torch allocates its
+    declared size, so a huge one is an allocation to report; its start is what torch parses."""
+    if entry.size <= _SMALL_RECORD:
+        return archive.read(entry)
+    allocation = Allocations()
+    allocation.add(entry.size, entry.name)
+    allocation.report(scan, entry.name)
+    return b"".join(archive.iter_chunks(entry, stop_after=_SMALL_RECORD))
 
 
 def _utf8(raw: bytes) -> bool:
@@ -110,7 +118,7 @@ def scan_zip(src: ByteSource, ctx: ScanContext) -> ContainerScan:
         _scan_other_copies(archive, data_pkl, scan, ctx)
         # torch.load logs the serialization id last, decoding it as UTF-8.
         serialization_id = _record(archive, prefix, ".data/serialization_id", scan)
-        if serialization_id is not None and not _utf8(_small(archive, serialization_id)):
+        if serialization_id is not None and not _utf8(_small(archive, serialization_id, scan)):
             scan.add(Category.MALFORMED, ".data/serialization_id is not UTF-8 text")
             raise _Refused("UnicodeDecodeError: 'utf-8' codec can't decode the serialization id")
     except _Refused as exc:
@@ -131,7 +139,7 @@ def _check_layout(archive: ZipArchive, prefix: str, names: list[str], scan: Cont
     if version is None:
         scan.add(Category.MALFORMED, f"no {prefix}/version record (torch requires one)")
         raise _Refused('Expected hasRecord("version") to be true, but got false.')
-    value = _parse_version(_small(archive, version))
+    value = _parse_version(_small(archive, version, scan))
     if value is None:
         scan.add(Category.MALFORMED, "version record is not a number")
         raise _Refused("stoull: no conversion of the version record")
@@ -171,11 +179,11 @@ def _check_layout(archive: ZipArchive, prefix: str, names: list[str], scan: Cont
 def _check_records(archive: ZipArchive, prefix: str, scan: ContainerScan) -> str:
     fmt = _record(archive, prefix, ".format_version", scan)
     if fmt is not None:
-        _small(archive, fmt)  # torch reads it first; only readability matters
+        _small(archive, fmt, scan)  # torch reads it first; only readability matters
     byteorder = "little"
     entry = _record(archive, prefix, "byteorder", scan)
     if entry is not None:
-        data = _small(archive, entry)
+        data = _small(archive, entry, scan)
         if data not in (b"little", b"big"):
             scan.add(Category.MALFORMED, f"byteorder record is {data[:20]!r}, not little or big")
             raise _Refused("Unknown endianness type: " + data.decode("utf-8", "replace"))
@@ -184,7 +192,7 @@ def _check_records(archive: ZipArchive, prefix: str, scan: ContainerScan) -> str
             scan.add(Category.NOTE, "storages are big-endian; torch byte-swaps them on load")
     entry = _record(archive, prefix, ".storage_alignment", scan)
     if entry is not None:
-        data = _small(archive, entry)
+        data = _small(archive, entry, scan)
         try:
             int(data)
         except ValueError:
@@ -216,6 +224,8 @@ class ZipStorages:
         self.loaded: dict[object, Storage] = {}
         self.locations: set[str] = set()
         self.entry = f"{prefix}/{folder}.pkl"
+        # torch reads each record it needs into a buffer of the record's declared size.
+        self.allocations = Allocations()
 
     def _invalid(self, pos: int, message: str, torch_message: str) -> Value:
         if self.strict:
@@ -317,6 +327,7 @@ class ZipStorages:
                 f"{numel} elements * {itemsize} bytes/element)",
             )
         storage = Storage(pos, str(key), dtype_name, nbytes, str(location), record)
+        self.allocations.add(nbytes, f"record {name[:40]}", pos)
         if nbytes > 0:  # torch caches only storages with a data pointer
             self.loaded[key] = storage
         return storage
@@ -327,9 +338,11 @@ def _scan_data_pkl(
 ) -> None:
     buf = archive.read(entry, limit=ctx.max_pickle_bytes)
     storages = ZipStorages(archive, prefix, scan, ctx)
+    storages.allocations.add(entry.size, entry.name)
     trace = scan.run_pickle(ctx, buf, entry.name, storages)
     scan.root = trace.root
     scan.extra["storages"] = storages
+    storages.allocations.report(scan, entry.name)
     if trace.deferred:
         itemsizes = {name: d.itemsize for name, d in ctx.policy.facts.dtypes.items()}
         settle_deferred(trace, scan, _record_reader(archive), itemsizes)
@@ -365,9 +378,11 @@ def _record_reader(archive: ZipArchive) -> Callable[[Storage], bytes | None]:
         if not isinstance(storage.record, ZipEntry):
             return None
         try:
-            return archive.read(storage.record, limit=_METADATA_LIMIT)
+            data = archive.read(storage.record, limit=_METADATA_LIMIT)
         except ZipError:
             return None
+        # Cut short by the file's budget: unreadable here (a LIMIT note says so).
+        return data if len(data) == storage.record.size else None
 
     return read
 

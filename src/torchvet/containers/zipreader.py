@@ -11,11 +11,13 @@ lazily by byte range; DEFLATE entries are inflated incrementally with bounded me
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from torchvet import budget as budgets
 from torchvet.source import ByteSource, iter_range
 
 EOCD_SIG = b"PK\x05\x06"
@@ -145,11 +147,21 @@ class ZipArchive:
             )
 
     def read(self, entry: ZipEntry, limit: int | None = None) -> bytes:
-        """The whole uncompressed record (``limit`` caps what is accepted)."""
+        """The whole uncompressed record (``limit`` caps what is accepted).
+
+        During a scan, a record larger than the file's buffer bound, or than what is
+        left of its data budget, is read only up to that point (a LIMIT note of the
+        budget says so) and the prefix is returned, so its start is still scanned."""
         entry.stat()
         if limit is not None and entry.size > limit:
             raise ZipError(f"{entry.name!r} is {entry.size} bytes, more than the {limit} allowed")
-        return b"".join(self.iter_chunks(entry))
+        keep = budgets.buffer_cap(entry.size)
+        if keep < entry.size:
+            budgets.note_cut(entry.name, keep, entry.size, "the largest record kept in memory")
+        out = io.BytesIO()  # getvalue() hands its buffer over: no second copy
+        for chunk in self.iter_chunks(entry, stop_after=keep):
+            out.write(chunk)
+        return out.getvalue()
 
     def verify(self, entry: ZipEntry) -> None:
         """Fail where torch's getRecord would, without keeping the bytes: header and bounds
@@ -162,12 +174,42 @@ class ZipArchive:
             for _ in self.iter_chunks(entry):
                 pass
 
-    def iter_chunks(self, entry: ZipEntry, chunk: int = _INFLATE_CHUNK) -> Iterator[bytes]:
-        """Uncompressed bytes in bounded chunks; raises ZipError where miniz would fail."""
+    def iter_chunks(
+        self, entry: ZipEntry, chunk: int = _INFLATE_CHUNK, stop_after: int | None = None
+    ) -> Iterator[bytes]:
+        """Uncompressed bytes in bounded chunks; raises ZipError where miniz would fail.
+
+        ``stop_after``: yield no more than that many bytes (the size checks that need the
+        whole record are then skipped). During a scan, the bytes come out of the file's
+        data budget: when it is spent, iteration stops early with a LIMIT note."""
         self.check_extractable(entry)
         if entry.is_directory or entry.comp_size == 0:
             return
         start = self.data_offset(entry)
+        wanted = entry.size if stop_after is None else min(stop_after, entry.size)
+        budget = budgets.current()
+        allowed = wanted if budget is None else budget.take_data(wanted)
+        cut = allowed < entry.size  # else read to the end, where miniz's checks apply
+        produced = 0
+        if allowed == 0:
+            budgets.note_cut(entry.name, 0, entry.size, "the file's data budget")
+            return
+        try:
+            for out in self._raw_chunks(entry, start, chunk):
+                if cut:
+                    out = out[: allowed - produced]
+                produced += len(out)
+                if out:
+                    yield out
+                if cut and produced >= allowed:
+                    break
+        finally:
+            if budget is not None:
+                budget.data += allowed - produced  # give back what was not produced
+        if allowed < wanted:
+            budgets.note_cut(entry.name, produced, entry.size, "the file's data budget")
+
+    def _raw_chunks(self, entry: ZipEntry, start: int, chunk: int) -> Iterator[bytes]:
         if entry.method == 0:
             try:
                 yield from iter_range(self.source, start, entry.comp_size, chunk)

@@ -14,13 +14,16 @@ nesting bounds, so a hostile stream costs bounded time and memory.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import NoReturn
 
+from torchvet import budget as budgets
 from torchvet.pickle import models
+from torchvet.pickle.accounting import _MAX_MESSAGE, _SIZED_ARGS, Accounting, Limits, _Stop
 from torchvet.pickle.frames import FramePolicy, Frames
+from torchvet.pickle.hashwork import HashWork
 from torchvet.pickle.naming import Naming, pickle_reading
 from torchvet.pickle.opcodes import BY_CODE, Opcode
 from torchvet.pickle.readers import DecodeError, PartialGlobal, RawString
@@ -48,25 +51,13 @@ _BUILD_SPECIAL = frozenset(
 _SETITEM_TYPES = frozenset({"builtins.dict", "collections.OrderedDict", "collections.Counter"})
 
 
-@dataclass(frozen=True)
-class Limits:
-    max_ops: int = 10_000_000
-    max_stack: int = 1_000_000
-    max_memo: int = 1_000_000
-    max_marks: int = 100_000
-
-
-class _Stop(Exception):
-    """Internal: reading cannot continue (decode failure or limit)."""
-
-
 PersistentLoader = Callable[[Value, int], Value]
 # Called after BUILD with (machine, instance, state); returns how many bytes to skip
 # before the next opcode (joblib reads array data inline), or -1 to stop reading.
 AfterBuild = Callable[["Machine", Value, Value], int]
 
 
-class Machine:
+class Machine(Accounting):
     """Runs one pickle stream symbolically. Create one per stream."""
 
     def __init__(
@@ -96,10 +87,15 @@ class Machine:
         self.memo: dict[int, Value] = {}
         self.proto = 0  # as CPython's unpicklers track it, for their name mapping
         self.pos = start  # offset of the current opcode
-        self._handlers = {
-            code: getattr(self, "op_" + op.name) if op is not None else None
-            for code, op in enumerate(BY_CODE)
-        }
+        self._budget = budgets.current()
+        self._synced = 0  # work already taken from the budget
+        self.op_limit = self.limits.max_ops  # trace.ops at which reading stops
+        self._max_value = self._budget.value if self._budget else len(buf)
+        self._issue_counts: dict[IssueKind, int] = {}
+        self._seen_globals: set[tuple[str, str, str]] = set()
+        self._seen_types: set[str] = set()
+        self.hashes = HashWork()  # what inserting the stream's keys costs a real unpickler
+        self.allocated = 0  # bytes the stream's calls make the loader allocate (models.py)
 
     # ------------------------------------------------------------------ driver
     def run(self) -> StreamTrace:
@@ -108,7 +104,9 @@ class Machine:
         p = self.trace.start
         limits = self.limits
         trace = self.trace
-        handlers = self._handlers
+        handlers = _handler_table()  # built once: a zip of 10k pickles runs 10k machines
+        max_value = self._max_value
+        self.sync_budget()
         try:
             while True:
                 if p >= n:
@@ -123,8 +121,8 @@ class Machine:
                         torch_message=f"Unsupported operand {code}",
                     )
                 trace.ops += 1
-                if trace.ops > limits.max_ops:
-                    self._limit(p, f"more than {limits.max_ops} opcodes")
+                if trace.ops > self.op_limit:
+                    self._over_budget(p)
                 if not op.torch_ok:
                     self.issue(
                         IssueKind.OPCODE,
@@ -135,9 +133,11 @@ class Machine:
                 arg = None
                 q = p + 1
                 if op.arg is not None:
+                    if n - p > max_value and op.arg in _SIZED_ARGS:
+                        self._check_value_size(op, p)
                     arg, q = self._read_arg(op, q)
                 self.next_pos = q
-                handlers[code](arg, op)  # type: ignore[misc]
+                handlers[code](self, arg, op)  # type: ignore[misc]
                 p = self.next_pos
                 if op.name == "STOP":
                     trace.stopped = True
@@ -147,6 +147,8 @@ class Machine:
         except _Stop:
             pass
         self._note_straddle()
+        self.sync_budget()
+        self._summarise_dropped()
         trace.end = p if not trace.stopped else self.next_pos
         return trace
 
@@ -181,6 +183,14 @@ class Machine:
         global_name: str | None = None,
         pos: int | None = None,
     ) -> None:
+        count = self._issue_counts.get(kind, 0) + 1
+        self._issue_counts[kind] = count
+        if count > self.limits.max_issues_per_kind:
+            return  # counted, summarised at the end of the stream
+        if len(message) > _MAX_MESSAGE:  # a name read from the file can be megabytes long
+            message = message[:_MAX_MESSAGE] + "..."
+        if torch_message is not None and len(torch_message) > _MAX_MESSAGE:
+            torch_message = torch_message[:_MAX_MESSAGE] + "..."
         self.trace.events.append(
             Issue(self.pos if pos is None else pos, kind, message, torch_message, global_name)
         )
@@ -364,13 +374,16 @@ class Machine:
     def op_FROZENSET(self, arg: object, op: Opcode) -> None:
         items = self.pop_mark()
         self._check_hashable(items, "FROZENSET")
-        self.push(SetV(self.pos, items, frozen=True))
+        s = SetV(self.pos, items, frozen=True)
+        self.hashes.insert(self, s, items)
+        self.push(s)
 
     def op_ADDITEMS(self, arg: object, op: Opcode) -> None:
         items = self.pop_mark()
         target = self.top()
         if isinstance(target, SetV):
             self._check_hashable(items, "ADDITEMS")
+            self.hashes.insert(self, target, items)
             target.items.extend(items)
 
     def op_APPEND(self, arg: object, op: Opcode) -> None:
@@ -427,6 +440,7 @@ class Machine:
             items = items[:-1]
         keys = items[0::2]
         self._check_hashable(keys, "dict key")
+        self.hashes.insert(self, d, keys)
         d.items.extend(zip(keys, items[1::2], strict=True))
 
     def _check_hashable(self, items: list[Value], what: str) -> None:
@@ -482,12 +496,16 @@ class Machine:
     def _global(self, module: str, name: str, opname: str) -> Glob:
         raw = (module, name)
         mapped_module, mapped_name = self.naming.map(module, name)
-        events = self.trace.events
-        events.append(GlobalRef(self.pos, mapped_module, mapped_name, opname, raw))
-        # Where pickle's own mapping differs, pickle.load resolves another name.
-        other = pickle_reading(module, name, self.proto)
-        if other != (mapped_module, mapped_name) and other != raw:
-            events.append(GlobalRef(self.pos, *other, opname, raw))
+        # The policy judges a name once; a file repeating it must not cost an event each.
+        key = (module, name, opname)
+        if key not in self._seen_globals:
+            self._seen_globals.add(key)
+            events = self.trace.events
+            events.append(GlobalRef(self.pos, mapped_module, mapped_name, opname, raw))
+            # Where pickle's own mapping differs, pickle.load resolves another name.
+            other = pickle_reading(module, name, self.proto)
+            if other != (mapped_module, mapped_name) and other != raw:
+                events.append(GlobalRef(self.pos, *other, opname, raw))
         return Glob(self.pos, mapped_module, mapped_name, raw)
 
     def op_GLOBAL(self, arg: object, op: Opcode) -> None:
@@ -575,6 +593,8 @@ class Machine:
         self.push(self.call("OBJ", items[0], tuple(items[1:])))
 
     def _unpack_args(self, args: Value, opname: str) -> tuple[Value, ...] | None:
+        if isinstance(args, Lst):
+            self.charge(len(args.items) >> 3)  # copied for every call that passes it
         if isinstance(args, (Tup, Lst)):
             return tuple(args.items)
         return None  # arguments that cannot be enumerated statically
@@ -590,6 +610,8 @@ class Machine:
                 f"TypeError: {func.describe()} is not callable",
             )
         target = models.target_name(func)
+        if target is not None and len(target) > 256:
+            self.charge(len(target) >> 6)  # the policy reads the name of every call
         c = Call(self.pos, opname, func, args if args is not None else (), kwargs, target)
         self.trace.events.append(CallEvent(c))
         if target is None and not isinstance(func, Glob):
@@ -611,7 +633,9 @@ class Machine:
         inst = self.top()
         self.knowledge.build(self, inst, state)
         if self.after_build is not None:
+            self.sync_budget()  # the hook may run nested streams on the same budget
             skip = self.after_build(self, inst, state)
+            self.sync_budget()
             if skip < 0:
                 raise _Stop
             self.next_pos += skip
@@ -621,8 +645,9 @@ class Machine:
         t = inst.pytype
         if t is None:
             return
-        if t in _BUILD_SPECIAL:
+        if t in _BUILD_SPECIAL or t in self._seen_types:
             return
+        self._seen_types.add(t)
         self.trace.events.append(TypeUse(self.pos, t, "build"))
 
     # ------------------------------------------------------------------ persistent ids
@@ -654,6 +679,12 @@ def _not_exactly_str(v: Value) -> bool:
         made_by_new = v.call is not None and v.call.opcode in ("NEWOBJ", "NEWOBJ_EX")
         return made_by_new and v.pytype not in (None, "builtins.str")
     return isinstance(v, (Tup, Lst, Dct, SetV, Glob, Storage))
+
+
+@functools.cache
+def _handler_table() -> list[Callable[[Machine, object, Opcode], None] | None]:
+    """The effect function of each opcode byte (None for bytes that are no opcode)."""
+    return [getattr(Machine, "op_" + op.name) if op is not None else None for op in BY_CODE]
 
 
 def run_stream(

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from torchvet import budget as budgets
 from torchvet.pickle.torchfacts import DType, TorchFacts, load_facts
 from torchvet.pickle.trace import CallEvent, IssueKind
 from torchvet.pickle.values import (
@@ -37,6 +38,7 @@ from torchvet.pickle.values import (
     Storage,
     Tup,
     Value,
+    cut,
     is_falsy,
 )
 
@@ -49,6 +51,8 @@ PARAMETER = "torch.nn.parameter.Parameter"
 NJT = "torch.nested._internal.nested_tensor.NestedTensor"
 NJT_REBUILD = "torch.nested._internal.nested_tensor._rebuild_njt"
 _MAX_CHAIN = 64  # getattr/attribute chains longer than this are not resolved
+_MAX_TARGET = 1024  # characters of a call's dotted target name
+_SMALL_BYTEARRAY = 1 << 16  # bytearray(n) contents modelled exactly up to this size
 
 
 @dataclass
@@ -89,21 +93,32 @@ def target_name(func: Value) -> str | None:
     v = func
     for _ in range(_MAX_CHAIN):
         if isinstance(v, Glob):
-            return ".".join([v.qualname, *reversed(parts)])
+            return v.qualname if not parts else _dotted(v.qualname, parts)
         if isinstance(v, Mod):
-            return ".".join([v.name, *reversed(parts)])
+            return _dotted(v.name, parts)
         if isinstance(v, Attr):
             parts.append(v.name)
             v = v.base
             continue
         if isinstance(v, Obj):
             if isinstance(v.info, _Partial):
-                return target_name(v.info.func) if not parts else None
+                if parts:
+                    return None
+                v = v.info.func  # partial(partial(f)) calls f: follow, within the bound
+                continue
             if v.pytype is not None and parts:
                 # A method looked up on an instance: name it by the instance's type.
-                return ".".join([v.pytype, *reversed(parts)])
+                return _dotted(v.pytype, parts)
         return None
     return None
+
+
+def _dotted(head: str, parts: list[str]) -> str:
+    """``head.part...`` (parts innermost first). Every call keeps its target, so a chain
+    of megabyte-long attribute names is cut to a name no catalog entry is that long."""
+    if len(head) + sum(len(p) for p in parts) > _MAX_TARGET:
+        return cut(".".join([cut(head), *(cut(p) for p in reversed(parts))]), _MAX_TARGET)
+    return ".".join([head, *reversed(parts)])
 
 
 @dataclass
@@ -242,19 +257,33 @@ def _str(v: Value) -> str | None:
     return None
 
 
-def _int_seq(v: Value) -> tuple[int, ...] | None:
+def _copying(m: Machine, n: int) -> None:
+    """Charge the machine for walking or copying ``n`` items of a value: the memo lets a
+    file pass one huge container to any number of calls."""
+    if n > 64:
+        m.charge(n >> 3)
+
+
+def _int_seq(m: Machine, v: Value) -> tuple[int, ...] | None:
     """A list / tuple / torch.Size of exact ints (what torch's IntArrayRef accepts)."""
     if isinstance(v, Obj) and v.pytype == "torch.Size" and isinstance(v.info, tuple):
         return v.info
     if isinstance(v, (Tup, Lst)):
-        out = []
-        for item in v.items:
-            i = _int(item)
-            if i is None:
-                return None
-            out.append(i)
-        return tuple(out)
+        items = v.items
+        _copying(m, len(items))
+        out = tuple(x.value for x in items if type(x) is Const and type(x.value) is int)
+        return out if len(out) == len(items) else None
     return None
+
+
+def _shown(seq: tuple[int, ...]) -> str:
+    """A shape for a message: a file may pass a 100k-entry shape to every call."""
+    return str(seq) if len(seq) <= 8 else f"({', '.join(map(str, seq[:8]))}, ... {len(seq)} dims)"
+
+
+def _int64s(seq: tuple[int, ...]) -> bool:
+    """Every value fits in a C int64 (what torch's argument parser accepts)."""
+    return not seq or (min(seq) >= -INT64_MAX - 1 and max(seq) <= INT64_MAX)
 
 
 def _is_int_seq_shape(v: Value) -> bool:
@@ -312,6 +341,7 @@ class Knowledge:
         """REDUCE whose callee is itself the result of a call (partial, methodcaller...)."""
         info = func.info
         if isinstance(info, _Partial):
+            _copying(m, len(info.args))
             return self._nested_call(m, call, info.func, info.args + call.args)
         if isinstance(info, _MethodCaller) and call.args:
             return self._nested_call(m, call, Attr(call.pos, call.args[0], info.name), info.args)
@@ -445,8 +475,8 @@ class Knowledge:
     ) -> tuple[int, tuple[int, ...], tuple[int, ...]] | None:
         """Emulate ``Tensor.set_(storage, offset, size, stride)`` on a non-resizable storage."""
         offset = _int(offset_v)
-        size = _int_seq(size_v)
-        stride = _int_seq(stride_v)
+        size = _int_seq(m, size_v)
+        stride = _int_seq(m, stride_v)
         if offset is None or size is None or stride is None:
             bad = not (_is_int_seq_shape(size_v) and _is_int_seq_shape(stride_v))
             if bad or isinstance(offset_v, Const):
@@ -466,14 +496,13 @@ class Knowledge:
                 f"unequal size length ({len(size)}) and stride length ({len(stride)})",
             )
             return None
-        for x in (offset, *size, *stride):
-            if not -INT64_MAX - 1 <= x <= INT64_MAX:
-                self._invalid(
-                    m,
-                    f"tensor at offset {call.pos} has a value beyond int64",
-                    "TypeError: Overflow when unpacking long",
-                )
-                return None
+        if not _int64s((offset, *size, *stride)):
+            self._invalid(
+                m,
+                f"tensor at offset {call.pos} has a value beyond int64",
+                "TypeError: Overflow when unpacking long",
+            )
+            return None
         if offset < 0:
             self._invalid(
                 m,
@@ -481,10 +510,10 @@ class Knowledge:
                 f"Tensor: invalid storage offset {offset}",
             )
             return None
-        if any(s < 0 for s in size):
+        if size and min(size) < 0:
             self._invalid(
                 m,
-                f"tensor at offset {call.pos} has a negative size {size}",
+                f"tensor at offset {call.pos} has a negative size {_shown(size)}",
                 "numel: integer multiplication overflow",
             )
             return None
@@ -506,7 +535,7 @@ class Knowledge:
         if any(st < 0 for st in stride):
             self._invalid(
                 m,
-                f"tensor at offset {call.pos} has a negative stride {stride}",
+                f"tensor at offset {call.pos} has a negative stride {_shown(stride)}",
                 "Storage size calculation overflowed",
             )
             return None
@@ -565,6 +594,7 @@ class Knowledge:
                     "AssertionError: expected dict",
                 )
             return False
+        _copying(m, len(v.items))
         for k, val in v.items:
             key = _str(k)
             flag = _bool(val)
@@ -718,6 +748,7 @@ class Knowledge:
             if not isinstance(part, Dct):
                 self._unverified(m, call, f"tensor state is {part.describe()}")
                 return False
+            _copying(m, len(part.items))
             for k, _ in part.items:
                 key = _str(k)
                 if key is None:
@@ -792,7 +823,13 @@ class Knowledge:
             self._unverified(m, call, "quantizer parameters are not a (qscheme, ...) tuple")
             return self._tensor(call, None)
         qscheme = qparams.items[0].qualname
-        size_t = _int_seq(size)
+        size_t = _int_seq(m, size)
+        if size_t is not None and (not size_t or min(size_t) >= 0):
+            # _empty_affine_quantized(size) allocates before set_ checks the storage.
+            numel = 1
+            for dim in size_t:
+                numel *= dim
+            self._allocation(m, call, numel * dtype.itemsize, "a quantized tensor's buffer")
         parts: dict[str, Value] = {}
         if qscheme == "torch.per_tensor_affine":
             if len(qparams.items) != 3:
@@ -913,7 +950,7 @@ class Knowledge:
             )
             return self._tensor(call, None)
         ind, val = tensor_info(items[0]), tensor_info(items[1])
-        size = _int_seq(items[2])
+        size = _int_seq(m, items[2])
         coalesced_ok = (
             len(items) == 3
             or _bool(items[3]) is not None
@@ -957,7 +994,7 @@ class Knowledge:
             )
             return self._tensor(call, None)
         comp, plain, val = (tensor_info(x) for x in items[:3])
-        size = _int_seq(items[3])
+        size = _int_seq(m, items[3])
         if comp is None or plain is None or val is None or size is None:
             self._unverified(m, call, "sparse compressed components not in torch.save's form")
             return self._tensor(call, None)
@@ -1031,7 +1068,7 @@ class Knowledge:
             return self._tensor(call, None)
         dtype_v, size_v, stride_v, rg_v = call.args
         dtype = self._dtype_arg(m, call, dtype_v)
-        size, stride = _int_seq(size_v), _int_seq(stride_v)
+        size, stride = _int_seq(m, size_v), _int_seq(m, stride_v)
         if dtype is None or size is None or stride is None:
             if dtype is not None:
                 self._unverified(m, call, "meta tensor size or stride not made of ints")
@@ -1081,6 +1118,8 @@ class Knowledge:
         rg = self._requires_grad(m, call, rg_v, dtype)
         if rg is None:
             return self._tensor(call, None)
+        if dtype.name != src.dtype:  # Tensor.to makes a converted copy
+            self._allocation(m, call, src.numel * dtype.itemsize, "a converted copy")
         info = TensorInfo(**{**src.__dict__, "kind": "from-cpu", "requires_grad": rg})
         info.parts = {"source": data, "dtype": dtype_v}
         info.dtype = dtype.name
@@ -1092,8 +1131,8 @@ class Knowledge:
         if not a:
             return Obj(call.pos, "torch.Size", call, hashable=True, info=())
         if len(a) == 1:
-            seq = _int_seq(a[0])
-            if seq is not None and all(-INT64_MAX - 1 <= x <= INT64_MAX for x in seq):
+            seq = _int_seq(m, a[0])
+            if seq is not None and _int64s(seq):
                 return Obj(call.pos, "torch.Size", call, hashable=True, info=seq)
         self._unverified(m, call, "torch.Size built from something other than a tuple of ints")
         return Obj(call.pos, "torch.Size", call, hashable=True)
@@ -1131,7 +1170,10 @@ class Knowledge:
 
     def _fill_from_pairs(self, m: Machine, call: Call, d: Dct) -> None:
         src = call.args[0]
+        if isinstance(src, (Dct, Lst, Tup)):
+            _copying(m, len(src.items))
         if len(call.args) == 1 and isinstance(src, Dct):
+            m.hashes.insert(m, d, [k for k, _ in src.items])
             d.items.extend(src.items)
             return
         if len(call.args) == 1 and isinstance(src, (Lst, Tup)):
@@ -1142,6 +1184,7 @@ class Knowledge:
                 pairs.append((item.items[0], item.items[1]))
             else:
                 if all(k.hashable for k, _ in pairs):
+                    m.hashes.insert(m, d, [k for k, _ in pairs])
                     d.items.extend(pairs)
                     return
         self._unverified(m, call, "mapping built from arguments torchvet does not model")
@@ -1151,6 +1194,8 @@ class Knowledge:
         if not call.args:
             return d
         if len(call.args) == 1 and isinstance(call.args[0], Dct):
+            _copying(m, len(call.args[0].items))
+            m.hashes.insert(m, d, [k for k, _ in call.args[0].items])
             d.items.extend(call.args[0].items)
             return d
         self._unverified(m, call, "Counter built from something other than a dict")
@@ -1162,6 +1207,7 @@ class Knowledge:
             return s
         src = call.args[0]
         if len(call.args) == 1 and isinstance(src, (Lst, Tup, SetV)):
+            _copying(m, 2 * len(src.items))
             unhashable = [x for x in src.items if x.hashable is False]
             unknown = [x for x in src.items if x.hashable is None]
             if unhashable:
@@ -1172,6 +1218,7 @@ class Knowledge:
                 )
             elif unknown:
                 self._unverified(m, call, "set item of unknown hashability")
+            m.hashes.insert(m, s, src.items)
             s.items.extend(src.items)
             return s
         self._unverified(m, call, "set built from something other than a list")
@@ -1183,11 +1230,13 @@ class Knowledge:
     def _list_call(self, m: Machine, call: Call) -> Value:
         out = Lst(call.pos)
         if call.args and isinstance(call.args[0], (Lst, Tup, SetV)):
+            _copying(m, len(call.args[0].items))
             out.items.extend(call.args[0].items)
         return out
 
     def _tuple_call(self, m: Machine, call: Call) -> Value:
         if call.args and isinstance(call.args[0], (Lst, Tup)):
+            _copying(m, len(call.args[0].items))
             return Tup(call.pos, tuple(call.args[0].items))
         return Obj(call.pos, "builtins.tuple", call)
 
@@ -1198,14 +1247,45 @@ class Knowledge:
             data = b""
         elif len(a) == 1 and isinstance(a[0], Const) and type(a[0].value) is bytes:
             data = a[0].value
+        elif len(a) == 1 and _int(a[0]) is not None:
+            return self._bytearray_of_size(m, call, a[0].value)  # type: ignore[union-attr]
         elif len(a) == 2 and _str(a[0]) is not None and _str(a[1]) in ("latin1", "latin-1"):
             try:
+                m.charge(len(a[0].value) >> 6)  # type: ignore[union-attr]
                 data = _str(a[0]).encode("latin-1")  # type: ignore[union-attr]
             except UnicodeEncodeError:
                 self._invalid(m, "bytearray text not encodable as latin-1", "UnicodeEncodeError")
                 return Obj(call.pos, "builtins.bytearray", call, hashable=False)
         if data is None:
             self._unverified(m, call, "bytearray built from arguments torchvet does not model")
+        return Obj(call.pos, "builtins.bytearray", call, hashable=False, info=data)
+
+    @staticmethod
+    def _allocation(m: Machine, call: Call, nbytes: int, what: str) -> None:
+        """Count what a call makes the loader allocate; one RESOURCE issue per stream once
+        the total is far out of proportion to the file (one huge call, or a memoised
+        tensor converted a hundred thousand times)."""
+        before = m.allocated
+        m.allocated += nbytes
+        if budgets.disproportionate(m.allocated) and not budgets.disproportionate(before):
+            total = (
+                "" if before == 0 else f", {budgets.human(m.allocated)} with the calls before it"
+            )
+            m.issue(
+                IssueKind.RESOURCE,
+                f"{call.target} at offset {call.pos} makes the loader allocate {what} of "
+                f"{budgets.human(nbytes)}{total}: a denial of service (it fails where that "
+                "much memory cannot be had)",
+            )
+
+    def _bytearray_of_size(self, m: Machine, call: Call, n: int) -> Value:
+        """``bytearray(n)`` allocates and zero-fills n bytes: a few bytes of pickle can
+        ask for gigabytes."""
+        if n < 0:
+            self._invalid(m, "bytearray with a negative size", "ValueError: negative count")
+            return Opaque(call.pos)
+        self._allocation(m, call, n, f"bytearray({n}), zero-filled,")
+        data = bytes(n) if n <= _SMALL_BYTEARRAY else None
         return Obj(call.pos, "builtins.bytearray", call, hashable=False, info=data)
 
     def _complex(self, m: Machine, call: Call) -> Value:
@@ -1236,6 +1316,7 @@ class Knowledge:
             self._unverified(m, call, "_codecs.encode of a large or unusual input")
             return Obj(call.pos, "builtins.bytes", call, hashable=True)
         try:
+            m.charge(len(consts[0]) >> 6)  # a memoised megabyte string, encoded again per call
             return Const(call.pos, codecs.encode(*consts))  # type: ignore[call-overload]
         except (LookupError, TypeError, ValueError) as exc:  # UnicodeError is a ValueError
             self._invalid(m, f"_codecs.encode fails: {exc}", f"{type(exc).__name__}: {exc}")
@@ -1301,6 +1382,7 @@ class Knowledge:
             if name is not None:
                 return Mod(call.pos, name)
         if len(a) == 2 and isinstance(a[0], Dct) and isinstance(a[1], Const):
+            _copying(m, len(a[0].items))
             found = a[0].lookup(a[1].value)
             if found is not None:
                 return found
@@ -1362,6 +1444,8 @@ class Knowledge:
                 )
             return
         if isinstance(inst, Obj):
+            if not isinstance(inst.state, list):
+                inst.state = list(inst.state)
             inst.state.append(state)
         if t in (TENSOR, PARAMETER):
             self._unverified_build(m, f"BUILD on a {t} (legacy tensor state)")

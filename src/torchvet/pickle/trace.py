@@ -32,6 +32,9 @@ class IssueKind(str, enum.Enum):
     DYNAMIC = "dynamic"
     # A plain remark (trailing bytes, protocol number, device locations).
     NOTE = "note"
+    # Work or memory a load would spend far out of proportion to the file (keys that all
+    # hash alike, a tuple that shares itself, a huge declared allocation).
+    RESOURCE = "resource"
 
 
 @dataclass(slots=True)

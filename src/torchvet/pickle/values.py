@@ -14,6 +14,17 @@ from __future__ import annotations
 from typing import Any
 
 HASHABLE_CONST_TYPES = (type(None), bool, int, float, str, bytes, complex)
+# One string per constant type: a pickle of a million constants must not hold a
+# million copies of "builtins.int".
+_CONST_TYPES = {t: "builtins." + t.__name__ for t in HASHABLE_CONST_TYPES}
+_SHOWN = 60  # characters of a value shown in a message
+_MAX_SHOWN_CHAIN = 16  # attribute-chain links shown in a message
+
+
+def cut(text: str, limit: int = 2 * _SHOWN) -> str:
+    """A name from the file, shortened for a message: names can be megabytes long and a
+    file can have one described at every opcode."""
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
 
 
 class Value:
@@ -25,7 +36,7 @@ class Value:
         self.pos = pos
 
     def describe(self) -> str:
-        return self.pytype or "object"
+        return cut(self.pytype or "object")
 
 
 class Const(Value):
@@ -37,11 +48,18 @@ class Const(Value):
     def __init__(self, pos: int, value: Any) -> None:
         super().__init__(pos)
         self.value = value
-        self.pytype = "builtins." + ("NoneType" if value is None else type(value).__name__)
+        self.pytype = _CONST_TYPES.get(type(value)) or "builtins." + type(value).__name__
 
     def describe(self) -> str:
-        text = repr(self.value)
-        return text if len(text) <= 60 else text[:57] + "..."
+        # Cut before repr: a value the memo lets a file name a million times may be
+        # megabytes long, and a huge int has no decimal repr at all (str(10**5000) fails).
+        value = self.value
+        if isinstance(value, int) and value.bit_length() > 128:
+            return f"an int of {value.bit_length()} bits"
+        if isinstance(value, (str, bytes, bytearray)) and len(value) > _SHOWN:
+            return repr(value[:_SHOWN])[:_SHOWN] + f"... ({len(value)} long)"
+        text = repr(value)
+        return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
 
 
 class Tup(Value):
@@ -77,7 +95,7 @@ class Lst(Value):
 class Dct(Value):
     """A dict-like container: plain dict, OrderedDict, Counter, defaultdict, ..."""
 
-    __slots__ = ("attrs", "call", "items", "pytype")
+    __slots__ = ("attrs", "call", "hash_counts", "items", "pytype")
     hashable = False
 
     def __init__(self, pos: int, pytype: str = "builtins.dict", call: Call | None = None) -> None:
@@ -86,6 +104,9 @@ class Dct(Value):
         self.pytype = pytype
         self.call = call
         self.attrs: Value | None = None  # BUILD state (OrderedDict's _metadata, ...)
+        # Keys inserted per hash value, for keys whose hash is the same in every process
+        # (see pickle/hashwork.py); None until one is inserted.
+        self.hash_counts: dict[int, int] | None = None
 
     def lookup(self, key: Any) -> Value | None:
         """The last value set under a constant key (dict semantics: last wins)."""
@@ -97,11 +118,12 @@ class Dct(Value):
 
 
 class SetV(Value):
-    __slots__ = ("hashable", "items", "pytype")
+    __slots__ = ("hash_counts", "hashable", "items", "pytype")
 
     def __init__(self, pos: int, items: list[Value] | None = None, frozen: bool = False) -> None:
         super().__init__(pos)
         self.items = items if items is not None else []
+        self.hash_counts: dict[int, int] | None = None  # as for Dct
         self.pytype = "builtins.frozenset" if frozen else "builtins.set"
         self.hashable = frozen
 
@@ -109,7 +131,7 @@ class SetV(Value):
 class Glob(Value):
     """A reference to a global ``module.name`` (after torch's Python 2 name mapping)."""
 
-    __slots__ = ("module", "name", "raw")
+    __slots__ = ("module", "name", "qualname", "raw")
     hashable = True
 
     def __init__(self, pos: int, module: str, name: str, raw: tuple[str, str]) -> None:
@@ -117,13 +139,11 @@ class Glob(Value):
         self.module = module
         self.name = name
         self.raw = raw  # as written in the file, before mapping
-
-    @property
-    def qualname(self) -> str:
-        return f"{self.module}.{self.name}"
+        # Built once: every call of a memoised global keeps it as its target.
+        self.qualname = f"{module}.{name}"
 
     def describe(self) -> str:
-        return self.qualname
+        return cut(self.qualname)
 
 
 class Mod(Value):
@@ -138,7 +158,7 @@ class Mod(Value):
         self.name = name
 
     def describe(self) -> str:
-        return f"module {self.name}"
+        return f"module {cut(self.name)}"
 
 
 class Attr(Value):
@@ -152,7 +172,16 @@ class Attr(Value):
         self.name = name
 
     def describe(self) -> str:
-        return f"{self.base.describe()}.{self.name}"
+        # Iterative and cut: a getattr chain can be as long as the pickle allows, and a
+        # file may have every link of it described.
+        names = [cut(self.name)]
+        base = self.base
+        while isinstance(base, Attr):
+            if len(names) == _MAX_SHOWN_CHAIN:
+                return cut(".".join(["(a long attribute chain)...", *reversed(names)]))
+            names.append(cut(base.name))
+            base = base.base
+        return cut(".".join([base.describe(), *reversed(names)]))
 
 
 class Call:
@@ -193,14 +222,16 @@ class Obj(Value):
         super().__init__(pos)
         self.pytype = pytype
         self.call = call
-        self.state: list[Value] = []  # BUILD states, in order
+        # BUILD states, in order; a shared empty tuple until the first BUILD (most
+        # objects never get one, and a million calls must not hold a million lists).
+        self.state: list[Value] | tuple[()] = ()
         self.hashable = hashable
         self.info = info  # model-specific payload (tensor metadata, partial args, ...)
 
     def describe(self) -> str:
         if self.call is not None and self.call.target:
-            return f"{self.call.target}(...)"
-        return self.pytype or "object"
+            return f"{cut(self.call.target)}(...)"
+        return cut(self.pytype or "object")
 
 
 class Storage(Value):
@@ -227,7 +258,7 @@ class Storage(Value):
         self.record = record  # container-specific handle to the bytes
 
     def describe(self) -> str:
-        return f"storage {self.key!r} ({self.dtype}, {self.nbytes} bytes)"
+        return f"storage {cut(repr(self.key[:200]))} ({self.dtype}, {self.nbytes} bytes)"
 
 
 class Opaque(Value):

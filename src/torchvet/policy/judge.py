@@ -35,6 +35,7 @@ _ISSUE_CATEGORY = {
     IssueKind.UNVERIFIED: Category.UNVERIFIED,
     IssueKind.DYNAMIC: Category.GADGET,
     IssueKind.NOTE: Category.NOTE,
+    IssueKind.RESOURCE: Category.RESOURCE,
 }
 # Issues after which torch's load has certainly failed (UNVERIFIED and DYNAMIC are
 # not: torch may or may not fail there; a DYNAMIC chain fails earlier at its GLOBAL;
