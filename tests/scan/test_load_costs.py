@@ -255,3 +255,32 @@ def test_a_self_sharing_tuple_key(loaded: dict, tmp_path: Path) -> None:
     result = scan_file(deep)
     assert result.verdict.value == "unknown"
     assert any("never ends" in f.message for f in result.findings)
+
+
+def test_a_huge_memo_index_is_a_denial_of_service_on_the_c_unpickler(tmp_path: Path) -> None:
+    """LONG_BINPUT 2**32-1: torch's weights-only unpickler (a dict memo) loads the file,
+    CPython's C unpickler grows its memo array to twice the index and fails (or zeroes
+    64 GiB where it can). Checked in a child capped at 1 GiB of address space."""
+    from tests.corpus.containers import write_torch_zip
+    from tests.corpus.pickle_asm import Asm
+
+    data = Asm(2).empty_dict().op("LONG_BINPUT", struct.pack("<I", 2**32 - 1)).stop().bytes()
+    child = (
+        "import pickle, resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
+        "try:\n    pickle.loads(sys.stdin.buffer.read())\n"
+        "except MemoryError:\n    print('MemoryError')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", child], input=data, capture_output=True, timeout=60, check=False
+    )
+    assert proc.stdout.strip() == b"MemoryError", proc.stderr[-500:]
+    path = tmp_path / "memo.pt"
+    write_torch_zip(path, [("data.pkl", data)])
+    result = scan_file(path)
+    assert result.verdict.value == "unknown"
+    assert any(f.category.value == "resource" and "memo" in f.message for f in result.findings)
+    # A small index is what pickle itself writes: no finding.
+    small = Asm(2).empty_dict().op("LONG_BINPUT", struct.pack("<I", 1000)).stop().bytes()
+    write_torch_zip(path, [("data.pkl", small)])
+    assert scan_file(path).verdict.value == "safe"

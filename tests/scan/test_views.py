@@ -224,3 +224,30 @@ def test_duplicate_data_pkl_torch_copy_is_the_one_judged(copies: int, tmp_path: 
     result = scan_file(path)
     assert result.verdict is Verdict.DANGEROUS
     assert any(f.view.startswith("copy ") for f in result.findings if f.category is Category.GADGET)
+
+
+# -- compressed files as pandas and joblib decompress them -------------------------------
+def test_codecs_without_the_usual_magic(tmp_path: Path) -> None:
+    """A zstd file that starts with a skippable frame (pandas .zst), an .lzma stream with
+    other properties than 0x5d (pandas .xz falls back to .lzma, which has no magic), and
+    joblib's old ZF file without "0x" in its length: each loader decompresses them."""
+    import lzma
+    import struct
+    import zlib
+
+    import zstandard
+
+    # pandas reads zstd through a stream without readline: a protocol 4 payload.
+    body = Asm(4).sglobal("os", "system").string("true").tuple1().reduce().stop().bytes()
+    skippable = struct.pack("<II", 0x184D2A53, 3) + b"abc"
+    zst = tmp_path / "frame.zst"
+    zst.write_bytes(skippable + zstandard.ZstdCompressor().compress(body))
+    props0 = [{"id": lzma.FILTER_LZMA1, "lc": 0, "lp": 0, "pb": 0, "dict_size": 1 << 16}]
+    xz = tmp_path / "frame.xz"
+    xz.write_bytes(lzma.compress(body, format=lzma.FORMAT_ALONE, filters=props0))
+    zf = tmp_path / "model.pkl"
+    zf.write_bytes(b"ZF" + f"{len(body):19x}".encode() + zlib.compress(body))
+    assert first_globals([("pandas", zst), ("pandas", xz), ("joblib", zf)]) == [GADGET] * 3
+    for path in (zst, xz, zf):
+        assert_dangerous_by(path, None)
+    assert_dangerous_by(xz, "lzma.open")

@@ -64,9 +64,10 @@ class _Error(Exception):
         self.scan_output = scan_output  # does a loader unpickle what came out before it?
 
 
-def scan_compressed(src: ByteSource, ctx: ScanContext) -> ContainerScan:
+def scan_compressed(src: ByteSource, ctx: ScanContext, codec: str | None = None) -> ContainerScan:
+    """Decompress and scan the inner file (``codec``: as the magic bytes say, unless given)."""
     head = src.read_at(0, 32)
-    codec = codec_of(head) or "unknown"
+    codec = codec or codec_of(head) or "unknown"
     scan = ContainerScan(codec)
     scan.torch_fails(pickle_view_error(src, ctx))
     scan.add(
@@ -354,6 +355,21 @@ def _decoder_problem(codec: str, exc: BaseException) -> _Error:
             Category.LIMIT,
         )
     return _Error(f"{codec} data is corrupt: {text}")
+
+
+def lzma_alone_header(head: bytes) -> bool:
+    """A header liblzma's .lzma decoder accepts (what ``lzma.open``/``LZMAFile`` fall back
+    to when a file is not .xz, as pandas' ``read_pickle("x.xz")`` does): properties
+    below 225, a dictionary size of 2**n or 2**n + 2**(n-1), and an uncompressed size
+    that is unknown or below 2**38. No magic bytes: any file may be one."""
+    if len(head) < 13 or head[0] >= 225:
+        return False
+    dict_size = int.from_bytes(head[1:5], "little")
+    size = int.from_bytes(head[5:13], "little")
+    if dict_size == 0 or (size != 2**64 - 1 and size >= 2**38):
+        return False
+    top = dict_size.bit_length() - 1
+    return dict_size in (1 << top, (1 << top) | (1 << (top - 1)) if top else 1)
 
 
 def _zfile(src: ByteSource, limit: int, sink: _Sink) -> None:

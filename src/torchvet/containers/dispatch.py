@@ -51,6 +51,7 @@ from torchvet.source import ByteSource, BytesSource, FileSource, SourceFile
 TORCH_VIEW = "torch.load"
 PICKLE_VIEW = "pickle.load"
 ZIPFILE_VIEW = "zipfile"
+LZMA_VIEW = "lzma.open"  # pandas' .xz: an .lzma stream needs no magic bytes
 
 _MAX_ZIP_MEMBERS = 100_000
 _NPY_HEAD = 1 << 16
@@ -74,7 +75,15 @@ def scan_container(src: ByteSource, ctx: ScanContext) -> ContainerScan:
         absorb(primary, guarded(PICKLE_VIEW, src, ctx, _pickle_reading), PICKLE_VIEW)
     if _has_zip_end_record(src):
         absorb(primary, guarded(ZIPFILE_VIEW, src, ctx, _zipfile_reading), ZIPFILE_VIEW)
+    if not primary.format.startswith(("lzma", "xz")) and compressed.lzma_alone_header(
+        src.read_at(0, 13)
+    ):
+        absorb(primary, guarded(LZMA_VIEW, src, ctx, _lzma_alone_reading), LZMA_VIEW)
     return primary
+
+
+def _lzma_alone_reading(src: ByteSource, ctx: ScanContext) -> ContainerScan:
+    return compressed.scan_compressed(src, ctx, codec="lzma")
 
 
 def guarded(view: str, src: ByteSource, ctx: ScanContext, reading: Reader) -> ContainerScan:

@@ -30,8 +30,12 @@ COMPRESSED_MAGICS: list[tuple[bytes, str]] = [
     (b"\x04\x22\x4d\x18", "lz4"),
     (b"(\xb5/\xfd", "zstd"),
     (b"]\x00\x00", "lzma"),  # joblib's .lzma (FORMAT_ALONE); no pickle starts "]\x00"
-    (b"ZF0x", "joblib-zfile"),  # joblib < 0.10 zlib file
+    # joblib < 0.10 zlib file: "ZF" then a length int(x, 16) reads ("0x" optional).
+    (b"ZF", "joblib-zfile"),
 ]
+# zstd skippable frames (magic 0x184D2A50-5F, little-endian): zstd readers skip them
+# and decode the frames that follow, so a file may start with one.
+_ZSTD_SKIPPABLE = b"\x2a\x4d\x18"
 
 
 def _is_tar(src: ByteSource) -> bool:
@@ -56,6 +60,8 @@ def codec_of(head: bytes) -> str | None:
     for magic, name in COMPRESSED_MAGICS:
         if head.startswith(magic):
             return name
+    if len(head) >= 4 and head[0] & 0xF0 == 0x50 and head[1:4] == _ZSTD_SKIPPABLE:
+        return "zstd"
     return "zlib" if _is_zlib(head) else None
 
 

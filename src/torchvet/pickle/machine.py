@@ -85,6 +85,7 @@ class Machine(Accounting):
         self.stack: list[Value] = []
         self.metastack: list[list[Value]] = []
         self.memo: dict[int, Value] = {}
+        self._memo_capacity = 32  # slots of the C unpickler's memo array (it starts at 32)
         self.proto = 0  # as CPython's unpicklers track it, for their name mapping
         self.pos = start  # offset of the current opcode
         self._budget = budgets.current()
@@ -480,9 +481,27 @@ class Machine(Accounting):
     def _put(self, idx: int) -> None:
         if idx < 0:
             self._fail(self.pos, f"negative memo index {idx}")
+        if idx >= self._memo_capacity:
+            self._grow_c_memo(idx)
         if idx not in self.memo and len(self.memo) >= self.limits.max_memo:  # type: ignore[operator]
             self._limit(self.pos, f"more than {self.limits.max_memo} memo entries")
         self.memo[idx] = self.top()  # type: ignore[index]
+
+    def _grow_c_memo(self, idx: int) -> None:
+        """The C unpickler keeps its memo in an array and grows it to twice the index it
+        is asked to store (``_Unpickler_ResizeMemoList``, 8 bytes a slot): a five-byte
+        LONG_BINPUT of 2**32-1 makes pickle.load and torch.load(weights_only=False)
+        zero 64 GiB. torch's weights-only unpickler (a dict) does not: a RESOURCE issue."""
+        before = self._memo_capacity * 8
+        self._memo_capacity = 2 * idx + 2
+        nbytes = self._memo_capacity * 8
+        if budgets.disproportionate(nbytes) and not budgets.disproportionate(before):
+            self.issue(
+                IssueKind.RESOURCE,
+                f"memo index {idx} at offset {self.pos} makes pickle.load's C unpickler "
+                f"allocate a memo of {budgets.human(nbytes)}: a denial of service on "
+                "pickle.load and torch.load(weights_only=False)",
+            )
 
     def op_BINPUT(self, arg: object, op: Opcode) -> None:
         self._put(arg)  # type: ignore[arg-type]
