@@ -188,7 +188,7 @@ UNKNOWN_OR_WORSE = ("unknown", "dangerous")
 OPS_PICKLE = _p(PROTO2, PAYLOAD_OPS, b"0", b"N0" * (64 * MiB // 2))  # payload, then 32M ops
 
 
-@family("gzip-zeros", "gzip of 1 GiB of zeros", ("malformed", "unknown"), ".gz")
+@family("gzip-zeros", "gzip of 1 GiB of zeros", ("malformed", "unknown", "not-a-model"), ".gz")
 def _gzip_zeros() -> bytes:
     return _repeat_stream(lambda d: gzip.compress(d, 9), b"\0" * (64 * MiB), MAX_SIZE)
 
@@ -203,7 +203,7 @@ def _gzip_ops() -> bytes:
 @family(
     "bz2-zeros",
     "bz2 streams of 64 MiB of zeros each, about 1 TiB",
-    ("malformed", "unknown"),
+    ("malformed", "unknown", "not-a-model"),
     ".bz2",
 )
 def _bz2_zeros() -> bytes:
@@ -224,7 +224,12 @@ def _lzma_bigdict() -> bytes:
     return bytes(data)
 
 
-@family("zstd-zeros", "zstd frames of zeros, about 16 GiB", ("malformed", "unknown"), ".zst")
+@family(
+    "zstd-zeros",
+    "zstd frames of zeros, about 16 GiB",
+    ("malformed", "unknown", "not-a-model"),
+    ".zst",
+)
 def _zstd_zeros() -> bytes:
     import zstandard
 
@@ -242,7 +247,7 @@ def _zstd_bigwindow() -> bytes:
     return bytes(frame)
 
 
-@family("lz4-zeros", "lz4 frames of zeros", ("malformed", "unknown"), ".lz4")
+@family("lz4-zeros", "lz4 frames of zeros", ("malformed", "unknown", "not-a-model"), ".lz4")
 def _lz4_zeros() -> bytes:
     import lz4.frame
 
