@@ -8,6 +8,7 @@ import re
 import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from torchvet.lint.astutil import Position, end_of, start_of
 from torchvet.lint.model import Diagnostic, Edit, Fix, Note, Snippet
@@ -94,6 +95,45 @@ def parse(snippet: Snippet) -> ast.Module:
             return ast.parse(code)
 
 
+@dataclass(frozen=True)
+class DictView:
+    """The string keys of a dict passed as ``**kwargs``: key -> (node to point at, value).
+
+    ``complete`` says no other key can hide in it; ``inline`` that it is written in the
+    call itself (so its keys can be pointed at and edited there).
+    """
+
+    items: dict[str, tuple[ast.AST, ast.expr]]
+    complete: bool
+    inline: bool
+
+
+_READ_METHODS = frozenset({"get", "keys", "values", "items", "copy", "__contains__"})
+
+
+def only_read(root: ast.AST, name: str) -> bool:
+    """``name`` is never changed nor handed to other code below ``root``: every use is a
+    ``**name``, a ``name[key]`` read or a read method; one plain binding at most."""
+    allowed: set[int] = set()
+    uses: list[ast.Name] = []
+    for node in ast.walk(root):
+        kind = type(node)
+        if kind is ast.Name:
+            if node.id == name:  # type: ignore[attr-defined]
+                uses.append(node)  # type: ignore[arg-type]
+        elif kind is ast.keyword:
+            if node.arg is None and isinstance(node.value, ast.Name):  # type: ignore[attr-defined]
+                allowed.add(id(node.value))  # type: ignore[attr-defined]
+        elif kind is ast.Subscript:
+            if isinstance(node.ctx, ast.Load) and isinstance(node.value, ast.Name):  # type: ignore[attr-defined]
+                allowed.add(id(node.value))  # type: ignore[attr-defined]
+        elif kind is ast.Attribute and node.attr in _READ_METHODS:  # type: ignore[attr-defined]
+            if isinstance(node.value, ast.Name):  # type: ignore[attr-defined]
+                allowed.add(id(node.value))  # type: ignore[attr-defined]
+    stores = [n for n in uses if not isinstance(n.ctx, ast.Load)]
+    return len(stores) <= 1 and all(id(n) in allowed for n in uses if isinstance(n.ctx, ast.Load))
+
+
 class Context:
     """What a rule sees: name resolution, the current snippet, and ways to report."""
 
@@ -108,6 +148,8 @@ class Context:
         self.snippet: Snippet | None = None
         self._lines: list[str] | None = None
         self.call_name: str | None = None  # qualified name of the call being checked
+        self.trees: list[ast.Module] = []  # every snippet's tree parsed so far
+        self._untouched_cache: dict[tuple[int, str], bool] = {}
         self._by_type: dict[type, list[Rule]] = defaultdict(list)
         self._by_terminal: dict[str, list[Rule]] = defaultdict(list)
         self._by_keyword: dict[str, list[Rule]] = defaultdict(list)
@@ -130,6 +172,39 @@ class Context:
 
     def constant(self, node: ast.AST) -> object:
         return self.resolver.constant(node)
+
+    def kwargs_view(self, node: ast.expr) -> DictView | None:
+        """The keys a ``**node`` passes, if they can be seen; ``None`` when opaque."""
+        if isinstance(node, ast.Dict):
+            items = {
+                key.value: (key, value)
+                for key, value in zip(node.keys, node.values, strict=True)
+                if isinstance(key, ast.Constant) and isinstance(key.value, str)
+            }
+            return DictView(items, len(items) == len(node.keys), inline=True)
+        if isinstance(node, ast.Call):
+            if node.args or self.qualified_name(node.func) != "builtins.dict":
+                return None
+            items = {k.arg: (k, k.value) for k in node.keywords if k.arg is not None}
+            return DictView(items, len(items) == len(node.keywords), inline=True)
+        if not isinstance(node, ast.Name):
+            return None
+        value = self.resolver.local_value(node, module_too=True)
+        if not isinstance(value, (ast.Dict, ast.Call)) or not self._untouched(node.id):
+            return None
+        view = self.kwargs_view(value)
+        return None if view is None else DictView(view.items, view.complete, inline=False)
+
+    def _untouched(self, name: str) -> bool:
+        """Whether the dict bound to ``name`` is only read (never changed nor passed on)."""
+        function = self.resolver.enclosing_function()
+        in_module = self.resolver.module_scope.bindings.get(name) is self.resolver.lookup(name)
+        scope = None if in_module or function is None else function
+        key = (id(scope), name)
+        if key not in self._untouched_cache:
+            roots = self.trees if scope is None else [scope]
+            self._untouched_cache[key] = all(only_read(root, name) for root in roots)
+        return self._untouched_cache[key]
 
     @property
     def lines(self) -> list[str]:
@@ -224,10 +299,10 @@ class Context:
         for keyword in call.keywords:
             if keyword.arg is not None:
                 chosen.extend(self._by_keyword.get(keyword.arg, ()))
-            elif isinstance(keyword.value, ast.Dict):
-                for key in keyword.value.keys:
-                    if isinstance(key, ast.Constant) and isinstance(key.value, str):
-                        chosen.extend(self._by_keyword.get(key.value, ()))
+            elif self._by_keyword:
+                view = self.kwargs_view(keyword.value)
+                for key in view.items if view is not None else ():
+                    chosen.extend(self._by_keyword.get(key, ()))
         seen: set[int] = set()
         for rule in chosen:
             if id(rule) not in seen:
@@ -258,6 +333,7 @@ class Context:
                         )
                     )
                 continue
+            self.trees.append(tree)
             self.resolver.hot_lines = hot_lines(snippet.code)
             try:
                 self.resolver.run(tree)

@@ -57,9 +57,9 @@ class LoadWithoutWeightsOnly(Rule):
     def check(self, node: ast.AST, ctx: Context) -> None:
         call = node
         assert isinstance(call, ast.Call)
-        if not is_torch_load(ctx, call) or keyword_value(call, "weights_only") is not None:
+        if not is_torch_load(ctx, call) or keyword_value(ctx, call, "weights_only") is not None:
             return
-        if has_opaque_kwargs(call) or argument(call, "pickle_module", 2) is not None:
+        if has_opaque_kwargs(ctx, call) or argument(ctx, call, "pickle_module", 2) is not None:
             return  # hidden in **kwargs, or TV005's case
         if any(k.arg not in KNOWN_KEYWORDS for k in call.keywords if k.arg):
             return  # a misspelt keyword (TV004) is probably the missing `weights_only`
@@ -68,7 +68,7 @@ class LoadWithoutWeightsOnly(Rule):
             isinstance(outer, ast.Call)
             and isinstance(outer.func, ast.Attribute)
             and outer.func.attr == "load_state_dict"
-            and keyword_value(outer, "weights_only") is not None
+            and keyword_value(ctx, outer, "weights_only") is not None
         ):
             return  # TV001: the author wrote `weights_only`, one call too far out
         ctx.report(
