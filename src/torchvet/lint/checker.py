@@ -111,27 +111,33 @@ class DictView:
 _READ_METHODS = frozenset({"get", "keys", "values", "items", "copy", "__contains__"})
 
 
+def _read_only_use(node: ast.AST) -> ast.expr | None:
+    """The name node that ``node`` uses without changing it: ``**d``, ``d[k]``, ``d.get``."""
+    if isinstance(node, ast.keyword) and node.arg is None:
+        return node.value
+    if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+        return node.value
+    if isinstance(node, ast.Attribute) and node.attr in _READ_METHODS:
+        return node.value
+    return None
+
+
 def only_read(root: ast.AST, name: str) -> bool:
     """``name`` is never changed nor handed to other code below ``root``: every use is a
     ``**name``, a ``name[key]`` read or a read method; one plain binding at most."""
     allowed: set[int] = set()
-    uses: list[ast.Name] = []
+    loads = stores = 0
     for node in ast.walk(root):
-        kind = type(node)
-        if kind is ast.Name:
-            if node.id == name:  # type: ignore[attr-defined]
-                uses.append(node)  # type: ignore[arg-type]
-        elif kind is ast.keyword:
-            if node.arg is None and isinstance(node.value, ast.Name):  # type: ignore[attr-defined]
-                allowed.add(id(node.value))  # type: ignore[attr-defined]
-        elif kind is ast.Subscript:
-            if isinstance(node.ctx, ast.Load) and isinstance(node.value, ast.Name):  # type: ignore[attr-defined]
-                allowed.add(id(node.value))  # type: ignore[attr-defined]
-        elif kind is ast.Attribute and node.attr in _READ_METHODS:  # type: ignore[attr-defined]
-            if isinstance(node.value, ast.Name):  # type: ignore[attr-defined]
-                allowed.add(id(node.value))  # type: ignore[attr-defined]
-    stores = [n for n in uses if not isinstance(n.ctx, ast.Load)]
-    return len(stores) <= 1 and all(id(n) in allowed for n in uses if isinstance(n.ctx, ast.Load))
+        if isinstance(node, ast.Name) and node.id == name:
+            if isinstance(node.ctx, ast.Load):
+                loads += 1
+            else:
+                stores += 1
+        else:
+            used = _read_only_use(node)
+            if isinstance(used, ast.Name) and used.id == name:
+                allowed.add(id(used))
+    return stores <= 1 and loads == len(allowed)
 
 
 class Context:

@@ -98,9 +98,10 @@ def _find_class(cls: ast.ClassDef) -> ast.AST | None:
         if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
             if statement.name == "find_class":
                 return statement
-        elif isinstance(statement, ast.Assign):
-            if any(isinstance(t, ast.Name) and t.id == "find_class" for t in statement.targets):
-                return statement
+        elif isinstance(statement, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "find_class" for t in statement.targets
+        ):
+            return statement
     return None
 
 
