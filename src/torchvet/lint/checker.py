@@ -7,13 +7,15 @@ import bisect
 import re
 import warnings
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from torchvet.lint.astutil import Position, end_of, start_of
 from torchvet.lint.model import Diagnostic, Edit, Fix, Note, Snippet
 from torchvet.lint.resolve import Resolver
 from torchvet.lint.rules.base import Rule
+from torchvet.lint.sources.docstrings import docstring_groups
 from torchvet.lint.sources.magics import neutralise
 from torchvet.lint.text import char_col, identifier_before, line_starts, split_lines
 
@@ -316,35 +318,60 @@ class Context:
                 rule.check(call, self)
 
     def run(self, snippets: Iterable[Snippet]) -> tuple[list[Note], int]:
-        """Check every snippet; returns notes and the number that did not parse."""
+        """Check every snippet; returns notes and the number that did not parse.
+
+        A ``.py`` file's docstring examples are checked after it, each docstring in a
+        namespace of its own (as doctest runs them), from the tree already parsed.
+        """
         notes: list[Note] = []
         failures = 0
         for snippet in snippets:
-            self.snippet, self._lines = snippet, None
-            try:
-                tree = parse(snippet)
-            except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-                failures += 1
-                if snippet.declared:
-                    line = getattr(exc, "lineno", None) or 1
-                    original_line, _ = snippet.to_original(line, 0)
-                    reason = getattr(exc, "msg", None) or type(exc).__name__
-                    cell = None if snippet.unit is None else snippet.unit + 1
-                    notes.append(
-                        Note(
-                            self.path,
-                            original_line,
-                            f"{snippet.kind} does not parse ({reason}); skipped",
-                            cell,
-                        )
-                    )
+            tree = self._check(snippet, notes)
+            failures += tree is None
+            if tree is None or snippet.kind != "python":
                 continue
-            self.trees.append(tree)
-            self.resolver.hot_lines = hot_lines(snippet.code)
-            try:
-                self.resolver.run(tree)
-            except RecursionError:
-                notes.append(Note(self.path, snippet.first_line, "code nested too deeply; skipped"))
+            for group in docstring_groups(tree, self.lines, HOT_WORDS):
+                with self._own_namespace():
+                    for example in group:
+                        _compose_origin(example, snippet)
+                        failures += self._check(example, notes) is None
         for rule in self.rules:
             rule.finish(self)
         return notes, failures
+
+    def _check(self, snippet: Snippet, notes: list[Note]) -> ast.Module | None:
+        """Parse and walk one snippet; ``None`` (and a note) when it does not parse."""
+        self.snippet, self._lines = snippet, None
+        try:
+            tree = parse(snippet)
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+            if snippet.declared:
+                line = getattr(exc, "lineno", None) or 1
+                original_line, _ = snippet.to_original(line, 0)
+                reason = getattr(exc, "msg", None) or type(exc).__name__
+                cell = None if snippet.unit is None else snippet.unit + 1
+                message = f"{snippet.kind} does not parse ({reason}); skipped"
+                notes.append(Note(self.path, original_line, message, cell, verbose=True))
+            return None
+        self.trees.append(tree)
+        self.resolver.hot_lines = hot_lines(snippet.code)
+        try:
+            self.resolver.run(tree)
+        except RecursionError:
+            notes.append(Note(self.path, snippet.first_line, "code nested too deeply; skipped"))
+        return tree
+
+    @contextmanager
+    def _own_namespace(self) -> Iterator[None]:
+        saved = self.resolver, self.trees, self._untouched_cache
+        self.resolver, self.trees, self._untouched_cache = Resolver(self._visit), [], {}
+        try:
+            yield
+        finally:
+            self.resolver, self.trees, self._untouched_cache = saved
+
+
+def _compose_origin(example: Snippet, container: Snippet) -> None:
+    """Make ``example``'s positions (given in ``container``'s code) point into the file."""
+    if container.origin is not None and example.origin is not None:
+        example.origin = [container.to_original(line, col) for line, col in example.origin]

@@ -95,9 +95,14 @@ class Diagnostic:
 
 @dataclass
 class Note:
-    """Something the user should know that is not a finding (e.g. a block skipped)."""
+    """Something the user should know that is not a finding (e.g. a block skipped).
+
+    ``verbose`` notes (a code block that does not parse) are listed only on request;
+    otherwise the summary counts them.
+    """
 
     path: str
     line: int
     message: str
     cell: int | None = None
+    verbose: bool = False
