@@ -23,7 +23,7 @@ from torchvet.lint.text import char_col
 # A string worth reading holds an example marker and a word some rule needs.
 _MARKERS = (">>>", "```", "~~~", "::")
 _OPENER = re.compile(r"([rRuU]?)(\"\"\"|'''|\"|')")
-_FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*\{?([\w+-]*)")
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*\{?([\w+-]*)")
 _BODIES = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
 
@@ -103,7 +103,7 @@ def extract_examples(lines: list[SourceLine]) -> list[Snippet]:
         if opener is None:
             i += 1
             continue
-        indent, marker, language = opener.groups()
+        marker, language = opener.groups()
         end = i + 1
         while end < len(lines) and not lines[end].text.strip().startswith(marker):
             end += 1
