@@ -55,6 +55,7 @@ def test_json_format(project: Path) -> None:
         "fixable": True,
         "fix_applicability": "unsafe",
         "cell": None,
+        "level": "warning",
     }
     assert [r["code"] for r in records] == ["TV002", "TV003"]
 
@@ -83,7 +84,7 @@ def test_sarif_is_valid_against_the_schema(project: Path) -> None:
 
 def test_github_format(project: Path) -> None:
     lines = run_cli("a.py", "--format", "github", cwd=project).stdout.splitlines()
-    assert lines[0].startswith("::error title=torchvet TV002,file=a.py,line=2,col=5,endLine=2,")
+    assert lines[0].startswith("::warning title=torchvet TV002,file=a.py,line=2,col=5,endLine=2,")
 
 
 def test_select_ignore_and_statistics(project: Path) -> None:

@@ -10,8 +10,8 @@ from functools import lru_cache
 
 from pathspec import GitIgnoreSpec
 
-from torchvet.lint.config import Config, relative_posix
-from torchvet.lint.discover import discover
+from torchvet.lint.config import Config, relative_posix, selected
+from torchvet.lint.discover import WalkStats, discover
 from torchvet.lint.engine import FileOutcome, Options, lint_path
 from torchvet.lint.model import Diagnostic, Note
 from torchvet.lint.rules import RULES_BY_CODE, select_rules
@@ -27,7 +27,9 @@ class LintRun:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     fixed: int = 0
+    noqa_added: int = 0
     diffs: list[str] = field(default_factory=list)
+    skipped: WalkStats = field(default_factory=WalkStats)
 
 
 @dataclass
@@ -43,7 +45,7 @@ class Selection:
             (GitIgnoreSpec.from_lines([pattern]), tuple(codes))
             for pattern, codes in config.per_file_ignores.items()
         ]
-        return cls(config.select, config.ignore, per_file, str(config.root))
+        return cls(selected(config), config.ignore, per_file, str(config.root))
 
     def codes_for(self, path: str) -> tuple[str, ...]:
         from pathlib import Path
@@ -79,11 +81,14 @@ def plan_lint(
     config: Config,
     respect_gitignore: bool = True,
     default_excludes: bool = True,
+    stats: WalkStats | None = None,
 ) -> list[LintWork]:
     """The files under ``paths`` to lint, each with the rule codes that apply to it."""
     selection = Selection.from_config(config)
     exclude = GitIgnoreSpec.from_lines(config.exclude) if config.exclude else None
-    files = discover(list(paths), exclude, config.root, respect_gitignore, default_excludes)
+    files = discover(
+        list(paths), exclude, config.root, respect_gitignore, default_excludes, stats=stats
+    )
     return [(path, selection.codes_for(path)) for path in files]
 
 
@@ -95,9 +100,10 @@ def lint_paths(
     respect_gitignore: bool = True,
     default_excludes: bool = True,
 ) -> LintRun:
-    work = plan_lint(paths, config, respect_gitignore, default_excludes)
+    stats = WalkStats()
+    work = plan_lint(paths, config, respect_gitignore, default_excludes, stats)
     workers = jobs or os.cpu_count() or 1
-    run = LintRun(files=len(work))
+    run = LintRun(files=len(work), skipped=stats)
     if workers > 1 and len(work) >= PARALLEL_THRESHOLD:
         outcomes = _parallel(work, options, workers)
     else:
@@ -106,6 +112,7 @@ def lint_paths(
         run.diagnostics.extend(outcome.diagnostics)
         run.notes.extend(outcome.notes)
         run.fixed += outcome.fixed
+        run.noqa_added += outcome.noqa_added
         if outcome.diff:
             run.diffs.append(outcome.diff)
     run.diagnostics.sort(key=Diagnostic.sort_key)

@@ -84,6 +84,8 @@ class Diagnostic:
     end_column: int  # 1-based, exclusive
     cell: int | None = None  # 1-based notebook cell number
     fix: Fix | None = None
+    # Notebooks only: (line, column, end line, end column) in the raw .ipynb text.
+    file_span: tuple[int, int, int, int] | None = None
 
     @property
     def fixable(self) -> bool:

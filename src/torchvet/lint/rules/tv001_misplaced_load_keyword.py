@@ -52,6 +52,7 @@ class MisplacedLoadKeyword(Rule):
     code = "TV001"
     name = "misplaced-load-keyword"
     summary = "`torch.load` keyword passed to `load_state_dict`"
+    level = "error"
     terminals = frozenset({"load_state_dict"})
     fix_availability = "sometimes"
     fix_safety = "safe"

@@ -47,6 +47,7 @@ class LoadKeywordTypo(Rule):
     code = "TV004"
     name = "load-keyword-typo"
     summary = "misspelt `torch.load` keyword swallowed by `**pickle_load_args`"
+    level = "error"
     terminals = frozenset({"load"})
     fix_availability = "sometimes"
     fix_safety = "safe"

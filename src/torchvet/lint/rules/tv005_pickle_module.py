@@ -45,6 +45,7 @@ class LoadPickleModule(Rule):
     code = "TV005"
     name = "load-pickle-module"
     summary = "`pickle_module` with `weights_only=True`, or silently turning it off"
+    level = "error"
     terminals = frozenset({"load"})
 
     def check(self, node: ast.AST, ctx: Context) -> None:

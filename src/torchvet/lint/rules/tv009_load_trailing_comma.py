@@ -40,6 +40,7 @@ class LoadTrailingComma(Rule):
     code = "TV009"
     name = "load-trailing-comma"
     summary = "trailing comma turns a loaded checkpoint into a 1-tuple"
+    level = "error"
     node_types = (ast.Assign, ast.AnnAssign)
     fix_availability = "always"
     fix_safety = "safe"
