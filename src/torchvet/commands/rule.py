@@ -14,9 +14,7 @@ write instead, and whether --fix can repair it). Without CODE, list every rule."
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = DESCRIPTION
     parser.add_argument("code", nargs="?", metavar="CODE", help="a rule code, e.g. TV001")
-    parser.add_argument(
-        "--format", choices=("text", "json"), default="text", help="output format"
-    )
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
 
 
 def run(args: argparse.Namespace) -> int:

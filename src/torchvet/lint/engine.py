@@ -265,7 +265,10 @@ def _fix(path, text, rules, kind, options: Options, result: _Lint, outcome: File
         candidate, relinted = after
         if baseline is None:
             baseline = compile_failures(path, text, kind)
-        if relinted.failures > result.failures or compile_failures(path, candidate, kind) > baseline:
+        if (
+            relinted.failures > result.failures
+            or compile_failures(path, candidate, kind) > baseline
+        ):
             result.notes.append(Note(path, 1, "fix would break the code; not applied"))
             break
         outcome.fixed += applied

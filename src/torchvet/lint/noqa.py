@@ -120,15 +120,15 @@ def unused_codes(
                     continue
                 fix = _removal(unit, number, text, directive, start, end)
                 out.append(
-                    Diagnostic(path, "TV900", message, number, start + 1, number, end + 1, cell, fix)
+                    Diagnostic(
+                        path, "TV900", message, number, start + 1, number, end + 1, cell, fix
+                    )
                 )
     return out
 
 
 def _used(findings: Iterable[Diagnostic], cell: int | None, line: int, code: str) -> bool:
-    return any(
-        d.code == code and d.cell == cell and d.line <= line <= d.end_line for d in findings
-    )
+    return any(d.code == code and d.cell == cell and d.line <= line <= d.end_line for d in findings)
 
 
 def _removal(unit, line: int, text: str, directive: Directive, start: int, end: int) -> Fix | None:
@@ -159,7 +159,9 @@ def noqa_fixes(findings: Iterable[Diagnostic], units: dict[int | None, str]) -> 
         codes[(None if d.cell is None else d.cell - 1, d.line)].add(d.code)
     lines_of: dict[int | None, list[str]] = {}
     fixes = []
-    for (unit, line), wanted in sorted(codes.items(), key=lambda item: (item[0][0] or 0, item[0][1])):
+    for (unit, line), wanted in sorted(
+        codes.items(), key=lambda item: (item[0][0] or 0, item[0][1])
+    ):
         if unit not in lines_of:
             lines_of[unit] = re.split(r"\r\n|\r|\n", units.get(unit, ""))
         lines = lines_of[unit]

@@ -25,8 +25,7 @@ def _parser():
 def may_hold_python_fence(text: str) -> bool:
     """Cheap over-approximation: some fence marker is followed by a Python language."""
     return any(
-        fence_language(match.group(1)) in PYTHON_LANGUAGES
-        for match in _FENCE_MARKER.finditer(text)
+        fence_language(match.group(1)) in PYTHON_LANGUAGES for match in _FENCE_MARKER.finditer(text)
     )
 
 
