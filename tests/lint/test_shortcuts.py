@@ -47,5 +47,5 @@ def test_prefilter_and_hot_lines_lose_nothing(corpus, monkeypatch) -> None:
     fast = _findings(corpus)
     assert len(fast) > 100
     monkeypatch.setattr(engine, "might_have_findings", lambda text: True)
-    monkeypatch.setattr(checker, "hot_lines", lambda code: None)
+    monkeypatch.setattr(checker, "hot_lines", lambda code, words: None)
     assert _findings(corpus) == fast

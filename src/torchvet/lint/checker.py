@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import ast
-import bisect
-import re
 import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -13,72 +11,12 @@ from dataclasses import dataclass
 
 from torchvet.lint.astutil import Position, end_of, start_of
 from torchvet.lint.model import Diagnostic, Edit, Fix, Note, Snippet
+from torchvet.lint.prefilter import hot_lines
 from torchvet.lint.resolve import Resolver
 from torchvet.lint.rules.base import Rule
 from torchvet.lint.sources.docstrings import docstring_groups
 from torchvet.lint.sources.magics import neutralise
-from torchvet.lint.text import char_col, identifier_before, line_starts, split_lines
-
-# Every rule needs one of these words on the lines it looks at.
-HOT_WORDS = (
-    "load",
-    "save",
-    "pickle",
-    "safe_globals",
-    "weights_only",
-    "from_pretrained",
-    "pipeline",
-    "trust_remote_code",
-    "use_safetensors",
-    "trust_repo",
-)
-
-
-_NAME_AFTER = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
-
-
-def _hot_aliases(code: str) -> set[str]:
-    """``tl`` in ``from torch import load as tl``: aliases of names holding a hot word."""
-    aliases = set()
-    index = code.find(" as ")
-    while index != -1:
-        before = identifier_before(code, index)
-        if before and any(word in before for word in HOT_WORDS):
-            after = _NAME_AFTER.match(code, index + 4)
-            if after:
-                aliases.add(after.group())
-        index = code.find(" as ", index + 4)
-    return aliases
-
-
-def hot_lines(code: str) -> list[int]:
-    """Sorted line numbers holding a hot word (``str.find`` is far faster than a regex).
-
-    Names bound with ``as`` are hot too: ``tl(...)`` after ``from torch import load as tl``.
-    """
-    offsets = []
-    for word in HOT_WORDS:
-        index = code.find(word)
-        while index != -1:
-            offsets.append(index)
-            index = code.find(word, index + len(word))
-    aliases = _hot_aliases(code)
-    if aliases:
-        pattern = re.compile(r"\b(?:" + "|".join(sorted(aliases)) + r")\b")
-        offsets.extend(match.start() for match in pattern.finditer(code))
-    if not offsets:
-        return []
-    if "\r" in code:
-        starts = line_starts(code)
-        return sorted({bisect.bisect_right(starts, offset) for offset in offsets})
-    offsets.sort()
-    lines, line, previous = [], 1, 0
-    for offset in offsets:
-        line += code.count("\n", previous, offset)
-        previous = offset
-        if not lines or lines[-1] != line:
-            lines.append(line)
-    return lines
+from torchvet.lint.text import char_col, split_lines
 
 
 def parse(snippet: Snippet) -> ast.Module:
@@ -124,22 +62,38 @@ def _read_only_use(node: ast.AST) -> ast.expr | None:
     return None
 
 
-def only_read(root: ast.AST, name: str) -> bool:
-    """``name`` is never changed nor handed to other code below ``root``: every use is a
-    ``**name``, a ``name[key]`` read or a read method; one plain binding at most."""
-    allowed: set[int] = set()
-    loads = stores = 0
+@dataclass
+class _Uses:
+    loads: int = 0
+    stores: int = 0
+    read_only: int = 0
+
+
+def name_uses(root: ast.AST) -> dict[str, _Uses]:
+    """For every name below ``root``: how often it is bound, used, and used only to read."""
+    uses: dict[str, _Uses] = {}
+    read_only: list[ast.expr] = []
     for node in ast.walk(root):
-        if isinstance(node, ast.Name) and node.id == name:
+        if isinstance(node, ast.Name):
+            entry = uses.setdefault(node.id, _Uses())
             if isinstance(node.ctx, ast.Load):
-                loads += 1
+                entry.loads += 1
             else:
-                stores += 1
+                entry.stores += 1
         else:
             used = _read_only_use(node)
-            if isinstance(used, ast.Name) and used.id == name:
-                allowed.add(id(used))
-    return stores <= 1 and loads == len(allowed)
+            if isinstance(used, ast.Name):
+                read_only.append(used)
+    for name in read_only:
+        uses[name.id].read_only += 1  # type: ignore[attr-defined]
+    return uses
+
+
+def only_read(uses: dict[str, _Uses], name: str) -> bool:
+    """``name`` is never changed nor handed to other code: every use is a ``**name``, a
+    ``name[key]`` read or a read method; one plain binding at most."""
+    entry = uses.get(name, _Uses())
+    return entry.stores <= 1 and entry.loads == entry.read_only
 
 
 class Context:
@@ -157,11 +111,18 @@ class Context:
         self._lines: list[str] | None = None
         self.call_name: str | None = None  # qualified name of the call being checked
         self.trees: list[ast.Module] = []  # every snippet's tree parsed so far
-        self._untouched_cache: dict[tuple[int, str], bool] = {}
+        # Facts rules derive from whole scopes, computed once per document and namespace.
+        self.memo: dict[tuple, object] = {}
         self._by_type: dict[type, list[Rule]] = defaultdict(list)
         self._by_terminal: dict[str, list[Rule]] = defaultdict(list)
         self._by_keyword: dict[str, list[Rule]] = defaultdict(list)
         self._every_call: list[Rule] = []
+        # Identifiers that make a line worth walking: every word a rule reads.
+        self.hot_words = frozenset(
+            word
+            for rule in rules
+            for word in (*(rule.terminals or ()), *rule.keywords, *rule.hot_words)
+        )
         for rule in rules:
             for node_type in rule.node_types:
                 if node_type is not ast.Call:
@@ -207,12 +168,13 @@ class Context:
         """Whether the dict bound to ``name`` is only read (never changed nor passed on)."""
         function = self.resolver.enclosing_function()
         in_module = self.resolver.module_scope.bindings.get(name) is self.resolver.lookup(name)
-        scope = None if in_module or function is None else function
-        key = (id(scope), name)
-        if key not in self._untouched_cache:
-            roots = self.trees if scope is None else [scope]
-            self._untouched_cache[key] = all(only_read(root, name) for root in roots)
-        return self._untouched_cache[key]
+        roots = self.trees if in_module or function is None else [function]
+        # A function's table is final; the module's grows with each snippet (cell).
+        key = ("uses", id(function)) if roots is not self.trees else ("uses", len(self.trees))
+        if key not in self.memo:
+            tables = [name_uses(root) for root in roots]
+            self.memo[key] = tables
+        return all(only_read(table, name) for table in self.memo[key])
 
     @property
     def lines(self) -> list[str]:
@@ -330,7 +292,7 @@ class Context:
             failures += tree is None
             if tree is None or snippet.kind != "python":
                 continue
-            for group in docstring_groups(tree, self.lines, HOT_WORDS):
+            for group in docstring_groups(tree, self.lines, tuple(self.hot_words)):
                 with self._own_namespace():
                     for example in group:
                         _compose_origin(example, snippet)
@@ -354,7 +316,7 @@ class Context:
                 notes.append(Note(self.path, original_line, message, cell, verbose=True))
             return None
         self.trees.append(tree)
-        self.resolver.hot_lines = hot_lines(snippet.code)
+        self.resolver.hot_lines = hot_lines(snippet.code, self.hot_words)
         try:
             self.resolver.run(tree)
         except RecursionError:
@@ -363,12 +325,12 @@ class Context:
 
     @contextmanager
     def _own_namespace(self) -> Iterator[None]:
-        saved = self.resolver, self.trees, self._untouched_cache
-        self.resolver, self.trees, self._untouched_cache = Resolver(self._visit), [], {}
+        saved = self.resolver, self.trees, self.memo
+        self.resolver, self.trees, self.memo = Resolver(self._visit), [], {}
         try:
             yield
         finally:
-            self.resolver, self.trees, self._untouched_cache = saved
+            self.resolver, self.trees, self.memo = saved
 
 
 def _compose_origin(example: Snippet, container: Snippet) -> None:

@@ -6,83 +6,18 @@ import bisect
 import difflib
 import json
 import os
-import re
 from dataclasses import dataclass, field
 
 from torchvet.lint.checker import Context
 from torchvet.lint.fix import apply_to_units, atomic_write
 from torchvet.lint.model import Diagnostic, Note
 from torchvet.lint.noqa import has_own_directive, is_suppressed, noqa_fixes, unused_codes
+from torchvet.lint.prefilter import might_have_findings
 from torchvet.lint.rules import RULES_BY_CODE, Rule
 from torchvet.lint.sources import extract, source_kind
-from torchvet.lint.text import identifier_before, line_starts, split_lines
+from torchvet.lint.text import line_starts, split_lines
 
 MAX_FIX_PASSES = 10
-
-# Cheap text tests before any parsing; a file that passes none cannot have a
-# finding.  Substring tests are far faster than regular expressions here.
-_SPECIFIC_WORDS = (
-    "Unpickler",
-    "safe_globals",
-    "read_pickle",
-    "weights_only",
-    "pickle_protocol",
-    "trust_remote_code",
-    "use_safetensors",
-    "allow_pickle",
-    "trust_repo",
-)
-# `from torch import load as tl`, `from pickle import (loads, dumps)`
-_LOADER_IMPORT = re.compile(
-    r"from\s+(?:torch|pickle|_pickle|cPickle|dill|cloudpickle|joblib)\b[\w.]*\s+import"
-    r"[\w\s,()]*?\bload(?:s|_session)?\b"
-)
-_WORDS = ("load", "save", "pickle", "safe_globals", "trust_remote_code", "use_safetensors")
-# `.load(`-like calls (and `.save(` for positional pickle protocols) are worth a
-# parse when their receiver is one of _RECEIVERS or an `as` alias.
-_CALL_NEEDLES = (".load", ".save")
-_CALL_TAIL = re.compile(r"(?:s|_session|_module)?\s*\(")
-# Receivers of `.load(` worth parsing for (besides any `import ... as` alias).
-_RECEIVERS = frozenset(
-    {
-        "torch",
-        "serialization",
-        "hub",
-        "pickle",
-        "_pickle",
-        "cPickle",
-        "dill",
-        "cloudpickle",
-        "joblib",
-        "numpy",
-    }
-)
-
-
-def might_have_findings(text: str) -> bool:
-    if not any(word in text for word in _WORDS):
-        return False
-    if any(word in text for word in _SPECIFIC_WORDS) or _LOADER_IMPORT.search(text):
-        return True
-    if "load_state_dict" in text and any(
-        k in text for k in ("map_location", "mmap", "pickle_module")
-    ):
-        return True
-    checked: set[str] = set()
-    for needle in _CALL_NEEDLES:
-        index = text.find(needle)
-        while index != -1:
-            start, index = index, text.find(needle, index + 1)
-            if not _CALL_TAIL.match(text, start + len(needle)):
-                continue  # `.loader`, `.saved`, an attribute that is not called
-            name = identifier_before(text, start)
-            if name in _RECEIVERS:
-                return True
-            if name and name not in checked:  # an alias: `import torch as T`
-                checked.add(name)
-                if re.search(r"as\s+" + name + r"\b", text):
-                    return True
-    return False
 
 
 @dataclass

@@ -88,9 +88,12 @@ def comment_lines(code: str) -> set[int] | None:
 # --- TV900: codes that suppress nothing ------------------------------------------------
 
 
+_OWN_DIRECTIVE = re.compile(r"(?:noqa|torchvet:)[^\n#]*\bTV\d", re.IGNORECASE)
+
+
 def has_own_directive(text: str) -> bool:
     """Cheap test: the text may hold a directive naming one of our codes."""
-    return OWN_PREFIX in text and ("noqa" in text or "torchvet:" in text)
+    return OWN_PREFIX in text and _OWN_DIRECTIVE.search(text) is not None
 
 
 def unused_codes(

@@ -38,6 +38,8 @@ class Rule:
     # or ``None`` for every call; and keywords that make a call interesting anyway.
     terminals: ClassVar[frozenset[str] | None] = frozenset()
     keywords: ClassVar[frozenset[str]] = frozenset()
+    # Other identifiers a rule's nodes hold (for rules on statements, not calls).
+    hot_words: ClassVar[frozenset[str]] = frozenset()
     # How bad a finding is, the same in every output format: "error" when the code
     # fails or does not do what it says, "warning" for unsafe loading, "note" otherwise.
     level: ClassVar[str] = "warning"

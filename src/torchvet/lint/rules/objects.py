@@ -8,6 +8,7 @@ how to re-save or allowlist instead.
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from torchvet.lint.rules.base import TORCH_SAVE, argument
@@ -33,16 +34,41 @@ OBJECT_METHODS = frozenset(
 )
 
 
-def _methods_called(trees: list[ast.AST]) -> dict[str, str]:
-    """name -> one object method called on it (``model.eval()`` -> ``{"model": "eval"}``)."""
-    found: dict[str, str] = {}
-    for tree in trees:
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-                receiver, method = node.func.value, node.func.attr
-                if isinstance(receiver, ast.Name) and method in OBJECT_METHODS:
-                    found.setdefault(receiver.id, method)
-    return found
+@dataclass
+class _ScopeFacts:
+    """What one walk of a scope tells: object methods called on names, and the
+    ``torch.save(name, path)`` calls (path as an ``ast.dump``)."""
+
+    methods: dict[str, str] = field(default_factory=dict)
+    saves: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _facts(ctx: Context, trees: list[ast.AST]) -> _ScopeFacts:
+    # A function's facts are final; the module's grow with each snippet (cell).
+    key = ("objects", id(trees[0])) if trees is not ctx.trees else ("objects", len(trees))
+    facts = ctx.memo.get(key)
+    if facts is None:
+        facts = ctx.memo[key] = _ScopeFacts()
+        for tree in trees:
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call):
+                    _record(ctx, node, facts)
+    return facts
+
+
+def _record(ctx: Context, call: ast.Call, facts: _ScopeFacts) -> None:
+    func = call.func
+    if not isinstance(func, ast.Attribute):
+        return
+    if func.attr in OBJECT_METHODS and isinstance(func.value, ast.Name):
+        facts.methods.setdefault(func.value.id, func.attr)
+    elif (
+        func.attr == "save"
+        and len(call.args) >= 2
+        and isinstance(call.args[0], ast.Name)
+        and ctx.qualified_name(func) in TORCH_SAVE
+    ):
+        facts.saves.append((call.args[0].id, ast.dump(call.args[1])))
 
 
 def whole_object_evidence(ctx: Context, call: ast.Call) -> str | None:
@@ -52,8 +78,7 @@ def whole_object_evidence(ctx: Context, call: ast.Call) -> str | None:
     if isinstance(parent, ast.Attribute) and parent.attr in OBJECT_METHODS:
         return f"`.{parent.attr}()` is called on it"
     scope = ctx.resolver.enclosing_function()
-    trees: list[ast.AST] = ctx.trees if scope is None else [scope]
-    methods = _methods_called(trees)
+    methods = _facts(ctx, ctx.trees if scope is None else [scope]).methods
     if isinstance(parent, ast.Assign) and len(parent.targets) == 1:
         target = parent.targets[0]
         if isinstance(target, ast.Name) and target.id in methods:
@@ -62,19 +87,7 @@ def whole_object_evidence(ctx: Context, call: ast.Call) -> str | None:
     if source is None:
         return None
     wanted = ast.dump(source)
-    for tree in ctx.trees:
-        for node in ast.walk(tree):
-            saved = _saved_object(ctx, node, wanted)
-            if saved is not None and saved in methods:
-                return f"`torch.save({saved}, ...)` writes that file whole"
+    for saved, path in _facts(ctx, ctx.trees).saves:
+        if path == wanted and saved in methods:
+            return f"`torch.save({saved}, ...)` writes that file whole"
     return None
-
-
-def _saved_object(ctx: Context, node: ast.AST, path_dump: str) -> str | None:
-    """The name ``torch.save(name, <same path>)`` saves, if ``node`` is such a call."""
-    if not isinstance(node, ast.Call) or len(node.args) < 2:
-        return None
-    obj, path = node.args[0], node.args[1]
-    if not isinstance(obj, ast.Name) or ast.dump(path) != path_dump:
-        return None
-    return obj.id if ctx.qualified_name(node.func) in TORCH_SAVE else None

@@ -44,6 +44,7 @@ class UnsafeRetry(Rule):
     code = "TV006"
     name = "unsafe-retry"
     summary = "retrying a failed weights-only load with `weights_only=False`"
+    hot_words = frozenset({"weights_only", "load"})
     node_types = (ast.Try, *((ast.TryStar,) if hasattr(ast, "TryStar") else ()))
 
     def check(self, node: ast.AST, ctx: Context) -> None:

@@ -4,7 +4,7 @@ import ast
 from typing import TYPE_CHECKING
 
 from torchvet.lint.astutil import end_of
-from torchvet.lint.rules.base import TORCH_LOAD, Rule
+from torchvet.lint.rules.base import TORCH_LOAD, Rule, terminals_of
 
 if TYPE_CHECKING:
     from torchvet.lint.checker import Context
@@ -42,6 +42,7 @@ class LoadTrailingComma(Rule):
     summary = "trailing comma turns a loaded checkpoint into a 1-tuple"
     level = "error"
     node_types = (ast.Assign, ast.AnnAssign)
+    hot_words = terminals_of(LOADERS)
     fix_availability = "always"
     fix_safety = "safe"
 
