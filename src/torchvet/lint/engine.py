@@ -12,7 +12,7 @@ from torchvet.lint.checker import Context
 from torchvet.lint.fix import apply_to_units, atomic_write
 from torchvet.lint.model import Diagnostic, Note
 from torchvet.lint.noqa import has_own_directive, is_suppressed, noqa_fixes, unused_codes
-from torchvet.lint.prefilter import might_have_findings
+from torchvet.lint.prefilter import might_have_findings, worth_decoding
 from torchvet.lint.rules import RULES_BY_CODE, Rule
 from torchvet.lint.sources import extract, source_kind
 from torchvet.lint.text import line_starts, split_lines
@@ -250,11 +250,11 @@ def lint_path(path: str, rules: list[type[Rule]], options: Options) -> FileOutco
             data = handle.read()
     except OSError as exc:
         return FileOutcome(path, notes=[Note(path, 1, f"cannot read: {exc.strerror or exc}")])
+    if not worth_decoding(data):
+        return FileOutcome(path)  # nothing any rule reads: not even worth decoding
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        if b"load" not in data and b"pickle" not in data:
-            return FileOutcome(path)
         return FileOutcome(path, notes=[Note(path, 1, "not UTF-8; skipped")])
     try:
         outcome = lint_file_text(path, text, rules, options)

@@ -34,10 +34,10 @@ _KEYWORD_SAFE_VALUES = {
     "use_safetensors": ("True", "None", "use_safetensors"),
     "allow_pickle": ("False", "None", "allow_pickle"),
 }
-_KEYWORD_VALUE = {
-    word: re.compile(
-        rf"""(?:\b{word}\s*=|["']{word}["']\s*:)\s*(?!(?:{"|".join(safe)})\b)[\w"'({{\[]"""
-    )
+# What follows a judged keyword when its value may be unsafe: `=` (not `==`) or, after a
+# quote, `:` (a dict key), then anything but one of the safe values.
+_KEYWORD_TAIL = {
+    word: re.compile(rf"""(?:\s*=(?!=)|["']\s*:)\s*(?!(?:{"|".join(safe)})\b)[\w"'({{\[]""")
     for word, safe in _KEYWORD_SAFE_VALUES.items()
 }
 _LOAD_STATE_DICT_KEYWORDS = ("weights_only", "map_location", "mmap", "pickle_module")
@@ -46,9 +46,22 @@ _LOADER_MODULES = "torch|pickle|_pickle|cPickle|dill|cloudpickle|joblib|numpy|pa
 _LOADER_IMPORT = re.compile(
     rf"from\s+(?:{_LOADER_MODULES})\b[\w.]*\s+import[\w\s,()]*?\bload(?:s|_session)?\b"
 )
-_CALL_TAIL = re.compile(r"(?:s|_session|_module)?\s*\(")
+_NAME_AFTER = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
+# `.load(` (and `.loads(`, `.load_session(`, `.load_module(`), `.save(`: called, not `.loader`.
+_CALLS = {
+    needle: re.compile(re.escape(needle) + r"(?:s|_session|_module)?\s*\(")
+    for needle in (".load", ".save")
+}
 # Receivers of `.load(` worth a parse (besides an alias of a loader module).
-_RECEIVERS = frozenset({"serialization", "hub", *IMPLICIT_MODULES})
+_RECEIVERS = frozenset({"serialization", "hub", *_LOADER_MODULES.split("|"), *IMPLICIT_MODULES})
+
+
+_ANY_BYTES = tuple(word.encode() for word in _ANY_WORDS)
+
+
+def worth_decoding(data: bytes) -> bool:
+    """Before decoding a file: some rule word, or a directive naming our codes, is there."""
+    return any(word in data for word in _ANY_BYTES) or b"TV" in data
 
 
 def might_have_findings(text: str) -> bool:
@@ -56,7 +69,7 @@ def might_have_findings(text: str) -> bool:
         return False
     if any(word in text for word in _SPECIFIC_WORDS) or _LOADER_IMPORT.search(text):
         return True
-    if any(word in text and _KEYWORD_VALUE[word].search(text) for word in _KEYWORD_VALUE):
+    if any(_unsafe_keyword(text, word) for word in _KEYWORD_TAIL):
         return True
     if "load_state_dict" in text and any(k in text for k in _LOAD_STATE_DICT_KEYWORDS):
         return True
@@ -65,26 +78,30 @@ def might_have_findings(text: str) -> bool:
     return any(_receiver_call(text, needle) for needle in needles)
 
 
-def _receiver_call(text: str, needle: str) -> bool:
-    """``x.load(`` where ``x`` is a loader module or an alias of one."""
-    checked: set[str] = set()
-    index = text.find(needle)
+def _unsafe_keyword(text: str, word: str) -> bool:
+    """``word=value`` or ``"word": value`` with a value that is not a safe one."""
+    tail = _KEYWORD_TAIL[word]
+    index = text.find(word)
     while index != -1:
-        start, index = index, text.find(needle, index + 1)
-        if not _CALL_TAIL.match(text, start + len(needle)):
-            continue  # `.loader`, `.saved`, an attribute that is not called
-        name = identifier_before(text, start)
-        if name in _RECEIVERS:
+        end = index + len(word)
+        if tail.match(text, end) and _is_word_at(text, index, len(word)):
             return True
-        if name and name not in checked:  # an alias: `import torch as T`
-            checked.add(name)
-            alias = rf"\b(?:{_LOADER_MODULES}|serialization|hub)\b[\w.]*\s+as\s+{name}\b"
-            if re.search(alias, text):
-                return True
+        index = text.find(word, end)
     return False
 
 
-_NAME_AFTER = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
+def _receiver_call(text: str, needle: str) -> bool:
+    """``x.load(`` where ``x`` is a loader module or an alias of one."""
+    aliases: set[str] | None = None
+    for match in _CALLS[needle].finditer(text):
+        name = identifier_before(text, match.start())
+        if name in _RECEIVERS:
+            return True
+        if aliases is None:
+            aliases = _aliases(text, _RECEIVERS)  # `import torch as T`: once, if needed
+        if name in aliases:
+            return True
+    return False
 
 
 def _is_word_at(code: str, index: int, length: int) -> bool:
@@ -94,7 +111,8 @@ def _is_word_at(code: str, index: int, length: int) -> bool:
 
 
 def _aliases(code: str, words: frozenset[str]) -> set[str]:
-    """``tl`` in ``from torch import load as tl``: names bound ``as`` a hot word."""
+    """Names bound ``as`` one of ``words``: ``tl`` in ``from torch import load as tl``,
+    ``T`` in ``import torch as T``."""
     aliases = set()
     index = code.find(" as ")
     while index != -1:

@@ -16,6 +16,7 @@ import bisect
 import builtins
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 
 BUILTIN_NAMES = frozenset(dir(builtins))
 
@@ -99,6 +100,15 @@ class ComprehensionScope(FunctionScope):
 
 
 Visitor = Callable[[ast.AST, "Resolver"], None]
+# Fields that hold only operator and load/store singletons: nothing to resolve or check.
+_LEAF_FIELDS = frozenset({"ctx", "op", "ops"})
+
+
+@cache
+def _child_fields(node_type: type) -> tuple[str, ...]:
+    """The fields of a node type that may hold child nodes (``ast.iter_child_nodes``'s
+    walk, without the per-node generator and without operator singletons)."""
+    return tuple(name for name in node_type._fields if name not in _LEAF_FIELDS)
 
 
 class Resolver:
@@ -248,8 +258,14 @@ class Resolver:
                 handler(self, node)
             else:
                 self._visit(node, self)
-                for child in ast.iter_child_nodes(node):
-                    self._walk(child)
+                for field_name in _child_fields(type(node)):
+                    value = getattr(node, field_name, None)
+                    if type(value) is list:
+                        for child in value:
+                            if isinstance(child, ast.AST):
+                                self._walk(child)
+                    elif isinstance(value, ast.AST):
+                        self._walk(value)
         finally:
             self.node_stack.pop()
 
