@@ -41,7 +41,7 @@ DEFAULT_EXCLUDED_DIRS = frozenset(
         ".ipynb_checkpoints",
     }
 )
-Specs = list[tuple[str, GitIgnoreSpec]]
+Specs = list[tuple[str, "_Ignore"]]
 
 
 @dataclass
@@ -108,12 +108,27 @@ def _is_virtualenv(path: str) -> bool:
     return os.path.exists(os.path.join(path, "pyvenv.cfg"))
 
 
-def _gitignore(folder: str) -> GitIgnoreSpec | None:
+@dataclass(frozen=True)
+class _Ignore:
+    """One ``.gitignore``: all its patterns for folders; for files, only those that can
+    match a file whose folders were not ignored (a ``dir/`` pattern cannot: the walk
+    never entered such a folder). Fewer patterns per file is most of the matching cost."""
+
+    folders: GitIgnoreSpec
+    files: GitIgnoreSpec
+
+    def match(self, relative: str, is_dir: bool) -> bool:
+        return (self.folders if is_dir else self.files).match_file(relative)
+
+
+def _gitignore(folder: str) -> _Ignore | None:
     try:
         with open(os.path.join(folder, ".gitignore"), encoding="utf-8") as handle:
-            return GitIgnoreSpec.from_lines(handle)
+            lines = handle.read().splitlines()
     except (OSError, UnicodeDecodeError):
         return None
+    for_files = [line for line in lines if not line.rstrip().endswith("/")]
+    return _Ignore(GitIgnoreSpec.from_lines(lines), GitIgnoreSpec.from_lines(for_files))
 
 
 def _parent_ignores(folder: str) -> tuple[Specs, str | None]:
@@ -142,7 +157,7 @@ def _not_ignoring(specs: Specs, root: str) -> Specs:
     for base, spec in specs:
         parts = os.path.relpath(os.path.abspath(root), base).replace(os.sep, "/").split("/")
         prefixes = ["/".join(parts[: n + 1]) + "/" for n in range(len(parts))]
-        if not any(spec.match_file(prefix) for prefix in prefixes):
+        if not any(spec.match(prefix, True) for prefix in prefixes):
             kept.append((base, spec))
     return kept
 
@@ -152,7 +167,7 @@ def _ignored(path: str, is_dir: bool, specs: Specs) -> bool:
         relative = os.path.relpath(path, base).replace(os.sep, "/")
         if relative.startswith(".."):
             continue
-        if spec.match_file(relative + "/" if is_dir else relative):
+        if spec.match(relative + "/" if is_dir else relative, is_dir):
             return True
     return False
 
