@@ -26,21 +26,26 @@ from torchvet.lint.text import identifier_before, line_starts
 # Every finding needs one of these substrings somewhere in the file.
 _ANY_WORDS = ("load", "save", "pickle", "safe_globals", "trust_remote_code", "use_safetensors")
 _SPECIFIC_WORDS = ("Unpickler", "read_pickle", "safe_globals(")
-# Keywords judged by their value: a file passes only with a value other than these
-# (a literal, or a name that may be bound to one). A dict key (`"kw": value`) too.
-_KEYWORD_SAFE_VALUES = {
-    "weights_only": ("True", "None", "weights_only"),
-    "trust_remote_code": ("False", "None", "trust_remote_code"),
-    "use_safetensors": ("True", "None", "use_safetensors"),
-    "allow_pickle": ("False", "None", "allow_pickle"),
+# Keywords judged by their value, and the values that can make a finding: a literal
+# the rule flags, or a bare name (it may be bound to one). An attribute, a call or a
+# parameter passed through (`trust_remote_code=trust_remote_code`) cannot.
+_KEYWORD_RISKY_VALUES = {
+    "weights_only": r"False\b|0\b",  # TV003, TV006 (TV001 and TV005 need a call anyway)
+    "trust_remote_code": r"True\b|[1-9]|[\"']",  # TV107
+    "use_safetensors": r"False\b|0\b",  # TV108
 }
-# What follows a judged keyword when its value may be unsafe: `=` (not `==`) or, after a
-# quote, `:` (a dict key), then anything but one of the safe values.
+_BARE_NAME = r"(?!(?:True|False|None)\b)[A-Za-z_]\w*\s*[,)}\n#]"
+# What follows such a keyword: `=` (not `==`) or, after a quote, `:` (a dict key).
 _KEYWORD_TAIL = {
-    word: re.compile(rf"""(?:\s*=(?!=)|["']\s*:)\s*(?!(?:{"|".join(safe)})\b)[\w"'({{\[]""")
-    for word, safe in _KEYWORD_SAFE_VALUES.items()
+    word: re.compile(rf"""(?:\s*=(?!=)|["']\s*:)\s*(?:{risky}|(?!{word}\b){_BARE_NAME})""")
+    for word, risky in _KEYWORD_RISKY_VALUES.items()
 }
-_LOAD_STATE_DICT_KEYWORDS = ("weights_only", "map_location", "mmap", "pickle_module")
+# TV001: a `load_state_dict(...)` call passing one of these (or `**kwargs`).
+_LSD_KEYWORDS = ("weights_only", "map_location", "mmap", "pickle_module", "**")
+_LOAD_STATE_DICT = re.compile(r"\.load_state_dict\s*\(")
+# How far to read a call's arguments; beyond it, say "maybe".
+_ARGUMENTS_REACH = 2000
+_UNREAD = -1
 _LOADER_MODULES = "torch|pickle|_pickle|cPickle|dill|cloudpickle|joblib|numpy|pandas"
 # `from torch import load as tl`, `from pickle import (loads, dumps)`
 _LOADER_IMPORT = re.compile(
@@ -54,8 +59,6 @@ _CALLS = {
 }
 # Receivers of `.load(` worth a parse (besides an alias of a loader module).
 _RECEIVERS = frozenset({"serialization", "hub", *_LOADER_MODULES.split("|"), *IMPLICIT_MODULES})
-
-
 _ANY_BYTES = tuple(word.encode() for word in _ANY_WORDS)
 
 
@@ -69,17 +72,19 @@ def might_have_findings(text: str) -> bool:
         return False
     if any(word in text for word in _SPECIFIC_WORDS) or _LOADER_IMPORT.search(text):
         return True
-    if any(_unsafe_keyword(text, word) for word in _KEYWORD_TAIL):
+    if any(_risky_keyword(text, word) for word in _KEYWORD_TAIL):
         return True
-    if "load_state_dict" in text and any(k in text for k in _LOAD_STATE_DICT_KEYWORDS):
+    if "load_state_dict" in text and _call_passes(text, _LOAD_STATE_DICT, _LSD_KEYWORDS):
         return True
-    # `torch.save` matters only for its pickle protocol (TV008).
-    needles = (".load", ".save") if "pickle" in text else (".load",)
-    return any(_receiver_call(text, needle) for needle in needles)
+    if _receiver_call(text, ".load"):
+        return True
+    # `torch.save` matters only for its pickle protocol (TV008): by keyword, or as the
+    # fourth positional argument.
+    return "pickle" in text and _receiver_call(text, ".save", protocol=True)
 
 
-def _unsafe_keyword(text: str, word: str) -> bool:
-    """``word=value`` or ``"word": value`` with a value that is not a safe one."""
+def _risky_keyword(text: str, word: str) -> bool:
+    """``word=value`` or ``"word": value`` with a value that can make a finding."""
     tail = _KEYWORD_TAIL[word]
     index = text.find(word)
     while index != -1:
@@ -90,16 +95,55 @@ def _unsafe_keyword(text: str, word: str) -> bool:
     return False
 
 
-def _receiver_call(text: str, needle: str) -> bool:
-    """``x.load(`` where ``x`` is a loader module or an alias of one."""
+def _receiver_call(text: str, needle: str, protocol: bool = False) -> bool:
+    """``x.load(`` where ``x`` is a loader module or an alias of one (with ``protocol``,
+    only calls that may pass a pickle protocol)."""
     aliases: set[str] | None = None
     for match in _CALLS[needle].finditer(text):
+        if protocol and not _may_pass_protocol(text, match.end()):
+            continue
         name = identifier_before(text, match.start())
         if name in _RECEIVERS:
             return True
         if aliases is None:
             aliases = _aliases(text, _RECEIVERS)  # `import torch as T`: once, if needed
         if name in aliases:
+            return True
+    return False
+
+
+def _arguments(text: str, start: int) -> tuple[str, int]:
+    """The argument text of a call whose ``(`` ends at ``start``, and its top-level commas
+    (``_UNREAD`` when it runs past ``_ARGUMENTS_REACH``: then anything may be in it).
+
+    Brackets are counted, strings are not parsed: a bracket in a string can make the
+    text longer or shorter; shorter only for code no formatter writes (a call whose
+    string argument holds an unbalanced bracket before the keyword we look for).
+    """
+    depth, commas, index = 1, 0, start
+    end = min(len(text), start + _ARGUMENTS_REACH)
+    while index < end and depth:
+        char = text[index]
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "," and depth == 1:
+            commas += 1
+        index += 1
+    return text[start:index], (commas if depth == 0 else _UNREAD)
+
+
+def _may_pass_protocol(text: str, start: int) -> bool:
+    arguments, commas = _arguments(text, start)
+    return commas >= 3 or commas == _UNREAD or "protocol" in arguments or "**" in arguments
+
+
+def _call_passes(text: str, call: re.Pattern, words: tuple[str, ...]) -> bool:
+    """Some call matching ``call`` (up to its ``(``) passes one of ``words``."""
+    for match in call.finditer(text):
+        arguments, commas = _arguments(text, match.end())
+        if commas == _UNREAD or any(word in arguments for word in words):
             return True
     return False
 
