@@ -60,6 +60,16 @@ _CALLS = {
 # Receivers of `.load(` worth a parse (besides an alias of a loader module).
 _RECEIVERS = frozenset({"serialization", "hub", *_LOADER_MODULES.split("|"), *IMPLICIT_MODULES})
 _ANY_BYTES = tuple(word.encode() for word in _ANY_WORDS)
+_PICKLERS = frozenset({"pickle", "_pickle", "cPickle", "dill", "cloudpickle"})
+# `pickle.loads(pickle.dumps(...))`: the argument is a dumps call.
+_ROUND_TRIP = re.compile(r"\s*(?:\w+\.)?dumps\s*\(")
+_KEYWORD = re.compile(r"\b(\w+)\s*=(?!=)")
+# torch.load's parameters and the unpickler's (rules.base.KNOWN_KEYWORDS).
+_TORCH_LOAD_KEYWORDS = frozenset(
+    {"f", "map_location", "pickle_module", "weights_only", "mmap"}
+    | {"encoding", "errors", "fix_imports", "buffers"}
+)
+_TRAILING_COMMA = re.compile(r"[ \t]*,")
 
 
 def worth_decoding(data: bytes) -> bool:
@@ -96,20 +106,48 @@ def _risky_keyword(text: str, word: str) -> bool:
 
 
 def _receiver_call(text: str, needle: str, protocol: bool = False) -> bool:
-    """``x.load(`` where ``x`` is a loader module or an alias of one (with ``protocol``,
-    only calls that may pass a pickle protocol)."""
+    """``x.load(`` where ``x`` is a loader module or an alias of one, and the call may be
+    a finding (with ``protocol``: ``x.save(`` that may pass a pickle protocol)."""
     aliases: set[str] | None = None
     for match in _CALLS[needle].finditer(text):
-        if protocol and not _may_pass_protocol(text, match.end()):
-            continue
         name = identifier_before(text, match.start())
-        if name in _RECEIVERS:
-            return True
-        if aliases is None:
-            aliases = _aliases(text, _RECEIVERS)  # `import torch as T`: once, if needed
-        if name in aliases:
+        if name not in _RECEIVERS:
+            if aliases is None:
+                aliases = _aliases(text, _RECEIVERS)  # `import torch as T`: once, if needed
+            if name not in aliases:
+                continue
+            name = ""  # an alias: of which module is not worth finding out here
+        if protocol:
+            if _may_pass_protocol(text, match.end()):
+                return True
+        elif _load_may_be_a_finding(text, name, match.end()):
             return True
     return False
+
+
+def _load_may_be_a_finding(text: str, receiver: str, start: int) -> bool:
+    """Whether a ``receiver.load(`` call whose arguments start at ``start`` can be a finding.
+
+    Three shapes that cannot are common in real code: a round trip
+    (``pickle.loads(pickle.dumps(x))``), a ``torch.load`` that passes ``weights_only``
+    and only known keywords, and a ``numpy.load`` without ``allow_pickle``.
+    """
+    arguments, commas = _arguments(text, start)
+    if commas == _UNREAD or "**" in arguments:
+        return True
+    if receiver in _PICKLERS:
+        return _ROUND_TRIP.match(arguments) is None
+    if receiver in ("torch", "serialization"):
+        keywords = set(_KEYWORD.findall(arguments))
+        return (
+            "weights_only" not in keywords
+            or not keywords <= _TORCH_LOAD_KEYWORDS
+            or "pickle_module" in keywords
+            or _TRAILING_COMMA.match(text, start + len(arguments)) is not None
+        )
+    if receiver in ("numpy", "np"):
+        return "allow_pickle" in arguments or commas >= 2
+    return True
 
 
 def _arguments(text: str, start: int) -> tuple[str, int]:
