@@ -24,7 +24,15 @@ from torchvet.lint.resolve import IMPLICIT_MODULES
 from torchvet.lint.text import identifier_before, line_starts
 
 # Every finding needs one of these substrings somewhere in the file.
-_ANY_WORDS = ("load", "save", "pickle", "safe_globals", "trust_remote_code", "use_safetensors")
+_ANY_WORDS = (
+    "load",
+    "save",
+    "pickle",
+    "weights_only",
+    "safe_globals",
+    "trust_remote_code",
+    "use_safetensors",
+)
 _SPECIFIC_WORDS = ("Unpickler", "read_pickle", "safe_globals(")
 # Keywords judged by their value, and the values that can make a finding: a literal
 # the rule flags, or a bare name (it may be bound to one). An attribute, a call or a
