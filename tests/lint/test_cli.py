@@ -165,3 +165,6 @@ def test_many_files_go_through_worker_processes(tmp_path: Path) -> None:
     records = json.loads(result.stdout)
     assert len(records) == 160
     assert records[0]["path"] == "m00.py" and records[-1]["path"] == "m79.py"
+    serial = run_cli(".", "--jobs", "1", "--format", "json", cwd=tmp_path)
+    assert json.loads(serial.stdout) == records
+    assert "80 files checked" in serial.stderr

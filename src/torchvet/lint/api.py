@@ -121,7 +121,7 @@ def lint_paths(
     if workers > 1 and len(first) == PARALLEL_THRESHOLD:
         outcomes = _parallel(chain(first, work), options, workers)
     else:
-        outcomes = lint_files(first, options)
+        outcomes = lint_files([*first, *work], options)
     run = LintRun(files=len(outcomes), skipped=stats)
     for outcome in outcomes:
         run.diagnostics.extend(outcome.diagnostics)
