@@ -166,15 +166,28 @@ class Context:
 
     def _untouched(self, name: str) -> bool:
         """Whether the dict bound to ``name`` is only read (never changed nor passed on)."""
-        function = self.resolver.enclosing_function()
         in_module = self.resolver.module_scope.bindings.get(name) is self.resolver.lookup(name)
+        return self._only_read(name, in_module)
+
+    def _only_read(self, name: str, in_module: bool) -> bool:
+        function = self.resolver.enclosing_function()
         roots = self.trees if in_module or function is None else [function]
         # A function's table is final; the module's grows with each snippet (cell).
         key = ("uses", id(function)) if roots is not self.trees else ("uses", len(self.trees))
         if key not in self.memo:
-            tables = [name_uses(root) for root in roots]
-            self.memo[key] = tables
-        return all(only_read(table, name) for table in self.memo[key])
+            self.memo[key] = [name_uses(root) for root in roots]
+        return all(only_read(table, name) for table in self.memo[key])  # type: ignore[attr-defined]
+
+    def judged_where_unpacked(self, call: ast.Call) -> bool:
+        """A ``dict(...)`` whose keywords a rule reads at its ``**`` instead: written inside
+        a ``**``, or bound to a name of this scope that is only read afterwards."""
+        parent = self.resolver.parent
+        if isinstance(parent, ast.keyword):
+            return parent.arg is None
+        if isinstance(parent, ast.Assign) and len(parent.targets) == 1:
+            target = parent.targets[0]
+            return isinstance(target, ast.Name) and self._only_read(target.id, False)
+        return False
 
     @property
     def lines(self) -> list[str]:

@@ -46,8 +46,8 @@ class WeightsOnlyFalse(Rule):
 
     def check(self, node: ast.AST, ctx: Context) -> None:
         assert isinstance(node, ast.Call)
-        if ctx.call_name == "builtins.dict":
-            return  # `dict(weights_only=False)` is judged where it is unpacked
+        if ctx.call_name == "builtins.dict" and ctx.judged_where_unpacked(node):
+            return
         found = keyword_value(ctx, node, "weights_only")
         if found is not None and is_false(ctx, found[1]):
             callee = ctx.call_name or _callee_text(ctx, node)

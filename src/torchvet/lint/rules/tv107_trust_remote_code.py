@@ -70,6 +70,8 @@ class TrustRemoteCode(Rule):
     def check(self, node: ast.AST, ctx: Context) -> None:
         call = node
         assert isinstance(call, ast.Call)
+        if ctx.call_name == "builtins.dict" and ctx.judged_where_unpacked(call):
+            return
         found = keyword_value(ctx, call, "trust_remote_code")
         if found is None or not is_true(ctx, found[1]):
             return
