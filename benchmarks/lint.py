@@ -326,8 +326,9 @@ def render(args, trees, counts, runs, acc, versions) -> str:
         "",
         "Corpus: the sdists of "
         + ", ".join(f"{name} {version}" for name, version in CORPUS)
-        + f", fetched with `{' '.join(download_command()[1:4] + download_command()[6:7])} "
-        "-d benchmarks/.work/lint-dl NAME==VERSION...` and unpacked, beside the installed "
+        + ", fetched with `"
+        + " ".join(["python", *download_command()[1:]]).replace(str(REPO) + "/", "")
+        + "` and unpacked into `benchmarks/.work/lint-corpus/`, beside the installed "
         + " and ".join(f"`{t}`" for t in trees)
         + f": {py_files} .py files, {counts['.ipynb']} notebooks, "
         f"{counts['.md']} Markdown and {counts['.rst']} reST files.",
