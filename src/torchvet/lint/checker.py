@@ -111,6 +111,7 @@ class Context:
         self._lines: list[str] | None = None
         self.call_name: str | None = None  # qualified name of the call being checked
         self.trees: list[ast.Module] = []  # every snippet's tree parsed so far
+        self.sources: list[str] = []  # and its code
         # Facts rules derive from whole scopes, computed once per document and namespace.
         self.memo: dict[tuple, object] = {}
         self._by_type: dict[type, list[Rule]] = defaultdict(list)
@@ -329,6 +330,7 @@ class Context:
                 notes.append(Note(self.path, original_line, message, cell, verbose=True))
             return None
         self.trees.append(tree)
+        self.sources.append(snippet.code)
         self.resolver.hot_lines = hot_lines(snippet.code, self.hot_words)
         try:
             self.resolver.run(tree)
@@ -338,12 +340,12 @@ class Context:
 
     @contextmanager
     def _own_namespace(self) -> Iterator[None]:
-        saved = self.resolver, self.trees, self.memo
-        self.resolver, self.trees, self.memo = Resolver(self._visit), [], {}
+        saved = self.resolver, self.trees, self.sources, self.memo
+        self.resolver, self.trees, self.sources, self.memo = Resolver(self._visit), [], [], {}
         try:
             yield
         finally:
-            self.resolver, self.trees, self.memo = saved
+            self.resolver, self.trees, self.sources, self.memo = saved
 
 
 def _compose_origin(example: Snippet, container: Snippet) -> None:

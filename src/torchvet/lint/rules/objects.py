@@ -71,12 +71,24 @@ def _record(ctx: Context, call: ast.Call, facts: _ScopeFacts) -> None:
         facts.saves.append((call.args[0].id, ast.dump(call.args[1])))
 
 
+def _mentions_object_methods(ctx: Context) -> bool:
+    """Cheap test before any walk: some code read so far calls a method like ``.eval(``."""
+    key = ("object-methods", len(ctx.sources))
+    if key not in ctx.memo:
+        ctx.memo[key] = any(
+            f".{method}(" in code for code in ctx.sources for method in OBJECT_METHODS
+        )
+    return bool(ctx.memo[key])
+
+
 def whole_object_evidence(ctx: Context, call: ast.Call) -> str | None:
     """Why the result of ``call`` (a ``torch.load``) is evidently a whole object, or ``None``."""
     stack = ctx.resolver.node_stack
     parent = stack[-2] if len(stack) > 1 else None
     if isinstance(parent, ast.Attribute) and parent.attr in OBJECT_METHODS:
         return f"`.{parent.attr}()` is called on it"
+    if not _mentions_object_methods(ctx):
+        return None  # no `.eval(`-like call anywhere: nothing to walk the scope for
     scope = ctx.resolver.enclosing_function()
     methods = _facts(ctx, ctx.trees if scope is None else [scope]).methods
     if isinstance(parent, ast.Assign) and len(parent.targets) == 1:
