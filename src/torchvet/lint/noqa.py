@@ -88,12 +88,22 @@ def comment_lines(code: str) -> set[int] | None:
 # --- TV900: codes that suppress nothing ------------------------------------------------
 
 
-_OWN_DIRECTIVE = re.compile(r"(?:noqa|torchvet:)[^\n#]*\bTV\d", re.IGNORECASE)
+_OWN_CODE = re.compile(r"\bTV\d")
 
 
 def has_own_directive(text: str) -> bool:
-    """Cheap test: the text may hold a directive naming one of our codes."""
-    return OWN_PREFIX in text and _OWN_DIRECTIVE.search(text) is not None
+    """Cheap test: the text may hold a directive naming one of our codes (a ``noqa`` or
+    ``torchvet:`` with a ``TV`` code after it on its line)."""
+    if OWN_PREFIX not in text:
+        return False
+    for marker in ("noqa", "NOQA", "torchvet:"):
+        index = text.find(marker)
+        while index != -1:
+            end = text.find("\n", index)
+            if _OWN_CODE.search(text, index, len(text) if end == -1 else end):
+                return True
+            index = text.find(marker, index + len(marker))
+    return False
 
 
 def unused_codes(
