@@ -17,14 +17,20 @@ from collections.abc import Iterator
 
 from torchvet.lint.model import Snippet, SourceLine
 from torchvet.lint.sources.prompts import looks_interactive, strip_prompts
-from torchvet.lint.sources.rst import PYTHON_LANGUAGES, extract_rst
-from torchvet.lint.text import char_col
+from torchvet.lint.sources.rst import (
+    PYTHON_LANGUAGES,
+    block_snippet,
+    extract_rst,
+    indented_block,
+)
+from torchvet.lint.text import char_col, indent_of
 
 # A string worth reading holds an example marker and a word some rule needs.
 _MARKERS = (">>>", "```", "~~~", "::")
 _OPENER = re.compile(r"([rRuU]?)(\"\"\"|'''|\"|')")
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*\{?([\w+-]*)")
 _BODIES = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+_EXAMPLE_HEADING = re.compile(r"^\s*(?:Examples?|Example usage|Usage)\s*:\s*$")
 
 
 def _doc_strings(tree: ast.Module) -> Iterator[ast.Constant]:
@@ -94,7 +100,8 @@ def _raw_lines(node: ast.Constant, lines: list[str]) -> list[SourceLine] | None:
 
 
 def extract_examples(lines: list[SourceLine]) -> list[Snippet]:
-    """Fenced code, then reST blocks and ``>>>`` examples in what is left."""
+    """Fenced code, then reST blocks and ``>>>`` examples in what is left, then the
+    indented block under a Google-style ``Example:`` heading."""
     snippets: list[Snippet] = []
     rest = list(lines)
     i = 0
@@ -117,7 +124,22 @@ def extract_examples(lines: list[SourceLine]) -> list[Snippet]:
                 snippets.append(snippet)
         i = end + 1
     snippets.extend(extract_rst(rest))
+    snippets.extend(_under_example_headings(rest))
     return snippets
+
+
+def _under_example_headings(lines: list[SourceLine]) -> Iterator[Snippet]:
+    """``Example:`` (Google style, no ``::``) then an indented block that is not ``>>>``
+    (reST reads those); undeclared, so prose that does not parse is skipped quietly."""
+    for index, line in enumerate(lines):
+        if not _EXAMPLE_HEADING.match(line.text):
+            continue
+        body, _ = indented_block(lines, index + 1, indent_of(line.text))
+        first = next((sl.text.strip() for sl in body if sl.text.strip()), "")
+        if first and not first.startswith((">>>", "```", "~~~", "..")):
+            snippet = block_snippet(body, "example block", declared=False, unit=None)
+            if snippet is not None:
+                yield snippet
 
 
 def _fenced(body: list[SourceLine], language: str) -> Snippet | None:
