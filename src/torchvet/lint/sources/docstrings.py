@@ -26,7 +26,7 @@ from torchvet.lint.sources.rst import (
 from torchvet.lint.text import char_col, indent_of
 
 # A string worth reading holds an example marker and a word some rule needs.
-_MARKERS = (">>>", "```", "~~~", "::")
+_MARKERS = (">>>", "```", "~~~", "::", "Example", "Usage")
 _OPENER = re.compile(r"([rRuU]?)(\"\"\"|'''|\"|')")
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*\{?([\w+-]*)")
 _BODIES = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
