@@ -1,17 +1,20 @@
-"""Benchmark `torchvet lint` against Bandit, TorchFix, Semgrep and Ruff, side by side.
+"""Benchmark `torchvet lint` against Ruff, Bandit and Semgrep (TorchFix on request), side by side.
 
+    bash benchmarks/setup_peers.sh bandit semgrep   # peer venvs, exact pins
     python benchmarks/lint.py                       # print the section
     python benchmarks/lint.py --write benchmarks/RESULTS.md
 
-Every tool runs as a whole process (start-up included) over the same real trees:
-the installed sources of torch and sympy (found without importing them). Throughput
-is .py files in the trees per second of wall time (best of --repeat runs; tools that
-take minutes run --slow-repeat times). Accuracy is precision and recall per rule on
-the hand-labelled cases in benchmarks/lint_labelled/ (see its README).
+Every tool runs as a whole process (start-up included) over the same real ML code:
+the sdists of transformers, diffusers, pytorch-lightning, timm and pytorch-ignite at
+the versions in CORPUS (downloaded once with `pip download --no-deps --no-binary :all:`
+into benchmarks/.work/ and unpacked there), beside the installed sources of torch and
+sympy (found without importing them). Time is wall time, best of --repeat runs (tools
+that take minutes run --slow-repeat times). Accuracy is precision and recall per rule
+on the hand-labelled cases in benchmarks/lint_labelled/ (see its README).
 
-The peers are taken from --tools-bin (default /work/bench-venv/bin, a separate venv:
-`python -m venv /work/bench-venv && /work/bench-venv/bin/pip install bandit torchfix
-semgrep ruff`). A tool that is missing is reported as such, not faked.
+Ruff is the one on PATH (the project's pinned version); Bandit, Semgrep and TorchFix
+come from $PEER_VENVS/<tool>/bin (default /work/peer-venvs). A tool that is missing is
+reported as such, not faked.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -34,6 +38,17 @@ REPO = HERE.parent
 LABELLED = HERE / "lint_labelled"
 SEMGREP_RULES = HERE / "semgrep" / "lint-rules.yml"
 TREES = ("torch", "sympy")
+# Real ML code as pip downloads it: (distribution, version).
+CORPUS = (
+    ("transformers", "5.24.0"),
+    ("diffusers", "0.42.1"),
+    ("pytorch-lightning", "2.6.6"),
+    ("timm", "1.0.31"),
+    ("pytorch-ignite", "0.5.5"),
+)
+WORK = HERE / ".work"
+DOWNLOADS = WORK / "lint-dl"
+CORPUS_DIR = WORK / "lint-corpus"
 
 # Which torchvet rules each peer's codes correspond to; the first is the one a false
 # alarm is charged to.
@@ -73,21 +88,57 @@ def package_dir(name: str) -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def commands(tools_bin: Path, paths: list[str]) -> dict[str, list[str]]:
+def download_command() -> list[str]:
+    pins = [f"{name}=={version}" for name, version in CORPUS]
+    return [
+        sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+        "-d", str(DOWNLOADS), *pins,
+    ]  # fmt: skip
+
+
+def prepare_corpus() -> list[Path]:
+    """Download (once) and unpack the pinned sdists; the unpacked folders."""
+    import tarfile
+
+    DOWNLOADS.mkdir(parents=True, exist_ok=True)
+    wanted = {name.replace("-", "_").lower(): version for name, version in CORPUS}
+    have = {p.name.split("-")[0].lower(): p for p in DOWNLOADS.glob("*.tar.gz")}
+    if not all(name in have and version in have[name].name for name, version in wanted.items()):
+        subprocess.run(download_command(), check=True)
+    folders = []
+    CORPUS_DIR.mkdir(parents=True, exist_ok=True)
+    for archive in sorted(DOWNLOADS.glob("*.tar.gz")):
+        folder = CORPUS_DIR / archive.name.removesuffix(".tar.gz")
+        if not folder.exists():
+            with tarfile.open(archive) as tar:
+                tar.extractall(CORPUS_DIR, filter="data")
+        folders.append(folder)
+    return folders
+
+
+def tool_path(name: str, peers: Path) -> str:
+    if name == "ruff":
+        return shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+    return str(peers / name / "bin" / name)
+
+
+def commands(peers: Path, paths: list[str]) -> dict[str, list[str]]:
     torchvet = [sys.executable, "-m", "torchvet", "lint", "--format", "json", "--exit-zero", "-q"]
     return {
         "torchvet": [*torchvet, *paths],
-        "bandit": [str(tools_bin / "bandit"), "-q", "-t", "B614,B301", "-f", "json", "-r", *paths],
-        "torchfix": [str(tools_bin / "torchfix"), "--select", "TOR102", *paths],
+        "ruff": [
+            tool_path("ruff", peers), "check", "--no-cache", "--isolated", "--select", "S",
+            "--exit-zero", "--output-format", "json", *paths,
+        ],
+        "bandit": [
+            tool_path("bandit", peers), "-q", "-t", "B614,B301", "-f", "json", "-r", *paths,
+        ],
         "semgrep": [
-            str(tools_bin / "semgrep"), "scan", "--config", str(SEMGREP_RULES), "--metrics=off",
+            tool_path("semgrep", peers), "scan", "--config", str(SEMGREP_RULES), "--metrics=off",
             "--disable-version-check", "--json", "--quiet", "--no-git-ignore",
             "--max-target-bytes", "0", *paths,
         ],
-        "ruff": [
-            str(tools_bin / "ruff"), "check", "--no-cache", "--isolated", "--select", "S",
-            "--exit-zero", "--output-format", "json", *paths,
-        ],
+        "torchfix": [tool_path("torchfix", peers), "--select", "TOR102", *paths],
     }  # fmt: skip
 
 
@@ -263,8 +314,9 @@ def pct(numerator: int, denominator: int) -> str:
     return "–" if denominator == 0 else f"{100 * numerator / denominator:.0f}%"
 
 
-def render(args, trees, py_files, runs, acc, versions) -> str:
-    tv = runs["torchvet"]
+def render(args, trees, counts, runs, acc, versions) -> str:
+    ruff = runs.get("ruff")
+    py_files = counts[".py"]
     lines = [
         "## lint",
         "",
@@ -272,29 +324,37 @@ def render(args, trees, py_files, runs, acc, versions) -> str:
         "",
         f"Machine: {machine_facts()}.",
         "",
-        "Trees: " + ", ".join(f"`{t}`" for t in trees) + f" ({py_files} .py files).",
+        "Corpus: the sdists of "
+        + ", ".join(f"{name} {version}" for name, version in CORPUS)
+        + ", fetched with `"
+        + " ".join(["python", *download_command()[1:]]).replace(str(REPO) + "/", "")
+        + "` and unpacked into `benchmarks/.work/lint-corpus/`, beside the installed "
+        + " and ".join(f"`{t}`" for t in trees)
+        + f": {py_files} .py files, {counts['.ipynb']} notebooks, "
+        f"{counts['.md']} Markdown and {counts['.rst']} reST files.",
         "Whole process, wall time, best of "
-        f"{args.repeat} (torchvet, Ruff) or {args.slow_repeat} (Bandit, TorchFix, Semgrep) runs.",
+        f"{args.repeat} (torchvet, Ruff) or {args.slow_repeat} (Bandit, Semgrep, TorchFix) runs.",
         "",
-        "| tool | version | seconds | files/s | torchvet speed-up | findings |",
+        "| tool | version | seconds | .py files/s | × Ruff's time | findings |",
         "| --- | --- | ---: | ---: | ---: | --- |",
     ]
     for name, run in runs.items():
         if run.seconds is None:
             lines.append(f"| {name} | {versions.get(name, '?')} | – | – | – | {run.error} |")
             continue
-        ratio = run.seconds / tv.seconds if tv.seconds else float("nan")
+        ratio = run.seconds / ruff.seconds if ruff and ruff.seconds else float("nan")
         found = ", ".join(f"{code} {count}" for code, count in sorted(run.raw_codes.items()))
         if name == "ruff":
             s301 = run.raw_codes.get("S301", 0)
             found = f"{sum(run.raw_codes.values())} S-rule findings, of which S301 {s301}"
         lines.append(
             f"| {name} | {versions.get(name, '?')} | {run.seconds:.2f} | "
-            f"{py_files / run.seconds:,.0f} | {ratio:.1f}× | {found or 'none'} |"
+            f"{py_files / run.seconds:,.0f} | {ratio:.2f}× | {found or 'none'} |"
         )
     lines += [
         "",
-        "Goals: ≥ 10× Bandit, ≥ 100× TorchFix, within 2× of Ruff (speed-up ≥ 0.5×).",
+        "Goal: torchvet within 1.5× Ruff's time (`ruff check --select S --isolated "
+        "--no-cache`), stretch 1×.",
         "",
         "Accuracy on `benchmarks/lint_labelled/` (precision / recall, TP FP FN), per rule a",
         "tool shares with torchvet (peer codes mapped: B614 → TV002/TV003/TV005, "
@@ -340,46 +400,44 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--tools-bin", type=Path, default=Path("/work/bench-venv/bin"))
+    parser.add_argument(
+        "--peer-venvs", type=Path, default=Path(os.environ.get("PEER_VENVS", "/work/peer-venvs"))
+    )
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--slow-repeat", type=int, default=1)
     parser.add_argument("--only", nargs="*", help="run just these tools")
+    parser.add_argument("--with-torchfix", action="store_true", help="also TorchFix (~15 min)")
     parser.add_argument("--write", type=Path, help="update the `## lint` section of this file")
     args = parser.parse_args()
     args.command_line = "python benchmarks/lint.py" + (
         f" --write {args.write}" if args.write else ""
     )
-
-    found = [(name, package_dir(name)) for name in TREES]
-    trees = [path for _, path in found if path is not None]
-    if not trees:
-        print("none of the trees is installed", file=sys.stderr)
-        return 2
-    common = Path(os.path.commonpath([str(t) for t in trees]))
-    paths = [t.relative_to(common).as_posix() for t in trees]
-    py_files = sum(1 for tree in trees for _ in tree.rglob("*.py"))
-    tree_cmds = commands(args.tools_bin, paths)
-    label_cmds = commands(args.tools_bin, ["."])
+    found = [package_dir(name) for name in TREES]
+    trees = [*prepare_corpus(), *(path for path in found if path is not None)]
+    counts = Counter(p.suffix for tree in trees for p in tree.rglob("*") if p.is_file())
+    paths = [str(tree) for tree in trees]
+    tree_cmds = commands(args.peer_venvs, paths)
+    label_cmds = commands(args.peer_venvs, ["."])
     expected, allowed = labels(LABELLED)
     runs: dict[str, ToolRun] = {}
     acc: dict[str, dict] = {}
     versions: dict[str, str] = {"torchvet": "this tree"}
     for name in tree_cmds:
-        if args.only and name not in args.only:
+        if (args.only and name not in args.only) or (name == "torchfix" and not args.with_torchfix):
             continue
         binary = tree_cmds[name][0]
         if name != "torchvet":
-            flag = "--version"
-            versions[name] = _version([binary, flag]) if Path(binary).exists() else "missing"
+            versions[name] = _version([binary, "--version"]) if Path(binary).exists() else "missing"
         repeat = args.repeat if name in ("torchvet", "ruff") else args.slow_repeat
-        print(f"running {name} on the trees ...", file=sys.stderr)
-        runs[name] = run_tool(name, tree_cmds[name], common, repeat)
+        print(f"running {name} on the corpus ...", file=sys.stderr)
+        runs[name] = run_tool(name, tree_cmds[name], REPO, repeat)
         labelled = run_tool(name, label_cmds[name], LABELLED, 1)
         if labelled.error:
             runs[name].error = runs[name].error or labelled.error
         else:
             acc[name] = accuracy(labelled, expected, allowed)
-    section = render(args, [f"site-packages/{p}" for p in paths], py_files, runs, acc, versions)
+    shown = [f"site-packages/{tree.name}" for tree in trees if tree.name in TREES]
+    section = render(args, shown, counts, runs, acc, versions)
     if args.write:
         write_section(args.write, section)
     print(section)

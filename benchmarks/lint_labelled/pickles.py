@@ -13,7 +13,7 @@ from transformers import AutoModel
 data = pickle.load(open("a.pkl", "rb"))  # expect: TV101
 data = pkl.loads(blob)  # expect: TV101
 data = loads(blob)  # expect: TV101
-blob = pickle.dumps(data)
+blob = open("b.pkl", "rb").read()
 data = dill.loads(blob)  # expect: TV102
 data = cloudpickle.loads(blob)  # expect: TV102
 clf = joblib.load("model.joblib")  # expect: TV103

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "rewrite a checkpoint as safetensors without running it",
     ),
     "check": ("torchvet.commands.check", "lint the code and scan the model files under PATH"),
+    "rule": ("torchvet.commands.rule", "show a lint rule's documentation (all rules without CODE)"),
     "run": ("torchvet.commands.run", "run a Python program with unsafe unpickling blocked"),
 }
 

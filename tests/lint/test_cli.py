@@ -55,6 +55,7 @@ def test_json_format(project: Path) -> None:
         "fixable": True,
         "fix_applicability": "unsafe",
         "cell": None,
+        "level": "warning",
     }
     assert [r["code"] for r in records] == ["TV002", "TV003"]
 
@@ -83,7 +84,7 @@ def test_sarif_is_valid_against_the_schema(project: Path) -> None:
 
 def test_github_format(project: Path) -> None:
     lines = run_cli("a.py", "--format", "github", cwd=project).stdout.splitlines()
-    assert lines[0].startswith("::error title=torchvet TV002,file=a.py,line=2,col=5,endLine=2,")
+    assert lines[0].startswith("::warning title=torchvet TV002,file=a.py,line=2,col=5,endLine=2,")
 
 
 def test_select_ignore_and_statistics(project: Path) -> None:
@@ -164,3 +165,6 @@ def test_many_files_go_through_worker_processes(tmp_path: Path) -> None:
     records = json.loads(result.stdout)
     assert len(records) == 160
     assert records[0]["path"] == "m00.py" and records[-1]["path"] == "m79.py"
+    serial = run_cli(".", "--jobs", "1", "--format", "json", cwd=tmp_path)
+    assert json.loads(serial.stdout) == records
+    assert "80 files checked" in serial.stderr

@@ -123,7 +123,8 @@ def summary_line(run: CheckRun) -> str:
 
 def write_notes(run: CheckRun, stream: TextIO) -> None:
     for note in run.notes:
-        stream.write(lint_report.note_text(note) + "\n")
+        if not note.verbose:  # code blocks that do not parse: `torchvet lint -v` lists them
+            stream.write(lint_report.note_text(note) + "\n")
 
 
 # ------------------------------------------------------------------------ json

@@ -15,8 +15,9 @@ Markdown and reStructuredText code blocks, and sphinx-gallery comment blocks.
 Output is `path:line:col: CODE message` (`path:cell N:line:col:` for notebooks).
 Suppress one finding with `# noqa: TV002` or `# torchvet: ignore[TV002]` on its line.
 Settings come from [tool.torchvet] in the nearest pyproject.toml
-(select, ignore, exclude, per-file-ignores); command-line --select replaces
-`select`, --ignore adds to `ignore`. Rules are listed in docs/rules.md."""
+(select, extend-select, ignore, exclude, per-file-ignores); command-line --select
+replaces `select`, --extend-select and --ignore add to theirs.
+`torchvet rule CODE` prints a rule's documentation (all rules: docs/rules.md)."""
 
 EPILOG = (
     "exit codes: 0 = no findings, 1 = findings (or fixes left to apply with --diff), "
@@ -59,11 +60,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="comma-separated codes or prefixes to check (e.g. TV0,TV101; ALL)",
     )
     parser.add_argument(
+        "--extend-select",
+        type=rule_codes,
+        metavar="CODES",
+        default=[],
+        help="codes or prefixes to check in addition to `select`",
+    )
+    parser.add_argument(
         "--ignore",
         type=rule_codes,
         metavar="CODES",
         default=[],
         help="comma-separated codes or prefixes to skip",
+    )
+    parser.add_argument(
+        "--add-noqa",
+        action="store_true",
+        help="write `# noqa: CODE` on each line with findings, so that they are suppressed",
     )
     parser.add_argument(
         "--exit-zero", action="store_true", help="exit 0 even when there are findings"
@@ -87,6 +100,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="do not print notes and the summary"
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also list the code blocks that do not parse (otherwise only counted)",
     )
 
 

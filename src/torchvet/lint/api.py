@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import chain, islice
 
 from pathspec import GitIgnoreSpec
 
-from torchvet.lint.config import Config, relative_posix
-from torchvet.lint.discover import discover
+from torchvet.lint.config import Config, relative_posix, selected
+from torchvet.lint.discover import WalkStats, discover
 from torchvet.lint.engine import FileOutcome, Options, lint_path
 from torchvet.lint.model import Diagnostic, Note
 from torchvet.lint.rules import RULES_BY_CODE, select_rules
@@ -27,7 +28,9 @@ class LintRun:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     fixed: int = 0
+    noqa_added: int = 0
     diffs: list[str] = field(default_factory=list)
+    skipped: WalkStats = field(default_factory=WalkStats)
 
 
 @dataclass
@@ -43,7 +46,7 @@ class Selection:
             (GitIgnoreSpec.from_lines([pattern]), tuple(codes))
             for pattern, codes in config.per_file_ignores.items()
         ]
-        return cls(config.select, config.ignore, per_file, str(config.root))
+        return cls(selected(config), config.ignore, per_file, str(config.root))
 
     def codes_for(self, path: str) -> tuple[str, ...]:
         from pathlib import Path
@@ -74,17 +77,32 @@ def lint_files(work: Sequence[LintWork], options: Options) -> list[FileOutcome]:
     return [lint_path(path, [RULES_BY_CODE[c] for c in codes], options) for path, codes in work]
 
 
+def iter_lint(
+    paths: Sequence[str],
+    config: Config,
+    respect_gitignore: bool = True,
+    default_excludes: bool = True,
+    stats: WalkStats | None = None,
+) -> Iterator[LintWork]:
+    """The files under ``paths`` to lint, each with the rule codes that apply to it,
+    as the walk finds them."""
+    selection = Selection.from_config(config)
+    exclude = GitIgnoreSpec.from_lines(config.exclude) if config.exclude else None
+    files = discover(
+        list(paths), exclude, config.root, respect_gitignore, default_excludes, stats=stats
+    )
+    return ((path, selection.codes_for(path)) for path in files)
+
+
 def plan_lint(
     paths: Sequence[str],
     config: Config,
     respect_gitignore: bool = True,
     default_excludes: bool = True,
+    stats: WalkStats | None = None,
 ) -> list[LintWork]:
-    """The files under ``paths`` to lint, each with the rule codes that apply to it."""
-    selection = Selection.from_config(config)
-    exclude = GitIgnoreSpec.from_lines(config.exclude) if config.exclude else None
-    files = discover(list(paths), exclude, config.root, respect_gitignore, default_excludes)
-    return [(path, selection.codes_for(path)) for path in files]
+    """``iter_lint`` as a list."""
+    return list(iter_lint(paths, config, respect_gitignore, default_excludes, stats))
 
 
 def lint_paths(
@@ -95,32 +113,39 @@ def lint_paths(
     respect_gitignore: bool = True,
     default_excludes: bool = True,
 ) -> LintRun:
-    work = plan_lint(paths, config, respect_gitignore, default_excludes)
+    stats = WalkStats()
+    work = iter_lint(paths, config, respect_gitignore, default_excludes, stats)
     workers = jobs or os.cpu_count() or 1
-    run = LintRun(files=len(work))
-    if workers > 1 and len(work) >= PARALLEL_THRESHOLD:
-        outcomes = _parallel(work, options, workers)
+    # Small runs stay in this process; larger ones start workers while the walk goes on.
+    first = list(islice(work, PARALLEL_THRESHOLD))
+    if workers > 1 and len(first) == PARALLEL_THRESHOLD:
+        outcomes = _parallel(chain(first, work), options, workers)
     else:
-        outcomes = lint_files(work, options)
+        outcomes = lint_files([*first, *work], options)
+    run = LintRun(files=len(outcomes), skipped=stats)
     for outcome in outcomes:
         run.diagnostics.extend(outcome.diagnostics)
         run.notes.extend(outcome.notes)
         run.fixed += outcome.fixed
+        run.noqa_added += outcome.noqa_added
         if outcome.diff:
             run.diffs.append(outcome.diff)
     run.diagnostics.sort(key=Diagnostic.sort_key)
     return run
 
 
-def _parallel(work, options: Options, workers: int) -> list[FileOutcome]:
+def _parallel(work: Iterator[LintWork], options: Options, workers: int) -> list[FileOutcome]:
+    """Chunks go to the workers as the walk produces them; outcomes come back in order."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     method = "fork" if sys.platform.startswith("linux") else None
     context = multiprocessing.get_context(method)
-    chunks = [work[i : i + CHUNK] for i in range(0, len(work), CHUNK)]
     outcomes: list[FileOutcome] = []
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        for result in pool.map(lint_files, chunks, [options] * len(chunks)):
-            outcomes.extend(result)
+        futures = []
+        while chunk := list(islice(work, CHUNK)):
+            futures.append(pool.submit(lint_files, chunk, options))
+        for future in futures:
+            outcomes.extend(future.result())
     return outcomes

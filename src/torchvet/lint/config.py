@@ -1,4 +1,5 @@
-"""``[tool.torchvet]`` in ``pyproject.toml``: select, ignore, exclude, per-file-ignores."""
+"""``[tool.torchvet]`` in ``pyproject.toml``: select, extend-select, ignore, exclude,
+per-file-ignores."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ OTHER_COMMANDS_KEYS = frozenset({"allow", "scan", "check"})
 class Config:
     root: Path = field(default_factory=Path.cwd)  # patterns are relative to this folder
     select: list[str] | None = None
+    extend_select: list[str] = field(default_factory=list)
     ignore: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
@@ -58,12 +60,13 @@ def load_config(start: Path | None = None, explicit: Path | None = None) -> Conf
         raise ConfigError(f"{path}: {exc}") from exc
     table = data.get("tool", {}).get("torchvet", {})
     config = Config(root=path.parent.resolve(), source=path)
-    known = {"select", "ignore", "exclude", "per-file-ignores"}
+    known = {"select", "extend-select", "ignore", "exclude", "per-file-ignores"}
     unknown = sorted(set(table) - known - OTHER_COMMANDS_KEYS)
     if unknown:
         raise ConfigError(f"{path}: unknown [tool.torchvet] keys: {', '.join(unknown)}")
     if "select" in table:
         config.select = _codes(table["select"], "select", path)
+    config.extend_select = _codes(table.get("extend-select", []), "extend-select", path)
     config.ignore = _codes(table.get("ignore", []), "ignore", path)
     exclude = table.get("exclude", [])
     if not isinstance(exclude, list) or not all(isinstance(v, str) for v in exclude):
@@ -77,6 +80,13 @@ def load_config(start: Path | None = None, explicit: Path | None = None) -> Conf
         for pattern, codes in per_file.items()
     }
     return config
+
+
+def selected(config: Config) -> list[str] | None:
+    """The rule prefixes to run: ``select`` (all rules if unset) plus ``extend-select``."""
+    if not config.extend_select:
+        return config.select
+    return [*(config.select or ["ALL"]), *config.extend_select]
 
 
 def relative_posix(path: str, root: Path) -> str:

@@ -2,86 +2,22 @@
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import json
 import os
-import re
 from dataclasses import dataclass, field
 
 from torchvet.lint.checker import Context
 from torchvet.lint.fix import apply_to_units, atomic_write
 from torchvet.lint.model import Diagnostic, Note
-from torchvet.lint.noqa import is_suppressed
-from torchvet.lint.rules import Rule
+from torchvet.lint.noqa import has_own_directive, is_suppressed, noqa_fixes, unused_codes
+from torchvet.lint.prefilter import might_have_findings, worth_decoding
+from torchvet.lint.rules import RULES_BY_CODE, Rule
 from torchvet.lint.sources import extract, source_kind
-from torchvet.lint.text import identifier_before, split_lines
+from torchvet.lint.text import line_starts, split_lines
 
 MAX_FIX_PASSES = 10
-
-# Cheap text tests before any parsing; a file that passes none cannot have a
-# finding.  Substring tests are far faster than regular expressions here.
-_SPECIFIC_WORDS = (
-    "Unpickler",
-    "safe_globals",
-    "read_pickle",
-    "weights_only",
-    "pickle_protocol",
-    "trust_remote_code",
-    "use_safetensors",
-    "allow_pickle",
-    "trust_repo",
-)
-# `from torch import load as tl`, `from pickle import (loads, dumps)`
-_LOADER_IMPORT = re.compile(
-    r"from\s+(?:torch|pickle|_pickle|cPickle|dill|cloudpickle|joblib)\b[\w.]*\s+import"
-    r"[\w\s,()]*?\bload(?:s|_session)?\b"
-)
-_WORDS = ("load", "save", "pickle", "safe_globals", "trust_remote_code", "use_safetensors")
-# `.load(`-like calls (and `.save(` for positional pickle protocols) are worth a
-# parse when their receiver is one of _RECEIVERS or an `as` alias.
-_CALL_NEEDLES = (".load", ".save")
-_CALL_TAIL = re.compile(r"(?:s|_session|_module)?\s*\(")
-# Receivers of `.load(` worth parsing for (besides any `import ... as` alias).
-_RECEIVERS = frozenset(
-    {
-        "torch",
-        "serialization",
-        "hub",
-        "pickle",
-        "_pickle",
-        "cPickle",
-        "dill",
-        "cloudpickle",
-        "joblib",
-        "numpy",
-    }
-)
-
-
-def might_have_findings(text: str) -> bool:
-    if not any(word in text for word in _WORDS):
-        return False
-    if any(word in text for word in _SPECIFIC_WORDS) or _LOADER_IMPORT.search(text):
-        return True
-    if "load_state_dict" in text and any(
-        k in text for k in ("map_location", "mmap", "pickle_module")
-    ):
-        return True
-    checked: set[str] = set()
-    for needle in _CALL_NEEDLES:
-        index = text.find(needle)
-        while index != -1:
-            start, index = index, text.find(needle, index + 1)
-            if not _CALL_TAIL.match(text, start + len(needle)):
-                continue  # `.loader`, `.saved`, an attribute that is not called
-            name = identifier_before(text, start)
-            if name in _RECEIVERS:
-                return True
-            if name and name not in checked:  # an alias: `import torch as T`
-                checked.add(name)
-                if re.search(r"as\s+" + name + r"\b", text):
-                    return True
-    return False
 
 
 @dataclass
@@ -89,6 +25,7 @@ class Options:
     fix: bool = False
     unsafe_fixes: bool = False
     diff: bool = False
+    add_noqa: bool = False
 
 
 @dataclass
@@ -97,6 +34,7 @@ class FileOutcome:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     fixed: int = 0
+    noqa_added: int = 0
     diff: str = ""
     new_text: str | None = None  # set when fixes changed the text
 
@@ -135,8 +73,43 @@ def lint_text(path: str, text: str, rules: list[type[Rule]], kind: str | None = 
         lines = unit_lines[unit]
         if not is_suppressed(diagnostic.code, lines, diagnostic.line, diagnostic.end_line):
             kept.append(diagnostic)
+    if "TV900" in (rule.code for rule in rules) and kind in ("python", "notebook"):
+        kept += _unused_noqa(path, units, ctx.diagnostics, [rule.code for rule in rules])
     kept.sort(key=Diagnostic.sort_key)
+    if kind == "notebook":
+        _locate_in_file(text, kept)
     return _Lint(kept, notes + more_notes, failures, units)
+
+
+def _locate_in_file(text: str, diagnostics: list[Diagnostic]) -> None:
+    """Where each notebook finding sits in the raw JSON (what GitHub annotates)."""
+    from torchvet.lint.jsonspan import raw_offset, source_spans
+
+    try:
+        spans = source_spans(text)
+    except (ValueError, IndexError):
+        return
+    starts = line_starts(text)
+    for d in diagnostics:
+        span = spans.get((d.cell or 0) - 1)
+        if span is None:
+            continue
+        start = raw_offset(text, span, d.line, d.column - 1)
+        end = raw_offset(text, span, d.end_line, d.end_column - 1)
+        if start is None or end is None:
+            continue
+        line, end_line = bisect.bisect_right(starts, start), bisect.bisect_right(starts, end)
+        column, end_column = start - starts[line - 1] + 1, end - starts[end_line - 1] + 1
+        d.file_span = (line, column, end_line, end_column)
+
+
+def _unused_noqa(path, units, findings, enabled) -> list[Diagnostic]:
+    out = []
+    for unit, source in units.items():
+        if has_own_directive(source):
+            lines = split_lines(source)
+            out += unused_codes(path, unit, source, lines, findings, enabled, RULES_BY_CODE)
+    return out
 
 
 def compile_failures(path: str, text: str, kind: str) -> int:
@@ -185,41 +158,14 @@ def lint_file_text(
 ) -> FileOutcome:
     kind = kind or source_kind(path)
     outcome = FileOutcome(path)
-    if not might_have_findings(text):
+    if not might_have_findings(text) and not has_own_directive(text):
         return outcome
     result = lint_text(path, text, rules, kind)
-    if not (options.fix or options.diff):
-        outcome.diagnostics, outcome.notes = result.diagnostics, result.notes
-        return outcome
     current = text
-    baseline: int | None = None  # compiled only when there is something to fix
-    for _ in range(MAX_FIX_PASSES):
-        fixes = [
-            d.fix
-            for d in result.diagnostics
-            if d.fix is not None and (d.fix.safe or options.unsafe_fixes)
-        ]
-        if not fixes:
-            break
-        changed, applied = apply_to_units(result.units, fixes)
-        try:
-            candidate = _write_units(kind, current, changed)
-        except (ValueError, KeyError, IndexError):
-            result.notes.append(Note(path, 1, "cannot rewrite this notebook's JSON; not fixed"))
-            break
-        if candidate == current:
-            break
-        if kind == "notebook" and not _notebook_intact(current, candidate, set(changed)):
-            result.notes.append(Note(path, 1, "fix would alter the notebook; not applied"))
-            break
-        after = lint_text(path, candidate, rules, kind)
-        if baseline is None:
-            baseline = compile_failures(path, text, kind)
-        if after.failures > result.failures or compile_failures(path, candidate, kind) > baseline:
-            result.notes.append(Note(path, 1, "fix would break the code; not applied"))
-            break
-        outcome.fixed += applied
-        current, result = candidate, after
+    if options.fix or options.diff:
+        current, result = _fix(path, text, rules, kind, options, result, outcome)
+    if options.add_noqa:
+        current, result = _add_noqa(path, text, current, rules, kind, result, outcome)
     outcome.diagnostics, outcome.notes = result.diagnostics, result.notes
     if current != text:
         outcome.new_text = current
@@ -235,6 +181,68 @@ def lint_file_text(
     return outcome
 
 
+def _fix(path, text, rules, kind, options: Options, result: _Lint, outcome: FileOutcome):
+    """Apply fixes pass after pass while they keep the code compiling."""
+    current = text
+    baseline: int | None = None  # compiled only when there is something to fix
+    for _ in range(MAX_FIX_PASSES):
+        fixes = [
+            d.fix
+            for d in result.diagnostics
+            if d.fix is not None and (d.fix.safe or options.unsafe_fixes)
+        ]
+        if not fixes:
+            break
+        changed, applied = apply_to_units(result.units, fixes)
+        after = _rewrite(path, current, changed, rules, kind, result.notes)
+        if after is None:
+            break
+        candidate, relinted = after
+        if baseline is None:
+            baseline = compile_failures(path, text, kind)
+        if (
+            relinted.failures > result.failures
+            or compile_failures(path, candidate, kind) > baseline
+        ):
+            result.notes.append(Note(path, 1, "fix would break the code; not applied"))
+            break
+        outcome.fixed += applied
+        current, result = candidate, relinted
+    return current, result
+
+
+def _rewrite(path, current, changed, rules, kind, notes) -> tuple[str, _Lint] | None:
+    """The text with ``changed`` units written in, linted again; ``None`` if impossible."""
+    try:
+        candidate = _write_units(kind, current, changed)
+    except (ValueError, KeyError, IndexError):
+        notes.append(Note(path, 1, "cannot rewrite this notebook's JSON; not fixed"))
+        return None
+    if candidate == current:
+        return None
+    if kind == "notebook" and not _notebook_intact(current, candidate, set(changed)):
+        notes.append(Note(path, 1, "edit would alter the notebook; not applied"))
+        return None
+    return candidate, lint_text(path, candidate, rules, kind)
+
+
+def _add_noqa(path, text, current, rules, kind, result: _Lint, outcome: FileOutcome):
+    """Write ``# noqa: CODE`` on the lines of the findings left (not for TV900 itself)."""
+    findings = [d for d in result.diagnostics if d.code != "TV900"]
+    if not findings:
+        return current, result
+    changed, _ = apply_to_units(result.units, noqa_fixes(findings, result.units))
+    after = _rewrite(path, current, changed, rules, kind, result.notes)
+    if after is None:
+        return current, result
+    candidate, relinted = after
+    if compile_failures(path, candidate, kind) > compile_failures(path, current, kind):
+        result.notes.append(Note(path, 1, "a `# noqa` comment would break the code; not added"))
+        return current, result
+    outcome.noqa_added = len(findings) - sum(1 for d in relinted.diagnostics if d.code != "TV900")
+    return candidate, relinted
+
+
 def lint_path(path: str, rules: list[type[Rule]], options: Options) -> FileOutcome:
     """Read, lint and (with ``options.fix``) rewrite one file; never raises on bad input."""
     try:
@@ -242,11 +250,11 @@ def lint_path(path: str, rules: list[type[Rule]], options: Options) -> FileOutco
             data = handle.read()
     except OSError as exc:
         return FileOutcome(path, notes=[Note(path, 1, f"cannot read: {exc.strerror or exc}")])
+    if not worth_decoding(data):
+        return FileOutcome(path)  # nothing any rule reads: not even worth decoding
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        if b"load" not in data and b"pickle" not in data:
-            return FileOutcome(path)
         return FileOutcome(path, notes=[Note(path, 1, "not UTF-8; skipped")])
     try:
         outcome = lint_file_text(path, text, rules, options)
@@ -254,7 +262,7 @@ def lint_path(path: str, rules: list[type[Rule]], options: Options) -> FileOutco
         if os.environ.get("TORCHVET_DEBUG"):
             raise
         return FileOutcome(path, notes=[Note(path, 1, f"internal error ({exc!r}); skipped")])
-    if options.fix and not options.diff and outcome.new_text is not None:
+    if (options.fix or options.add_noqa) and not options.diff and outcome.new_text is not None:
         try:
             atomic_write(path, outcome.new_text.encode("utf-8"))
         except OSError as exc:

@@ -8,7 +8,6 @@ not applied together: the later one waits for the next pass.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -64,6 +63,8 @@ def atomic_write(path: str, data: bytes) -> None:
 
     The file's permission bits are kept; a symlink is followed and its target replaced.
     """
+    import tempfile  # only when writing: it imports `random`, which costs start-up time
+
     target = os.path.realpath(path)
     mode = os.stat(target).st_mode & 0o7777
     directory = os.path.dirname(target) or "."

@@ -169,3 +169,37 @@ def _render_list(text: str, span: Span, items: list[str], ascii_only: bool) -> s
     else:
         separator = "," + (lead if "\n" in lead else " ")
     return "[" + lead + separator.join(encoded) + tail + "]"
+
+
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f"}
+
+
+def raw_offset(text: str, span: Span, line: int, column: int) -> int | None:
+    """Offset in the raw notebook ``text`` of a (1-based line, 0-based column) position
+    in the cell source that ``span`` holds; ``None`` past its end."""
+    here = (1, 0)
+    strings = span.items if span.is_list else [span]
+    last = None
+    for item in strings:
+        position, end = item.start + 1, item.end - 1  # inside the quotes
+        while position < end:
+            if here == (line, column):
+                return position
+            char, width = _decode_one(text, position)
+            here = (here[0] + 1, 0) if char == "\n" else (here[0], here[1] + 1)
+            position += width
+        last = end
+    return last if here == (line, column) else None
+
+
+def _decode_one(text: str, position: int) -> tuple[str, int]:
+    """One character of a JSON string at ``position``, and how many raw characters it takes."""
+    if text[position] != "\\":
+        return text[position], 1
+    kind = text[position + 1 : position + 2]
+    if kind != "u":
+        return _ESCAPES.get(kind, kind), 2
+    code = int(text[position + 2 : position + 6], 16)
+    if 0xD800 <= code < 0xDC00 and text.startswith("\\u", position + 6):
+        return "\ufffd", 12  # a surrogate pair: one character
+    return chr(code), 6

@@ -84,6 +84,8 @@ class Diagnostic:
     end_column: int  # 1-based, exclusive
     cell: int | None = None  # 1-based notebook cell number
     fix: Fix | None = None
+    # Notebooks only: (line, column, end line, end column) in the raw .ipynb text.
+    file_span: tuple[int, int, int, int] | None = None
 
     @property
     def fixable(self) -> bool:
@@ -95,9 +97,14 @@ class Diagnostic:
 
 @dataclass
 class Note:
-    """Something the user should know that is not a finding (e.g. a block skipped)."""
+    """Something the user should know that is not a finding (e.g. a block skipped).
+
+    ``verbose`` notes (a code block that does not parse) are listed only on request;
+    otherwise the summary counts them.
+    """
 
     path: str
     line: int
     message: str
     cell: int | None = None
+    verbose: bool = False

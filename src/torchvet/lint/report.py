@@ -9,11 +9,27 @@ from pathlib import PurePath
 
 from torchvet import __version__
 from torchvet.lint.model import Diagnostic, Note
-from torchvet.lint.rules import RULES
-from torchvet.report.sarif import SarifResult, SarifRule, build_log
+from torchvet.lint.rules import RULES, RULES_BY_CODE
+from torchvet.report.sarif import PROJECT_URI, SarifResult, SarifRule, build_log
 
 FORMATS = ("text", "json", "sarif", "github")
-RULES_DOC = "docs/rules.md"
+RULES_DOC = f"{PROJECT_URI}/blob/main/docs/rules.md"
+GITHUB_COMMANDS = {"error": "error", "warning": "warning", "note": "notice"}
+
+
+def level(d: Diagnostic) -> str:
+    """The finding's level ("error", "warning" or "note"): its rule's, in every format."""
+    rule = RULES_BY_CODE.get(d.code)
+    return rule.level if rule is not None else "warning"
+
+
+def file_position(d: Diagnostic) -> tuple[int, int, int, int]:
+    """Where the finding is in the file as stored (the raw JSON line for a notebook)."""
+    return d.file_span or (d.line, d.column, d.end_line, d.end_column)
+
+
+def _cell_place(d: Diagnostic) -> str:
+    return f"cell {d.cell}, line {d.line}, column {d.column}"
 
 
 def _where(d: Diagnostic | Note) -> str:
@@ -48,6 +64,7 @@ def json_records(diagnostics: Sequence[Diagnostic]) -> list[dict]:
             "fixable": d.fix is not None,
             "fix_applicability": None if d.fix is None else ("safe" if d.fix.safe else "unsafe"),
             "cell": d.cell,
+            "level": level(d),
         }
         for d in diagnostics
     ]
@@ -65,29 +82,42 @@ def sarif_rules() -> list[SarifRule]:
             rule.name,
             rule.summary,
             help_uri=f"{RULES_DOC}#{rule.code.lower()}-{rule.name}",
+            level=rule.level,
         )
         for rule in RULES
     ]
 
 
 def sarif_results(diagnostics: Sequence[Diagnostic]) -> list[SarifResult]:
-    return [
-        SarifResult(
-            d.code,
-            d.message,
-            PurePath(d.path).as_posix(),
-            d.line,
-            d.column,
-            d.end_line,
-            d.end_column,
-            properties={"cell": d.cell} if d.cell is not None else {},
+    """One result per finding; a notebook's points at the raw ``.ipynb`` line (which is what
+    GitHub shows), with the cell, line and column in the message and properties."""
+    results = []
+    for d in diagnostics:
+        message, properties = d.message, {}
+        if d.cell is not None:
+            message = f"{d.message} ({_cell_place(d)})"
+            properties = {"cell": d.cell, "cellLine": d.line, "cellColumn": d.column}
+        results.append(
+            SarifResult(
+                d.code,
+                message,
+                PurePath(d.path).as_posix(),
+                *file_position(d),
+                level=level(d),
+                properties=properties,
+            )
         )
-        for d in diagnostics
-    ]
+    return results
 
 
 def as_sarif(diagnostics: Sequence[Diagnostic]) -> str:
-    log = build_log("torchvet", __version__, sarif_rules(), sarif_results(diagnostics))
+    log = build_log(
+        "torchvet",
+        __version__,
+        sarif_rules(),
+        sarif_results(diagnostics),
+        information_uri=PROJECT_URI,
+    )
     return json.dumps(log, indent=2) + "\n"
 
 
@@ -102,11 +132,12 @@ def _escape_property(value: str) -> str:
 def as_github(diagnostics: Sequence[Diagnostic]) -> str:
     out = []
     for d in diagnostics:
-        where = f" (cell {d.cell})" if d.cell is not None else ""
+        where = f" ({_cell_place(d)})" if d.cell is not None else ""
+        line, column, end_line, end_column = file_position(d)
         out.append(
-            f"::error title={_escape_property('torchvet ' + d.code)},"
-            f"file={_escape_property(d.path)},line={d.line},col={d.column},"
-            f"endLine={d.end_line},endColumn={d.end_column}"
+            f"::{GITHUB_COMMANDS[level(d)]} title={_escape_property('torchvet ' + d.code)},"
+            f"file={_escape_property(d.path)},line={line},col={column},"
+            f"endLine={end_line},endColumn={end_column}"
             f"::{_escape_data(d.code + ' ' + d.message + where)}\n"
         )
     return "".join(out)

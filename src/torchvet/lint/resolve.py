@@ -16,6 +16,7 @@ import bisect
 import builtins
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 
 BUILTIN_NAMES = frozenset(dir(builtins))
 
@@ -63,6 +64,13 @@ class Definition(Binding):
 
 
 @dataclass
+class ContextBinding(Binding):
+    """``with manager as name``: ``manager`` is kept to tell what ``name`` holds."""
+
+    manager: ast.expr | None = None
+
+
+@dataclass
 class Scope:
     bindings: dict[str, Binding] = field(default_factory=dict)
     assignment_counts: dict[str, int] = field(default_factory=dict)
@@ -87,7 +95,20 @@ class ClassScope(Scope):
     pass
 
 
+class ComprehensionScope(FunctionScope):
+    """The scope of a comprehension's loop variables; it belongs to the enclosing function."""
+
+
 Visitor = Callable[[ast.AST, "Resolver"], None]
+# Fields that hold only operator and load/store singletons: nothing to resolve or check.
+_LEAF_FIELDS = frozenset({"ctx", "op", "ops"})
+
+
+@cache
+def _child_fields(node_type: type) -> tuple[str, ...]:
+    """The fields of a node type that may hold child nodes (``ast.iter_child_nodes``'s
+    walk, without the per-node generator and without operator singletons)."""
+    return tuple(name for name in node_type._fields if name not in _LEAF_FIELDS)
 
 
 class Resolver:
@@ -147,6 +168,35 @@ class Resolver:
             return node.value
         return NotImplemented
 
+    def local_binding(self, name: str, module_too: bool = False) -> Binding | None:
+        """``name``'s binding in the innermost function (comprehensions belong to it) or
+        module; with ``module_too``, also the module's binding seen from a function."""
+        for scope in reversed(self.scope_stack):
+            binding = scope.bindings.get(name)
+            if binding is not None:
+                return binding
+            if not isinstance(scope, ComprehensionScope):
+                break
+        if module_too and self.scope_stack[-1] is not self.module_scope:
+            binding = self.lookup(name)
+            if binding is self.module_scope.bindings.get(name):
+                return binding
+        return None
+
+    def local_value(self, node: ast.AST, module_too: bool = False) -> ast.expr | None:
+        """What a name was assigned, if bound once in this function (or module)."""
+        if not isinstance(node, ast.Name):
+            return None
+        binding = self.local_binding(node.id, module_too)
+        return binding.value if isinstance(binding, Assignment) else None
+
+    def enclosing_function(self) -> ast.AST | None:
+        """The innermost ``def`` or ``lambda`` around the node being visited."""
+        for node in reversed(self.node_stack):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                return node
+        return None
+
     @property
     def parent(self) -> ast.AST | None:
         return self.node_stack[-2] if len(self.node_stack) > 1 else None
@@ -188,8 +238,7 @@ class Resolver:
                 if isinstance(target, ast.Name):
                     self._bind(Binding(target.id, target))
             for item in getattr(statement, "items", ()):  # with-statements
-                if isinstance(item.optional_vars, ast.Name):
-                    self._bind(Binding(item.optional_vars.id, item.optional_vars))
+                self._bind_with_item(item)
             for field_name in ("body", "orelse", "finalbody", "handlers"):
                 for child in getattr(statement, field_name, ()):
                     if isinstance(child, ast.ExceptHandler):
@@ -209,8 +258,14 @@ class Resolver:
                 handler(self, node)
             else:
                 self._visit(node, self)
-                for child in ast.iter_child_nodes(node):
-                    self._walk(child)
+                for field_name in _child_fields(type(node)):
+                    value = getattr(node, field_name, None)
+                    if type(value) is list:
+                        for child in value:
+                            if isinstance(child, ast.AST):
+                                self._walk(child)
+                    elif isinstance(value, ast.AST):
+                        self._walk(value)
         finally:
             self.node_stack.pop()
 
@@ -284,9 +339,24 @@ class Resolver:
         if isinstance(node.ctx, (ast.Store, ast.Del)):
             self._bind(Binding(node.id, node))
 
+    def _with(self, node: ast.With | ast.AsyncWith) -> None:
+        self._visit(node, self)
+        for item in node.items:
+            self._walk(item.context_expr)
+            if isinstance(item.optional_vars, ast.Name):
+                self._bind_with_item(item)
+            elif item.optional_vars is not None:
+                self._walk(item.optional_vars)
+        self._walk_all(node.body)
+
+    def _bind_with_item(self, item: ast.withitem) -> None:
+        target = item.optional_vars
+        if isinstance(target, ast.Name):
+            self._bind(ContextBinding(target.id, target, item.context_expr))
+
     def _comprehension(self, node: ast.AST) -> None:
         self._visit(node, self)
-        self.scope_stack.append(FunctionScope())
+        self.scope_stack.append(ComprehensionScope())
         for generator in node.generators:  # type: ignore[attr-defined]
             self._walk(generator)
         for field_name in ("elt", "key", "value"):
@@ -318,4 +388,6 @@ _HANDLERS: dict[type, Callable[[Resolver, ast.AST], None]] = {
     ast.GeneratorExp: Resolver._comprehension,
     ast.DictComp: Resolver._comprehension,
     ast.ExceptHandler: Resolver._except_handler,
+    ast.With: Resolver._with,
+    ast.AsyncWith: Resolver._with,
 }  # type: ignore[dict-item]

@@ -9,6 +9,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+# Where torchvet's documentation lives (for helpUri and informationUri).
+PROJECT_URI = "https://github.com/torchvet/torchvet"
 SARIF_VERSION = "2.1.0"
 
 

@@ -20,6 +20,7 @@ from torchvet.lint.rules.tv105_numpy_allow_pickle import NumpyAllowPickle
 from torchvet.lint.rules.tv106_hub_load_untrusted import HubLoadUntrusted
 from torchvet.lint.rules.tv107_trust_remote_code import TrustRemoteCode
 from torchvet.lint.rules.tv108_use_safetensors_false import UseSafetensorsFalse
+from torchvet.lint.rules.tv900_unused_noqa import UnusedNoqa
 
 RULES: tuple[type[Rule], ...] = (
     MisplacedLoadKeyword,
@@ -39,6 +40,7 @@ RULES: tuple[type[Rule], ...] = (
     HubLoadUntrusted,
     TrustRemoteCode,
     UseSafetensorsFalse,
+    UnusedNoqa,
 )
 RULES_BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in RULES}
 

@@ -38,6 +38,11 @@ class Rule:
     # or ``None`` for every call; and keywords that make a call interesting anyway.
     terminals: ClassVar[frozenset[str] | None] = frozenset()
     keywords: ClassVar[frozenset[str]] = frozenset()
+    # Other identifiers a rule's nodes hold (for rules on statements, not calls).
+    hot_words: ClassVar[frozenset[str]] = frozenset()
+    # How bad a finding is, the same in every output format: "error" when the code
+    # fails or does not do what it says, "warning" for unsafe loading, "note" otherwise.
+    level: ClassVar[str] = "warning"
     fix_availability: ClassVar[str] = "never"  # "always", "sometimes" or "never"
     fix_safety: ClassVar[str | None] = None  # "safe" or "unsafe" when a fix exists
 
@@ -55,21 +60,28 @@ class Rule:
 # --- reading calls -------------------------------------------------------------
 
 
-def keyword_value(call: ast.Call, name: str) -> tuple[ast.AST, ast.expr] | None:
-    """``(node to point at, value)`` for ``name=value`` or ``**{"name": value}``."""
+def keyword_value(ctx: Context, call: ast.Call, name: str) -> tuple[ast.AST, ast.expr] | None:
+    """``(node to point at, value)`` for ``name=value`` or a ``**kwargs`` whose keys are seen.
+
+    A ``**{"name": value}`` written in the call points at its key; a dict literal bound
+    to a name earlier (``kw = {...}; f(**kw)``) points at the ``**kw``.
+    """
     for keyword in call.keywords:
         if keyword.arg == name:
             return keyword, keyword.value
-        if keyword.arg is None and isinstance(keyword.value, ast.Dict):
-            for key, value in zip(keyword.value.keys, keyword.value.values, strict=True):
-                if isinstance(key, ast.Constant) and key.value == name:
-                    return key, value
+        if keyword.arg is None:
+            view = ctx.kwargs_view(keyword.value)
+            if view is not None and name in view.items:
+                pointer, value = view.items[name]
+                return (pointer if view.inline else keyword), value
     return None
 
 
-def argument(call: ast.Call, name: str, position: int | None = None) -> ast.expr | None:
+def argument(
+    ctx: Context, call: ast.Call, name: str, position: int | None = None
+) -> ast.expr | None:
     """The value passed for a parameter, by keyword or (before any ``*args``) by position."""
-    found = keyword_value(call, name)
+    found = keyword_value(ctx, call, name)
     if found is not None:
         return found[1]
     if position is not None:
@@ -81,11 +93,14 @@ def argument(call: ast.Call, name: str, position: int | None = None) -> ast.expr
     return None
 
 
-def has_opaque_kwargs(call: ast.Call) -> bool:
-    """``**kwargs`` whose keys cannot be seen (anything but a dict literal)."""
-    return any(
-        keyword.arg is None and not isinstance(keyword.value, ast.Dict) for keyword in call.keywords
-    )
+def has_opaque_kwargs(ctx: Context, call: ast.Call) -> bool:
+    """``**kwargs`` whose keys cannot all be seen."""
+    for keyword in call.keywords:
+        if keyword.arg is None:
+            view = ctx.kwargs_view(keyword.value)
+            if view is None or not view.complete:
+                return True
+    return False
 
 
 def is_false(ctx: Context, node: ast.AST) -> bool:

@@ -52,6 +52,7 @@ class MisplacedLoadKeyword(Rule):
     code = "TV001"
     name = "misplaced-load-keyword"
     summary = "`torch.load` keyword passed to `load_state_dict`"
+    level = "error"
     terminals = frozenset({"load_state_dict"})
     fix_availability = "sometimes"
     fix_safety = "safe"
@@ -68,7 +69,7 @@ class MisplacedLoadKeyword(Rule):
         if receiver is not None and not receiver.startswith("torch."):
             return  # `helpers.load_state_dict(...)`: a module function, not a method
         for keyword_name in MISPLACED:
-            found = keyword_value(call, keyword_name)
+            found = keyword_value(ctx, call, keyword_name)
             if found is None:
                 continue
             pointer, value = found
@@ -80,17 +81,19 @@ class MisplacedLoadKeyword(Rule):
         head = f"`{name}` is a `torch.load` keyword; `load_state_dict` raises TypeError on it"
         source = call.args[0] if call.args else None
         if source is None:
-            found = keyword_value(call, "state_dict")
+            found = keyword_value(ctx, call, "state_dict")
             source = found[1] if found else None
         if isinstance(source, ast.Call) and ctx.qualified_name(source.func) in TORCH_LOAD:
-            text = f"{name}={ctx.node_text(value)}"
             message = f"{head}: move it into the `torch.load(...)` call"
-            if not isinstance(pointer, ast.keyword) or "\n" in text:
+            if not isinstance(pointer, ast.keyword) or pointer.arg != name:
+                return message, None  # inside a `**{...}`: no edit is simple enough
+            text = f"{name}={ctx.node_text(value)}"
+            if "\n" in text:
                 return message, None
             removal = remove_argument(ctx, call, pointer)
             if removal is None:
                 return message, None
-            existing = keyword_value(source, name)
+            existing = keyword_value(ctx, source, name)
             if existing is None:
                 edits = [append_argument(ctx, source, text), removal]
             elif ctx.node_text(existing[1]) == ctx.node_text(value):

@@ -3,6 +3,7 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING
 
+from torchvet.lint.project import torch_floor
 from torchvet.lint.rules.base import (
     KNOWN_KEYWORDS,
     Rule,
@@ -12,9 +13,13 @@ from torchvet.lint.rules.base import (
     is_torch_load,
     keyword_value,
 )
+from torchvet.lint.rules.objects import whole_object_evidence
 
 if TYPE_CHECKING:
     from torchvet.lint.checker import Context
+
+# `weights_only` is a `torch.load` parameter since torch 1.13.
+WEIGHTS_ONLY_SINCE = (1, 13)
 
 
 class LoadWithoutWeightsOnly(Rule):
@@ -41,25 +46,33 @@ class LoadWithoutWeightsOnly(Rule):
     ```
 
     ## Fix availability and safety
-    Always available when no `pickle_module` is passed, and unsafe: a checkpoint that
-    holds more than tensors and plain containers (a whole pickled model, a custom
-    class) stops loading until its classes are allowlisted with
-    `torch.serialization.safe_globals` or it is re-saved as a state dict.
+    Sometimes available, and unsafe: a checkpoint that holds more than tensors and
+    plain containers (a whole pickled model, a custom class) stops loading until its
+    classes are allowlisted with `torch.serialization.safe_globals` or it is re-saved
+    as a state dict.
+
+    No fix is offered where the loaded object is evidently a whole object
+    (`m = torch.load(p); m.eval()`, `.forward(`, `.parameters()`, or a
+    `torch.save(model, p)` of the same path in the file): the message says how to
+    re-save or allowlist instead. Nor where the project's packaging
+    (`pyproject.toml`, `setup.cfg`, `setup.py`, `requirements*.txt` in the nearest
+    folder above the file that has any) allows a torch older than 1.13, which has
+    no `weights_only` parameter.
     """
 
     code = "TV002"
     name = "load-without-weights-only"
     summary = "`torch.load` without an explicit `weights_only`"
     terminals = frozenset({"load"})
-    fix_availability = "always"
+    fix_availability = "sometimes"
     fix_safety = "unsafe"
 
     def check(self, node: ast.AST, ctx: Context) -> None:
         call = node
         assert isinstance(call, ast.Call)
-        if not is_torch_load(ctx, call) or keyword_value(call, "weights_only") is not None:
+        if not is_torch_load(ctx, call) or keyword_value(ctx, call, "weights_only") is not None:
             return
-        if has_opaque_kwargs(call) or argument(call, "pickle_module", 2) is not None:
+        if has_opaque_kwargs(ctx, call) or argument(ctx, call, "pickle_module", 2) is not None:
             return  # hidden in **kwargs, or TV005's case
         if any(k.arg not in KNOWN_KEYWORDS for k in call.keywords if k.arg):
             return  # a misspelt keyword (TV004) is probably the missing `weights_only`
@@ -68,13 +81,31 @@ class LoadWithoutWeightsOnly(Rule):
             isinstance(outer, ast.Call)
             and isinstance(outer.func, ast.Attribute)
             and outer.func.attr == "load_state_dict"
-            and keyword_value(outer, "weights_only") is not None
+            and keyword_value(ctx, outer, "weights_only") is not None
         ):
             return  # TV001: the author wrote `weights_only`, one call too far out
-        ctx.report(
-            self,
-            call,
-            "`torch.load` without `weights_only`: pass `weights_only=True` so that loading "
-            "never runs code from the file",
-            ("Add `weights_only=True`", [append_argument(ctx, call, "weights_only=True")]),
-        )
+        head = "`torch.load` without `weights_only`"
+        evidence = whole_object_evidence(ctx, call)
+        if evidence is not None:
+            ctx.report(
+                self,
+                call,
+                f"{head} reads a whole pickled object here ({evidence}), which "
+                "`weights_only=True` refuses: re-save it as a state dict "
+                "(`torch.save(model.state_dict(), path)`) and load that with "
+                "`weights_only=True`, or allowlist its classes with "
+                "`torch.serialization.safe_globals([...])`",
+            )
+            return
+        message = f"{head}: pass `weights_only=True` so that loading never runs code from the file"
+        floor = torch_floor(ctx.path)
+        if floor is not None and floor.version < WEIGHTS_ONLY_SINCE:
+            ctx.report(
+                self,
+                call,
+                f"{message} (no fix: {floor.source} allows torch {floor.text}, older than "
+                "1.13 where `weights_only` arrived; require torch>=1.13 to get it)",
+            )
+            return
+        fix = ("Add `weights_only=True`", [append_argument(ctx, call, "weights_only=True")])
+        ctx.report(self, call, message, fix)

@@ -13,7 +13,9 @@ class WeightsOnlyFalse(Rule):
     """
     ## What it does
     Finds `weights_only=False`, written directly, through a module constant
-    (`WEIGHTS_ONLY = False`), or in a literal `**{"weights_only": False}`, in any call.
+    (`WEIGHTS_ONLY = False`), in a literal `**{"weights_only": False}`, or in a
+    `**kwargs` dict literal bound once in the same function or module and never
+    changed (`kw = {"weights_only": False}; torch.load(p, **kw)`), in any call.
 
     ## Why is this bad?
     `weights_only=False` lets `torch.load` unpickle arbitrary objects, so a crafted
@@ -44,7 +46,9 @@ class WeightsOnlyFalse(Rule):
 
     def check(self, node: ast.AST, ctx: Context) -> None:
         assert isinstance(node, ast.Call)
-        found = keyword_value(node, "weights_only")
+        if ctx.call_name == "builtins.dict" and ctx.judged_where_unpacked(node):
+            return
+        found = keyword_value(ctx, node, "weights_only")
         if found is not None and is_false(ctx, found[1]):
             callee = ctx.call_name or _callee_text(ctx, node)
             ctx.report(

@@ -47,6 +47,7 @@ class LoadKeywordTypo(Rule):
     code = "TV004"
     name = "load-keyword-typo"
     summary = "misspelt `torch.load` keyword swallowed by `**pickle_load_args`"
+    level = "error"
     terminals = frozenset({"load"})
     fix_availability = "sometimes"
     fix_safety = "safe"
@@ -70,7 +71,7 @@ class LoadKeywordTypo(Rule):
                 )
                 continue
             fix = None
-            if keyword_value(call, guess[0]) is None:
+            if keyword_value(ctx, call, guess[0]) is None:
                 start = (keyword.lineno, keyword.col_offset)
                 end = (keyword.lineno, keyword.col_offset + len(name))
                 fix = (f"Rename to `{guess[0]}`", [ctx.edit(start, end, guess[0])])

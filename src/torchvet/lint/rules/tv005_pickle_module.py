@@ -45,6 +45,7 @@ class LoadPickleModule(Rule):
     code = "TV005"
     name = "load-pickle-module"
     summary = "`pickle_module` with `weights_only=True`, or silently turning it off"
+    level = "error"
     terminals = frozenset({"load"})
 
     def check(self, node: ast.AST, ctx: Context) -> None:
@@ -52,12 +53,12 @@ class LoadPickleModule(Rule):
         assert isinstance(call, ast.Call)
         if not is_torch_load(ctx, call):
             return
-        pickle_module = argument(call, "pickle_module", 2)
+        pickle_module = argument(ctx, call, "pickle_module", 2)
         if pickle_module is None or isinstance(pickle_module, ast.Constant):
             return  # absent, or `pickle_module=None`
-        found = keyword_value(call, "weights_only")
+        found = keyword_value(ctx, call, "weights_only")
         if found is None:
-            if has_opaque_kwargs(call):
+            if has_opaque_kwargs(ctx, call):
                 return
             message = (
                 "`pickle_module` without `weights_only` silently turns `weights_only` off: "

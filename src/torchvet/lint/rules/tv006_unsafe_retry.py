@@ -44,6 +44,7 @@ class UnsafeRetry(Rule):
     code = "TV006"
     name = "unsafe-retry"
     summary = "retrying a failed weights-only load with `weights_only=False`"
+    hot_words = frozenset({"weights_only", "load"})
     node_types = (ast.Try, *((ast.TryStar,) if hasattr(ast, "TryStar") else ()))
 
     def check(self, node: ast.AST, ctx: Context) -> None:
@@ -53,7 +54,7 @@ class UnsafeRetry(Rule):
         for handler in node.handlers:
             for call in _calls(handler.body):
                 if self._is_load(ctx, call) and self._unsafe(ctx, call):
-                    found = keyword_value(call, "weights_only")
+                    found = keyword_value(ctx, call, "weights_only")
                     assert found is not None
                     ctx.report(
                         self,
@@ -66,12 +67,12 @@ class UnsafeRetry(Rule):
     def _is_load(ctx: Context, call: ast.Call) -> bool:
         return (
             ctx.qualified_name(call.func) in TORCH_LOAD
-            or keyword_value(call, "weights_only") is not None
+            or keyword_value(ctx, call, "weights_only") is not None
         )
 
     @staticmethod
     def _unsafe(ctx: Context, call: ast.Call) -> bool:
-        found = keyword_value(call, "weights_only")
+        found = keyword_value(ctx, call, "weights_only")
         return found is not None and is_false(ctx, found[1])
 
 

@@ -111,7 +111,7 @@ class DangerousSafeGlobal(Rule):
         assert isinstance(call, ast.Call)
         if ctx.call_name not in ALLOWLISTERS:
             return
-        entries = argument(call, "safe_globals", 0)
+        entries = argument(ctx, call, "safe_globals", 0)
         if not isinstance(entries, (ast.List, ast.Tuple, ast.Set)):
             return
         for entry in entries.elts:

@@ -54,7 +54,7 @@ class SavePickleProtocol(Rule):
         assert isinstance(call, ast.Call)
         if ctx.call_name not in TORCH_SAVE:
             return
-        protocol = argument(call, "pickle_protocol", 3)
+        protocol = argument(ctx, call, "pickle_protocol", 3)
         if protocol is None:
             return
         value = ctx.constant(protocol)

@@ -4,7 +4,7 @@ import ast
 from typing import TYPE_CHECKING
 
 from torchvet.lint.astutil import end_of
-from torchvet.lint.rules.base import TORCH_LOAD, Rule
+from torchvet.lint.rules.base import TORCH_LOAD, Rule, terminals_of
 
 if TYPE_CHECKING:
     from torchvet.lint.checker import Context
@@ -40,7 +40,9 @@ class LoadTrailingComma(Rule):
     code = "TV009"
     name = "load-trailing-comma"
     summary = "trailing comma turns a loaded checkpoint into a 1-tuple"
+    level = "error"
     node_types = (ast.Assign, ast.AnnAssign)
+    hot_words = terminals_of(LOADERS)
     fix_availability = "always"
     fix_safety = "safe"
 

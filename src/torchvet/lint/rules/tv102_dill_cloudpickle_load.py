@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from torchvet.lint.rules.base import UnsafeLoaderCall, terminals_of
+from torchvet.lint.rules.base import terminals_of
+from torchvet.lint.rules.pickling import PickleLoaderRule
 
 TARGETS = frozenset(
     f"{module}.{name}"
@@ -9,11 +10,13 @@ TARGETS = frozenset(
 )
 
 
-class DillCloudpickleLoad(UnsafeLoaderCall):
+class DillCloudpickleLoad(PickleLoaderRule):
     """
     ## What it does
     Finds loads through `dill` and `cloudpickle` (`load`, `loads`, `Unpickler`,
-    `dill.load_session`).
+    `dill.load_session`), and subclasses of `dill.Unpickler` whose `find_class` falls
+    back to the default. Round trips (`dill.loads(dill.dumps(f))`, or bytes dumped in
+    the same function, by any of pickle, dill or cloudpickle) are not flagged.
 
     ## Why is this bad?
     Both extend pickle to serialise code itself (functions, lambdas, whole
@@ -37,4 +40,5 @@ class DillCloudpickleLoad(UnsafeLoaderCall):
     summary = "`dill` / `cloudpickle` load"
     targets = TARGETS
     terminals = terminals_of(TARGETS)
+    unpicklers = frozenset({"dill.Unpickler", "cloudpickle.Unpickler"})
     advice = "deserialises code as well as data; load only files you produced yourself"

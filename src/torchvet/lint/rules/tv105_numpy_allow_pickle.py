@@ -43,5 +43,5 @@ class NumpyAllowPickle(UnsafeLoaderCall):
     advice = "with `allow_pickle=True` unpickles object arrays; drop it for untrusted files"
 
     def applies(self, call: ast.Call, ctx: Context) -> bool:
-        value = argument(call, "allow_pickle", 2)
+        value = argument(ctx, call, "allow_pickle", 2)
         return value is not None and is_true(ctx, value)

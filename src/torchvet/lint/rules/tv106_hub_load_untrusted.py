@@ -47,12 +47,12 @@ class HubLoadUntrusted(Rule):
         assert isinstance(call, ast.Call)
         if ctx.call_name not in ("torch.hub.load", "torch.hub._load_local"):
             return
-        source = argument(call, "source")
+        source = argument(ctx, call, "source")
         if source is not None and ctx.constant(source) != "github":
             return  # "local", or not known statically
-        found = keyword_value(call, "trust_repo")
+        found = keyword_value(ctx, call, "trust_repo")
         if found is None:
-            if has_opaque_kwargs(call):
+            if has_opaque_kwargs(ctx, call):
                 return
             ctx.report(
                 self,

@@ -44,7 +44,7 @@ class UseSafetensorsFalse(Rule):
         assert isinstance(call, ast.Call)
         if not is_pretrained_loader(ctx, call):
             return
-        found = keyword_value(call, "use_safetensors")
+        found = keyword_value(ctx, call, "use_safetensors")
         if found is not None and is_false(ctx, found[1]):
             ctx.report(
                 self,

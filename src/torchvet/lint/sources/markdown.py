@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from torchvet.lint.model import Note, Snippet, SourceLine
@@ -9,12 +10,23 @@ from torchvet.lint.sources.prompts import looks_interactive, strip_prompts
 from torchvet.lint.sources.rst import PYTHON_LANGUAGES
 from torchvet.lint.text import split_lines
 
+# Any line holding a fence marker, and what follows it (the info string, if an opener).
+_FENCE_MARKER = re.compile(r"(?:`{3,}|~{3,})([^\n`]*)")
+
 
 @lru_cache(maxsize=1)
 def _parser():
     from markdown_it import MarkdownIt
 
-    return MarkdownIt("commonmark")
+    # Fences are block structure: inline parsing (links, emphasis) is never needed.
+    return MarkdownIt("commonmark").disable("inline")
+
+
+def may_hold_python_fence(text: str) -> bool:
+    """Cheap over-approximation: some fence marker is followed by a Python language."""
+    return any(
+        fence_language(match.group(1)) in PYTHON_LANGUAGES for match in _FENCE_MARKER.finditer(text)
+    )
 
 
 def fence_language(info: str) -> str:
@@ -26,6 +38,8 @@ def fence_language(info: str) -> str:
 
 
 def extract_markdown(path: str, text: str) -> tuple[list[Snippet], list[Note]]:
+    if not may_hold_python_fence(text):
+        return [], []
     original = split_lines(text)
     snippets: list[Snippet] = []
     notes: list[Note] = []

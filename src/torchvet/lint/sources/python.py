@@ -3,6 +3,8 @@
 Sphinx-gallery scripts keep their prose (with ``.. code:: python`` examples that
 never run) in ``#`` comment blocks and in the module docstring; PyTorch's
 tutorials ship that way, which is how a broken ``load_state_dict`` call survived.
+Docstrings (the module's included) are read from the parsed tree, by
+``sources.docstrings``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from torchvet.lint.text import split_lines
 
 # A separator line marks a sphinx-gallery text block: `# %%` or a row of 20+ `#`.
 _GALLERY_SEPARATOR = re.compile(r"^(?:# ?%%|#{20,}\s*$)", re.MULTILINE)
-_DOCSTRING_OPEN = re.compile(r"^[rRuU]?(\"\"\"|''')")
 
 
 def extract_python(text: str) -> list[Snippet]:
@@ -54,30 +55,4 @@ def extract_gallery_blocks(lines: list[str]) -> list[Snippet]:
         else:
             flush()
     flush()
-    docstring = _module_docstring(lines)
-    if docstring:
-        for snippet in extract_rst(docstring):
-            snippet.kind = "sphinx-gallery docstring " + snippet.kind
-            snippets.append(snippet)
     return snippets
-
-
-def _module_docstring(lines: list[str]) -> list[SourceLine]:
-    for index, line in enumerate(lines):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        match = _DOCSTRING_OPEN.match(line)
-        if not match:
-            return []
-        quote = match.group(1)
-        body = [SourceLine(index + 1, match.end(), line[match.end() :])]
-        if quote in body[0].text:
-            return []
-        for later in range(index + 1, len(lines)):
-            text = lines[later]
-            if quote in text:
-                return [*body, SourceLine(later + 1, 0, text[: text.index(quote)])]
-            body.append(SourceLine(later + 1, 0, text))
-        return []
-    return []

@@ -27,7 +27,9 @@ def _is_option(text: str, directive_indent: int) -> bool:
     return bool(_OPTION.match(text)) and indent_of(text) > directive_indent
 
 
-def _block(lines: list[SourceLine], start: int, parent_indent: int) -> tuple[list[SourceLine], int]:
+def indented_block(
+    lines: list[SourceLine], start: int, parent_indent: int
+) -> tuple[list[SourceLine], int]:
     """Lines from ``start`` indented deeper than ``parent_indent`` (blank lines included)."""
     end = start
     while end < len(lines):
@@ -47,7 +49,9 @@ def _dedent(body: list[SourceLine]) -> list[SourceLine]:
     return [SourceLine(sl.line, sl.col + cut, sl.text[cut:]) for sl in body]
 
 
-def _snippet(body: list[SourceLine], kind: str, declared: bool, unit: int | None) -> Snippet | None:
+def block_snippet(
+    body: list[SourceLine], kind: str, declared: bool, unit: int | None
+) -> Snippet | None:
     body = _dedent(body)
     if looks_interactive(body):
         body = strip_prompts(body)
@@ -74,11 +78,11 @@ def extract_rst(lines: list[SourceLine], unit: int | None = None) -> list[Snippe
                 and indent_of(lines[j].text) > indent
             ):
                 j += 1
-            body, end = _block(lines, j, indent)
+            body, end = indented_block(lines, j, indent)
             if name in _ALWAYS_PYTHON or language in PYTHON_LANGUAGES or not language:
                 # ``code-block`` without a language uses Sphinx's default (Python).
                 declared = name in _ALWAYS_PYTHON or bool(language)
-                snippet = _snippet(body, f"rst {name}", declared, unit)
+                snippet = block_snippet(body, f"rst {name}", declared, unit)
                 if snippet:
                     snippets.append(snippet)
             i = max(end, i + 1)
@@ -87,7 +91,7 @@ def extract_rst(lines: list[SourceLine], unit: int | None = None) -> list[Snippe
             end = i
             while end < len(lines) and lines[end].text.strip():
                 end += 1
-            snippet = _snippet(lines[i:end], "rst doctest", True, unit)
+            snippet = block_snippet(lines[i:end], "rst doctest", True, unit)
             if snippet:
                 snippets.append(snippet)
             i = end
@@ -96,9 +100,9 @@ def extract_rst(lines: list[SourceLine], unit: int | None = None) -> list[Snippe
             indent = indent_of(text)
             j = i + 1
             if j < len(lines) and not lines[j].text.strip():
-                body, end = _block(lines, j, indent)
+                body, end = indented_block(lines, j, indent)
                 if body:
-                    snippet = _snippet(body, "rst literal block", False, unit)
+                    snippet = block_snippet(body, "rst literal block", False, unit)
                     if snippet:
                         snippets.append(snippet)
                 i = max(end, i + 1)
