@@ -55,12 +55,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--peer-venvs", type=Path, default=Path(os.environ.get("PEER_VENVS", "/work/peer-venvs"))
     )
-    p.add_argument("--torchvet-repo", type=Path, default=Path("/work/main"))
+    p.add_argument("--torchvet-repo", type=Path, default=Path(__file__).resolve().parents[1])
     p.add_argument(
         "--python",
         type=Path,
-        default=Path("/work/venv/bin/python"),
-        help="python with torch; runs torchvet and generates checkpoints",
+        default=Path(sys.executable),
+        help="python with torch; runs torchvet and generates checkpoints (default: this one)",
     )
     args = p.parse_args(argv)
     if args.quick:
