@@ -103,7 +103,7 @@ def scan_source(
 
 def _scan_with(src: ByteSource, ctx: ScanContext) -> ScanResult:
     try:
-        scan = scan_container(src, ctx)
+        scan = _dcp_hook(src, ctx) or scan_container(src, ctx)
     except (RecursionError, MemoryError) as exc:  # fail closed, never a traceback
         scan = ContainerScan("unknown")
         scan.add(Category.LIMIT, f"file exceeds torchvet's resource bounds ({type(exc).__name__})")
@@ -118,6 +118,16 @@ def _scan_with(src: ByteSource, ctx: ScanContext) -> ScanResult:
             f"torchvet could not analyse this file ({type(exc).__name__}: {exc}); please report it",
         )
     return conclude(ctx.path, scan, src.size)
+
+
+# ---- DCP hook (torch.distributed.checkpoint; see containers/dcp.py) -------------------
+# A DCP metadata pickle is known by its content, a shard by the .metadata beside it
+# (which needs the file's path). To be folded into the dispatcher: after sniffing, a
+# pickle whose root is DCP's Metadata and a zip named by a sibling .metadata.
+def _dcp_hook(src: ByteSource, ctx: ScanContext) -> ContainerScan | None:
+    from torchvet.containers.dcp import scan_dcp
+
+    return scan_dcp(src, ctx)
 
 
 def scan_bytes(data: bytes, policy: Policy | None = None, name: str = "<bytes>") -> ScanResult:

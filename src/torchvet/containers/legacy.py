@@ -190,6 +190,17 @@ class LegacyStorages:
                 self.scan.torch_fails(torch_message)
 
     def __call__(self, pid: Value, pos: int) -> Value:
+        cls = _module_class(pid)
+        if cls is not None:  # weights_only refuses it; an unrestricted load goes on
+            self._errors.append(
+                (
+                    pos,
+                    f"persistent id at offset {pos} names the module class {cls.describe()} "
+                    "(a whole nn.Module saved in the legacy format)",
+                    "Only persistent_load of storage is allowed",
+                )
+            )
+            return cls
         items = self._check_pid(pid, pos)
         if items is None:
             return Opaque(pos, "bad persistent id")
@@ -314,6 +325,16 @@ class LegacyStorages:
         self.loaded[vkey.value] = view
         self.views.append(_View(view, root, start))
         return view
+
+
+def _module_class(pid: Value) -> Value | None:
+    """The legacy format pickles each nn.Module class as a persistent id
+    ``('module', cls, source_file, source)``; an unrestricted load returns ``cls`` (after
+    comparing the source), so the module is built from that class, not from an unknown."""
+    if not (isinstance(pid, Tup) and len(pid.items) == 4):
+        return None
+    kind = pid.items[0]
+    return pid.items[1] if isinstance(kind, Const) and kind.value in ("module", b"module") else None
 
 
 def _storage_keys(scan: ContainerScan, trace: StreamTrace) -> list[object] | None:

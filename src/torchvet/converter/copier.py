@@ -1,0 +1,148 @@
+"""Writing a planned conversion: the header, then each tensor's bytes, atomically.
+
+Contiguous tensors whose bytes lie verbatim in a local file are copied kernel-side
+(``copy_file_range``); others stream through memory in bounded chunks; strided views
+are gathered (converter/gather.py); byte-order and conj/neg fixes are applied on the
+way (converter/elementwise.py).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from torchvet.containers.zipreader import ZipError
+from torchvet.converter.blobs import BlobError
+from torchvet.converter.elementwise import byteswap, negate_twos, sign_pattern, xor_pattern
+from torchvet.converter.gather import contiguous_chunks, gather
+from torchvet.converter.plan import Plans, TensorPlan
+from torchvet.converter.writer import AtomicFile, HeaderError, build_header, order_key
+
+Progress = Callable[[int, int], None]  # (bytes written so far, total tensor bytes)
+
+
+class WriteError(Exception):
+    """Writing failed; the message says why."""
+
+
+def ordered(plans: Plans) -> list[TensorPlan]:
+    """Tensors in file order (the safetensors library's order)."""
+    return sorted(plans.tensors, key=lambda p: order_key(p.name, p.target.code))
+
+
+def header_for(plans: Plans, metadata: dict[str, str]) -> bytes:
+    try:
+        return build_header(
+            ((p.name, p.target.code, p.header_shape, p.nbytes) for p in ordered(plans)), metadata
+        )
+    except HeaderError as exc:
+        raise WriteError(str(exc)) from None
+
+
+def write(
+    out_path: str,
+    plans: Plans,
+    metadata: dict[str, str],
+    overwrite: bool,
+    progress: Progress | None,
+) -> int:
+    """Write the file; returns its size."""
+    tensors = ordered(plans)
+    header = header_for(plans, metadata)
+    total = sum(p.nbytes for p in tensors)
+    try:
+        out = AtomicFile(out_path, overwrite=overwrite)
+    except OSError as exc:
+        raise WriteError(f"cannot write beside {out_path}: {exc.strerror or exc}") from None
+    copier = _Copier(out)
+    try:
+        out.write(header)
+        for p in tensors:
+            copier.tensor(p)
+            if progress is not None:
+                progress(copier.done, total)
+        out.commit()
+    except FileExistsError:
+        raise WriteError(f"{out_path} appeared while converting; not replaced") from None
+    except (BlobError, ZipError) as exc:
+        out.abort()
+        raise WriteError(f"reading tensor data failed: {exc}") from None
+    except OSError as exc:
+        out.abort()
+        raise WriteError(f"writing {out_path} failed: {exc.strerror or exc}") from None
+    except BaseException:
+        out.abort()
+        raise
+    finally:
+        copier.close()
+    return len(header) + total
+
+
+class _Copier:
+    """Copies tensor bytes: kernel-side for plain file ranges, else through memory."""
+
+    def __init__(self, out: AtomicFile) -> None:
+        self.out = out
+        self.done = 0
+        self._fds: dict[str, int] = {}
+        self._kernel_copy = hasattr(os, "copy_file_range")
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+
+    def tensor(self, p: TensorPlan) -> None:
+        info = p.info
+        itemsize = p.target.itemsize
+        if not p.contiguous:
+            assert info.stride is not None
+            data = gather(p.blob, itemsize, info.offset, info.shape, info.stride)
+            self.out.write(_transform(p, data))
+            self.done += len(data)
+            return
+        if not p.transformed and self._copy_range(p):
+            return
+        for chunk in contiguous_chunks(p.blob, itemsize, info.offset, p.numel):
+            self.out.write(_transform(p, chunk) if p.transformed else chunk)
+            self.done += len(chunk)
+
+    def _copy_range(self, p: TensorPlan) -> bool:
+        where = p.blob.file_range() if self._kernel_copy else None
+        if where is None or p.nbytes == 0:
+            return False
+        path, base = where
+        fd = self._fds.get(path)
+        if fd is None:
+            fd = self._fds[path] = os.open(path, os.O_RDONLY)
+        pos = base + p.info.offset * p.target.itemsize
+        left = p.nbytes
+        while left:
+            try:
+                n = os.copy_file_range(fd, self.out.fd, min(left, 1 << 30), pos)
+            except OSError:
+                if left != p.nbytes:
+                    raise
+                self._kernel_copy = False  # e.g. across file systems: use plain reads
+                return False
+            if n == 0:
+                raise BlobError(f"{path} ended early")
+            pos += n
+            left -= n
+            self.done += n
+        return True
+
+
+def _transform(p: TensorPlan, data: bytes | bytearray) -> bytes | bytearray:
+    info, target = p.info, p.target
+    if p.swap:
+        data = byteswap(data, p.swap)
+    if info.conj:  # complex64: negate the imaginary (second) float32 of each element
+        data = xor_pattern(data, sign_pattern(4, every=2, phase=1))
+    if info.neg:
+        if target.neg == "sign":
+            width = 4 if target.kind == "complex" else target.itemsize
+            data = xor_pattern(data, sign_pattern(width))
+        else:
+            data = negate_twos(data, target.itemsize)
+    return data
