@@ -1,9 +1,9 @@
 """Writing a planned conversion: the header, then each tensor's bytes, atomically.
 
-Contiguous tensors whose bytes lie verbatim in a local file are copied kernel-side
-(``copy_file_range``); others stream through memory in bounded chunks; strided views
-are gathered (converter/gather.py); byte-order and conj/neg fixes are applied on the
-way (converter/elementwise.py).
+Contiguous tensors whose bytes lie verbatim in a local file are copied by positioned
+reads into one small buffer; others stream through memory in bounded chunks; strided
+views are gathered block by block (converter/gather.py); byte-order and conj/neg fixes
+are applied on the way (converter/elementwise.py).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import os
 from collections.abc import Callable
 
 from torchvet.containers.zipreader import ZipError
-from torchvet.converter.blobs import BlobError
+from torchvet.converter.blobs import Blob, BlobError
 from torchvet.converter.elementwise import byteswap, negate_twos, sign_pattern, xor_pattern
-from torchvet.converter.gather import contiguous_chunks, gather
+from torchvet.converter.gather import Reader, Scratch, contiguous_chunks, gather_blocks
 from torchvet.converter.plan import Plans, TensorPlan
 from torchvet.converter.writer import AtomicFile, HeaderError, build_header, order_key
 
@@ -78,14 +78,22 @@ def write(
     return len(header) + total
 
 
+# Bytes moved per positioned read + write. Measured (benchmarks/RESULTS.md): a buffer that
+# stays in cache (<= 1 MiB here) copies in the kernel time of cp; 2 MiB already doubles
+# it, and copy_file_range into offsets unlike the source's costs 1.5x (ext4, Linux 6.18).
+COPY_BUFFER = 512 << 10
+
+
 class _Copier:
-    """Copies tensor bytes: kernel-side for plain file ranges, else through memory."""
+    """Copies tensor bytes: positioned reads of the input file into one small reused
+    buffer for plain ranges, through memory (bounded) for everything else."""
 
     def __init__(self, out: AtomicFile) -> None:
         self.out = out
         self.done = 0
         self._fds: dict[str, int] = {}
-        self._kernel_copy = hasattr(os, "copy_file_range")
+        self._buffer = memoryview(bytearray(COPY_BUFFER))
+        self._scratch = Scratch()
 
     def close(self) -> None:
         for fd in self._fds.values():
@@ -95,11 +103,17 @@ class _Copier:
     def tensor(self, p: TensorPlan) -> None:
         info = p.info
         itemsize = p.target.itemsize
+        if p.nbytes == 0:
+            return
         if not p.contiguous:
             assert info.stride is not None
-            data = gather(p.blob, itemsize, info.offset, info.shape, info.stride)
-            self.out.write(_transform(p, data))
-            self.done += len(data)
+            read = self._reader(p.blob)
+            pieces = gather_blocks(
+                read, itemsize, info.offset, info.shape, info.stride, self._scratch
+            )
+            for piece in pieces:
+                self.out.write(_transform(p, piece) if p.transformed else piece)
+                self.done += len(piece)
             return
         if not p.transformed and self._copy_range(p):
             return
@@ -107,33 +121,51 @@ class _Copier:
             self.out.write(_transform(p, chunk) if p.transformed else chunk)
             self.done += len(chunk)
 
-    def _copy_range(self, p: TensorPlan) -> bool:
-        where = p.blob.file_range() if self._kernel_copy else None
-        if where is None or p.nbytes == 0:
-            return False
-        path, base = where
+    def _fd(self, path: str) -> int:
         fd = self._fds.get(path)
         if fd is None:
             fd = self._fds[path] = os.open(path, os.O_RDONLY)
-        pos = base + p.info.offset * p.target.itemsize
+        return fd
+
+    def _reader(self, blob: Blob) -> Reader:
+        """Random access to a storage's bytes: positioned reads of the file when it lies
+        in one, else (a DEFLATE record, a composed tensor) the storage read once."""
+        where = blob.file_range()
+        if where is None:
+            data = memoryview(blob.read(0, blob.size))
+            return lambda start, into: into.__setitem__(
+                slice(None), data[start : start + len(into)]
+            )
+        fd, base = self._fd(where[0]), where[1]
+
+        def read(start: int, into: memoryview) -> None:
+            if os.preadv(fd, [into], base + start) != len(into):
+                raise BlobError(f"{where[0]} ended early")
+
+        return read
+
+    def _copy_range(self, p: TensorPlan) -> bool:
+        where = p.blob.file_range()
+        if where is None:
+            return False
+        fd = self._fd(where[0])
+        pos = where[1] + p.info.offset * p.target.itemsize
         left = p.nbytes
+        buf = self._buffer
         while left:
-            try:
-                n = os.copy_file_range(fd, self.out.fd, min(left, 1 << 30), pos)
-            except OSError:
-                if left != p.nbytes:
-                    raise
-                self._kernel_copy = False  # e.g. across file systems: use plain reads
-                return False
-            if n == 0:
-                raise BlobError(f"{path} ended early")
+            n = os.preadv(fd, [buf[: min(left, len(buf))]], pos)
+            if n <= 0:
+                raise BlobError(f"{where[0]} ended early")
+            self.out.write(buf[:n])
             pos += n
             left -= n
             self.done += n
         return True
 
 
-def _transform(p: TensorPlan, data: bytes | bytearray) -> bytes | bytearray:
+def _transform(
+    p: TensorPlan, data: bytes | bytearray | memoryview
+) -> bytes | bytearray | memoryview:
     info, target = p.info, p.target
     if p.swap:
         data = byteswap(data, p.swap)
