@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import sys
 from pathlib import Path
@@ -82,23 +83,36 @@ def routes(src: Path, out: Path) -> dict[str, list[str]]:
     }
 
 
-def measure_file(src: Path, out: Path, repeats: int) -> dict[str, tuple[float, int]]:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure_file(src: Path, out: Path, repeats: int) -> dict[str, tuple[float, float, int]]:
+    """(median wall s, median CPU s, max peak RSS KiB) per route. Routes take turns in
+    every round, so a change in machine load hits them alike."""
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     measure.run(["cat", str(src)], timeout_s=600)  # warm the page cache
-    rows = {}
-    for name, argv in routes(src, out).items():
-        walls, rss = [], []
-        for _ in range(repeats):
-            if out.exists():
-                out.unlink()
+    samples: dict[str, list[tuple[float, float, int]]] = {}
+    for _ in range(repeats):
+        for name, argv in routes(src, out).items():
+            out.unlink(missing_ok=True)
+            cpu = _children_cpu()
             res = measure.run(argv, timeout_s=1800, env=env)
             if res.returncode != 0:
                 sys.exit(f"{name} failed: {res.stderr[-2000:]}")
-            walls.append(res.wall_s)
-            rss.append(res.max_rss_kib)
-        rows[name] = (statistics.median(walls), max(rss))
+            samples.setdefault(name, []).append(
+                (res.wall_s, _children_cpu() - cpu, res.max_rss_kib)
+            )
     out.unlink(missing_ok=True)
-    return rows
+    return {
+        name: (
+            statistics.median(w for w, _, _ in runs),
+            statistics.median(c for _, c, _ in runs),
+            max(r for _, _, r in runs),
+        )
+        for name, runs in samples.items()
+    }
 
 
 def main() -> None:
@@ -128,23 +142,24 @@ def report(args: argparse.Namespace, results: dict) -> str:
         "",
         f"`python benchmarks/convert.py --size-mb {args.size_mb} --repeats {args.repeats}` "
         "(page cache warm; median wall of "
-        f"{args.repeats} runs; peak RSS = GNU time %M; load average {os.getloadavg()[0]:.1f} "
+        f"{args.repeats} rounds, the routes taking turns in each; CPU = user + system time of "
+        f"the process tree; peak RSS = GNU time %M; load average {os.getloadavg()[0]:.1f} "
         f"at the end, {os.cpu_count()} CPUs). *contiguous*: 2048x2048 float32 matrices (1 in "
         "8 bfloat16) and biases; *transposed*: the same matrices saved as `w.t()` plus one "
         f"{BIG}x{BIG} float32 `w.t()` (256 MiB).",
         "",
-        "| file | route | wall s | MB/s | peak RSS MiB | RSS / file | time / (cp + fsync) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| file | route | wall s | CPU s | MB/s | peak RSS MiB | RSS / file | wall / (cp + fsync) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     summary = []
     for kind, (size, rows) in results.items():
         base = rows["cp + fsync"][0]
-        for name, (wall, kib) in rows.items():
+        for name, (wall, cpu, kib) in rows.items():
             lines.append(
-                f"| {kind} | {name} | {wall:.2f} | {size / 2**20 / wall:.0f} | {kib / 1024:.0f} "
-                f"| {kib * 1024 / size:.1%} | {wall / base:.2f}x |"
+                f"| {kind} | {name} | {wall:.2f} | {cpu:.2f} | {size / 2**20 / wall:.0f} "
+                f"| {kib / 1024:.0f} | {kib * 1024 / size:.1%} | {wall / base:.2f}x |"
             )
-        tv_wall, tv_rss = rows["torchvet convert"]
+        tv_wall, _, tv_rss = rows["torchvet convert"]
         summary.append(
             f"{kind}: torchvet takes {tv_wall / base:.2f}x the time of cp + fsync, peak RSS "
             f"{tv_rss * 1024 / size:.1%} of the file"

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from torchvet.converter.blobs import CHUNK, Blob
 from torchvet.converter.elementwise import typecode
 
-WINDOW = 16 << 20  # output bytes whose source is fetched at once
+WINDOW = 32 << 20  # output bytes whose source is fetched at once
 OUT_BLOCK = 512 << 10  # output bytes per yielded piece (cache-sized: written while hot)
 TILE_BYTES = 2048  # bytes per strided copy
 # Reads bytes of the storage, starting at a byte offset, into the whole of a buffer.
@@ -218,21 +218,21 @@ def _elementwise(
         yield out
 
 
-def _offsets(dims: Dims, base: int) -> Iterator[int]:
-    """Source offsets of every index of ``dims`` in C order."""
+def _offsets(dims: Dims, base: int, which: int = 1) -> Iterator[int]:
+    """Source (``which`` = 1) or output (2) offsets of every index of ``dims``, C order."""
     if not dims:
         yield base
         return
-    for idx in itertools.product(*(range(n) for n, _, _ in dims)):
-        yield base + sum(i * s for i, (_, s, _) in zip(idx, dims, strict=True))
+    n, stride = dims[-1][0], dims[-1][which]
+    for start in _offsets(dims[:-1], base, which):
+        if stride:
+            yield from range(start, start + n * stride, stride)
+        else:
+            yield from itertools.repeat(start, n)
 
 
 def _offsets_out(dims: Dims) -> Iterator[int]:
-    if not dims:
-        yield 0
-        return
-    for idx in itertools.product(*(range(n) for n, _, _ in dims)):
-        yield sum(i * o for i, (_, _, o) in zip(idx, dims, strict=True))
+    return _offsets(dims, 0, 2)
 
 
 def _source_contiguous(dims: Dims) -> int:
