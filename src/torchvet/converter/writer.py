@@ -111,6 +111,11 @@ class AtomicFile:
         if self._written - self._streamed >= STREAM_OUT:
             self._stream_out()
 
+    def skip(self, n: int) -> None:
+        """Leave ``n`` bytes for another writer (the parallel worker fills them)."""
+        os.lseek(self.fd, n, os.SEEK_CUR)
+        self._written += n
+
     def _stream_out(self) -> None:
         """Start write-back of what is written so far (Linux: POSIX_FADV_DONTNEED writes
         dirty pages back asynchronously and drops the clean ones); an optimisation only."""
