@@ -150,8 +150,9 @@ def refusal(result: ScanResult, allowed: Iterable[str] = ()) -> UnsafeCheckpoint
     else:
         problems = [f.message for f in result.findings if f.category is not Category.NOTE]
         lines += [f"  - {m}" for m in problems[:10]]
-    out = _quote(_out_name(path))
-    convert_cmd = f"torchvet convert {_quote(path)} {out}"
+    from torchvet.converter.advice import convert_command
+
+    convert_cmd = convert_command(path)  # None unless convert accepts the file
     remedy = ""
     if result.verdict is Verdict.NEEDS_ALLOWLIST:
         names = list(allowed) + [n for n in result.allowlist if n not in allowed]
@@ -161,14 +162,16 @@ def refusal(result: ScanResult, allowed: Iterable[str] = ()) -> UnsafeCheckpoint
             f"  {remedy}",
             "or, with torch alone:",
             *("  " + line for line in allowlist_code(result.allowlist, path).splitlines()),
-            f"or extract the tensors: {convert_cmd}",
         ]
+        if convert_cmd:
+            lines.append(f"or extract the tensors: {convert_cmd}")
     elif result.verdict is Verdict.DANGEROUS:
         remedy = "do not load this file"
         lines.append("It names code-execution gadgets: do not load it, do not allowlist them.")
     elif result.verdict in (Verdict.UNKNOWN, Verdict.UNSUPPORTED):
-        remedy = convert_cmd
-        lines.append(f"Extract the tensors without running anything: {convert_cmd}")
+        remedy = convert_cmd or "review what the file names before loading it"
+        if convert_cmd:
+            lines.append(f"Extract the tensors without running anything: {convert_cmd}")
         if blocking:
             lines.append(
                 "Allowlisting these names runs their code at load time; do it only if you "
@@ -184,20 +187,6 @@ def refusal(result: ScanResult, allowed: Iterable[str] = ()) -> UnsafeCheckpoint
         allowlist=result.allowlist,
         remedy=remedy,
     )
-
-
-def _quote(path: str) -> str:
-    if path.startswith("<"):
-        return "CHECKPOINT"
-    import shlex
-
-    return shlex.quote(path)
-
-
-def _out_name(path: str) -> str:
-    if path.startswith("<"):
-        return "OUT.safetensors"
-    return os.path.splitext(path)[0] + ".safetensors"
 
 
 # ----------------------------------------------------------------------------- save

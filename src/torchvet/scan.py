@@ -52,10 +52,19 @@ def scan_source(
 def _scan_with(src: ByteSource, ctx: ScanContext) -> ScanResult:
     budget = Budget.for_input(src.size)  # one per file: every reading of it spends from it
     with spending(budget):
-        scan = guarded("torchvet", src, ctx, scan_container)
+        scan = guarded("torchvet", src, ctx, _read)
     for note in budget.notes:
         scan.add(Category.LIMIT, note)
     return conclude(ctx.path, scan, src.size)
+
+
+def _read(src: ByteSource, ctx: ScanContext) -> ContainerScan:
+    """A torch.distributed.checkpoint file (its metadata known by content, a shard by the
+    .metadata beside it) is read as DCP reads it, around the dispatcher; any other file
+    goes straight to the dispatcher."""
+    from torchvet.containers.dcp import scan_dcp
+
+    return scan_dcp(src, ctx) or scan_container(src, ctx)
 
 
 def scan_bytes(data: bytes, policy: Policy | None = None, name: str = "<bytes>") -> ScanResult:

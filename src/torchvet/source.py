@@ -103,6 +103,15 @@ class SliceSource:
     def size(self) -> int:
         return self._length
 
+    @property
+    def base(self) -> ByteSource:
+        return self._base
+
+    @property
+    def start(self) -> int:
+        """Where the window starts in ``base``."""
+        return self._start
+
     def read_at(self, offset: int, length: int) -> bytes:
         if offset < 0 or length < 0:
             raise ValueError("negative offset or length")

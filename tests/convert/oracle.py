@@ -17,6 +17,8 @@ def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
 
     if isinstance(obj, torch.Tensor):
         out[prefix] = obj
+    elif _numeric_array(obj):  # numpy arrays are converted as the tensors they hold
+        out[prefix] = torch.from_numpy(obj.astype(obj.dtype.newbyteorder("=")))
     elif isinstance(obj, torch.nn.Module):
         for name, t in obj.state_dict(keep_vars=True).items():
             out[join(name)] = t
@@ -27,6 +29,13 @@ def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
         for i, v in enumerate(obj):
             out.update(flatten(v, join(str(i))))
     return out
+
+
+def _numeric_array(obj: Any) -> bool:
+    import sys
+
+    np = sys.modules.get("numpy")
+    return np is not None and isinstance(obj, np.ndarray) and obj.dtype.kind in "biufc"
 
 
 def raw_bytes(t: Any) -> Any:

@@ -8,8 +8,10 @@ import sys
 
 DESCRIPTION = """\
 Rewrite a checkpoint's tensors as a safetensors file without running the checkpoint
-and without torch: torch zip and legacy files, TorchScript archives, plain pickles
-of tensors, state_dicts, training checkpoints and whole pickled nn.Modules.
+and without torch: torch zip and legacy files, TorchScript archives, torch.export
+.pt2 archives, plain pickles of tensors, state_dicts, training checkpoints, whole
+pickled nn.Modules, joblib files, .npy/.npz arrays, and torch.distributed.checkpoint
+folders (IN is then the folder).
 
 Naming: if the file is a dict with a weights entry (state_dict, model_state_dict,
 model, module, net, network, weights) the tensors are named relative to it, as
@@ -25,7 +27,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = DESCRIPTION
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EXIT_CODES
-    parser.add_argument("input", metavar="IN", help="checkpoint to convert")
+    parser.add_argument("input", metavar="IN", help="checkpoint file (or DCP folder) to convert")
     parser.add_argument("output", metavar="OUT", help="safetensors file to write")
     parser.add_argument(
         "--force",

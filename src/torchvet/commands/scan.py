@@ -149,7 +149,10 @@ def run(args: argparse.Namespace) -> int:
             collected = list(results)
             ok = all(r.verdict is Verdict.SAFE for r in collected)
             if args.format == "json":
-                doc = {"torch_version": version, "files": [r.to_json() for r in collected]}
+                from torchvet.report.scan_text import advice_json
+
+                files = [{**r.to_json(), **advice_json(r)} for r in collected]
+                doc = {"torch_version": version, "files": files}
                 json.dump(doc, out, indent=2)
                 out.write("\n")
             else:

@@ -99,6 +99,26 @@ def scan_compressed(src: ByteSource, ctx: ScanContext, codec: str | None = None)
     return scan
 
 
+class DecompressError(Exception):
+    """The inner file cannot be had (the message says why)."""
+
+
+@contextmanager
+def decompressed(src: ByteSource, ctx: ScanContext) -> Iterator[ByteSource]:
+    """The inner file of a compressed one, bounded as a scan is (for the converter)."""
+    codec = codec_of(src.read_at(0, 32)) or "unknown"
+    sink = _Sink()
+    try:
+        try:
+            _decompress(codec, src, min(MAX_OUTPUT, ctx.max_pickle_bytes), sink)
+        except _Error as exc:
+            raise DecompressError(str(exc)) from None
+        with sink.source() as inner:
+            yield inner
+    finally:
+        sink.discard()
+
+
 class _Sink:
     """Decompressed bytes: in memory while small, else in a temporary file that the
     inner scan maps (so a large joblib file's arrays are skipped, not held)."""

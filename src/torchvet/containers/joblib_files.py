@@ -23,6 +23,7 @@ A pickle without any wrapper is a plain pickle and is reported as ``rawpickle`` 
 from __future__ import annotations
 
 import posixpath
+from dataclasses import dataclass
 
 from torchvet.containers import rawpickle
 from torchvet.containers.base import ContainerScan, ScanContext
@@ -49,11 +50,11 @@ _DEFAULT_ALIGNMENT = 16
 MAX_NESTED_ARRAYS = 32  # object arrays inside object arrays (each one a nested pickle)
 JOBLIB_MESSAGE = (
     "a joblib file: torch.load(weights_only=True) refuses it, and joblib.load runs its "
-    "pickle: convert it, or load it only if you trust it"
+    "pickle: load it only if you trust it"
 )
 PLAIN_MESSAGE = (
     "a plain pickle, not a torch checkpoint: torch.load(weights_only=True) refuses it "
-    "(use torchvet convert, or load it with the library that wrote it)"
+    "(load it with the library that wrote it, if you trust it)"
 )
 
 # numpy dtype strings (as numpy pickles them) -> item size, for dtypes numpy creates
@@ -63,6 +64,17 @@ _NUMERIC = {
     "i8": 8, "u8": 8, "f8": 8, "c8": 8, "f12": 12, "f16": 16, "c16": 16, "c24": 24, "c32": 32,
 }  # fmt: skip
 _OBJECT = frozenset({"O", "O4", "O8"})
+
+
+@dataclass(frozen=True)
+class InlineArray:
+    """Where joblib.load reads a numeric array (the converter reads it from there)."""
+
+    dtype: Value  # the pickled numpy.dtype
+    shape: tuple[int, ...]
+    fortran: bool
+    offset: int  # of the data in the scanned buffer
+    nbytes: int
 
 
 def scan_joblib_or_pickle(buf: Buffer, ctx: ScanContext, entry: str = "") -> ContainerScan:
@@ -174,7 +186,8 @@ class ArrayReader:
         if layout is None:
             return -1
         has_object, itemsize, count, padded = layout
-        m.stack[-1] = Obj(m.pos, "numpy.ndarray", inst.call, hashable=False)
+        array = Obj(m.pos, "numpy.ndarray", inst.call, hashable=False)
+        m.stack[-1] = array
         start = m.next_pos
         if frames.frame_end is not None and frames.frame_end > start:
             if has_object:  # still look at the pickle joblib would read
@@ -192,6 +205,7 @@ class ArrayReader:
             end = self._numeric(m, start, itemsize, count, padded)
             if end is None:
                 return -1
+            array.info = _inline(inst, end - count * itemsize, count * itemsize)
         frames.cursor = end
         frames.frame_end = None
         return end - start
@@ -308,6 +322,16 @@ class ArrayReader:
             self.entry,
             m.pos,
         )
+
+
+def _inline(inst: Obj, offset: int, nbytes: int) -> InlineArray | None:
+    attrs = _attributes(inst) or {}
+    shape, order = attrs.get("shape"), attrs.get("order")
+    if not isinstance(shape, Tup) or not all(isinstance(d, Const) for d in shape.items):
+        return None
+    fortran = isinstance(order, Const) and order.value == "F"
+    dims = tuple(d.value for d in shape.items)  # type: ignore[attr-defined]
+    return InlineArray(attrs["dtype"], dims, fortran, offset, nbytes)
 
 
 def _attributes(inst: Obj) -> dict[str, Value] | None:

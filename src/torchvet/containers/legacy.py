@@ -230,8 +230,18 @@ class LegacyStorages:
                 self.scan.torch_fails(torch_message)
 
     def __call__(self, pid: Value, pos: int) -> Value:
-        if isinstance(pid, Tup) and pid.items and _is_text(pid.items[0], "module"):
-            return self._module(pid, pos)
+        cls = _module_class(pid)
+        if cls is not None:  # weights_only refuses it; an unrestricted load goes on
+            self._errors.append(
+                (
+                    pos,
+                    f"persistent id at offset {pos} names the module class {cls.describe()} "
+                    "(a whole nn.Module saved in the legacy format)",
+                    "Only persistent_load of storage is allowed",
+                    Category.UNSUPPORTED_STRUCTURE,
+                )
+            )
+            return cls
         items = self._check_pid(pid, pos)
         if items is None:
             return Opaque(pos, "bad persistent id")
@@ -312,21 +322,6 @@ class LegacyStorages:
             return None
         return pid.items[1:]
 
-    def _module(self, pid: Tup, pos: int) -> Value:
-        """``('module', cls, source_file, source)``: a whole pickled nn.Module's class.
-        torch.load(weights_only=False) returns ``cls`` (the global the pickle named, which
-        is judged where it is named); the weights-only unpickler refuses the id."""
-        self._errors.append(
-            (
-                pos,
-                f"persistent id at offset {pos} names the class of a whole pickled module",
-                "Only persistent_load of storage is allowed",
-                Category.UNSUPPORTED_STRUCTURE,
-            )
-        )
-        self.failed = True
-        return pid.items[1] if len(pid.items) > 1 else Opaque(pos, "module class")
-
     def _dtype(self, stype: Value, pos: int) -> str | None:
         facts = self.ctx.policy.facts
         if isinstance(stype, Glob) and stype.qualname in facts.storage_types:
@@ -372,6 +367,16 @@ class LegacyStorages:
         self.loaded[vkey.value] = view
         self.views.append(_View(view, root, start))
         return view
+
+
+def _module_class(pid: Value) -> Value | None:
+    """The legacy format pickles each nn.Module class as a persistent id
+    ``('module', cls, source_file, source)``; an unrestricted load returns ``cls`` (after
+    comparing the source), so the module is built from that class, not from an unknown."""
+    if not (isinstance(pid, Tup) and len(pid.items) == 4):
+        return None
+    kind = pid.items[0]
+    return pid.items[1] if isinstance(kind, Const) and kind.value in ("module", b"module") else None
 
 
 def _storage_keys(scan: ContainerScan, trace: StreamTrace) -> list[object] | None:
@@ -480,11 +485,6 @@ def _eof(scan: ContainerScan, key: object, pos: int, missing: int) -> None:
     )
     scan.torch_fails(f"unexpected EOF, expected {missing} more bytes. The file might be corrupted.")
     return None
-
-
-def _is_text(v: Value, text: str) -> bool:
-    """A persistent id's type name, which torch decodes from bytes as ASCII."""
-    return isinstance(v, Const) and v.value in (text, text.encode("ascii"))
 
 
 def _int64(value: int) -> int:

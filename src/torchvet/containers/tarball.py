@@ -43,8 +43,8 @@ def scan_tar(src: ByteSource, ctx: ScanContext) -> ContainerScan:
     scan.add(
         Category.UNSUPPORTED_FORM,
         "a tar archive (torch's pre-1.0 checkpoint format): torch.load(weights_only=True) "
-        "refuses it, and torch.load(weights_only=False) runs its pickles; convert it, or load "
-        "it only if you trust it",
+        "refuses it, and torch.load(weights_only=False) runs its pickles; load it only if you "
+        "trust it",
     )
     members = _list(scan, src)
     if members:

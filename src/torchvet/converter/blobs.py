@@ -9,15 +9,27 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from torchvet.containers.zipreader import ZipArchive, ZipEntry, ZipError
-from torchvet.source import ByteSource, iter_range
+from torchvet.source import ByteSource, FileSource, SliceSource, iter_range
 
 CHUNK = 8 << 20
 
 
 class BlobError(Exception):
     """A storage's bytes cannot be read."""
+
+
+@dataclass(frozen=True)
+class SourceRange:
+    """A storage record that names its bytes directly: ``size`` bytes at ``offset`` of
+    ``source`` (numpy data in a .npy, a joblib file or a pickle's bytes)."""
+
+    source: ByteSource
+    offset: int
+    size: int
+    big_endian: bool = False
 
 
 class Blob:
@@ -47,16 +59,18 @@ class RangeBlob(Blob):
         self.size = size
 
     def chunks(self, start: int, length: int, chunk: int = CHUNK) -> Iterator[bytes]:
-        _check(self, start, length)
+        check_range(self, start, length)
         try:
             yield from iter_range(self.source, self.base + start, length, chunk)
         except EOFError:
             raise BlobError(f"{self.source.name} is truncated") from None
 
     def file_range(self) -> tuple[str, int] | None:
-        name = getattr(self.source, "name", "")
-        if type(self.source).__name__ == "FileSource" and os.path.isfile(name):
-            return name, self.base
+        source, base = self.source, self.base
+        while isinstance(source, SliceSource):  # a window of a file is still the file
+            source, base = source.base, base + source.start
+        if isinstance(source, FileSource) and os.path.isfile(source.name):
+            return source.name, base
         return None
 
 
@@ -69,7 +83,7 @@ class DeflateBlob(Blob):
         self.size = entry.size
 
     def chunks(self, start: int, length: int, chunk: int = CHUNK) -> Iterator[bytes]:
-        _check(self, start, length)
+        check_range(self, start, length)
         pos, end = 0, start + length
         try:
             for data in self.archive.iter_chunks(self.entry):
@@ -85,7 +99,26 @@ class DeflateBlob(Blob):
             raise BlobError(f"{self.entry.name} is shorter than its declared size")
 
 
-def _check(blob: Blob, start: int, length: int) -> None:
+class SubBlob(Blob):
+    """``size`` bytes at ``base`` of another blob (an array inside an .npz member)."""
+
+    def __init__(self, inner: Blob, base: int, size: int) -> None:
+        if base < 0 or size < 0 or base + size > inner.size:
+            raise BlobError(f"bytes [{base}, {base + size}) lie outside a {inner.size}-byte record")
+        self.inner = inner
+        self.base = base
+        self.size = size
+
+    def chunks(self, start: int, length: int, chunk: int = CHUNK) -> Iterator[bytes]:
+        check_range(self, start, length)
+        yield from self.inner.chunks(self.base + start, length, chunk)
+
+    def file_range(self) -> tuple[str, int] | None:
+        where = self.inner.file_range()
+        return None if where is None else (where[0], where[1] + self.base)
+
+
+def check_range(blob: Blob, start: int, length: int) -> None:
     if start < 0 or length < 0 or start + length > blob.size:
         raise BlobError(
             f"byte range [{start}, {start + length}) outside a {blob.size}-byte storage"

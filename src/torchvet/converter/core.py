@@ -1,36 +1,37 @@
 """``convert(IN, OUT)``: a checkpoint's tensors as a safetensors file, without running it.
 
-Pipeline: scan (the verdict decides whether to go on) -> the symbolic object torch.load
-would return -> select and name tensors -> plan bytes per tensor -> write a temp file
-beside OUT and rename it. Neither torch nor numpy is imported.
+Pipeline: open the input (scan it; the verdict decides whether to go on; the object
+its loader would return) -> select and name tensors -> plan bytes per tensor -> write
+a temp file beside OUT and rename it. Everything before the write is
+``plan_conversion``, which reads no tensor bytes and writes nothing: the advice
+"run torchvet convert" is printed only when it succeeds (converter/advice.py).
+Neither torch nor numpy is imported.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
 from torchvet.containers.base import ContainerScan, ScanContext
-from torchvet.containers.zipreader import ZipArchive, ZipError
+from torchvet.containers.zipreader import ZipError
 from torchvet.converter.blobs import BlobError
-from torchvet.converter.elementwise import byteswap, negate_twos, sign_pattern, xor_pattern
-from torchvet.converter.gather import contiguous_chunks, gather
-from torchvet.converter.plan import LOAD_FROM_BYTES, Plans, Resolver, TensorPlan, plan
+from torchvet.converter.copier import WriteError, header_for, write
+from torchvet.converter.inputs import InputError, open_input
+from torchvet.converter.plan import LOAD_FROM_BYTES, Plans, Resolver, plan
 from torchvet.converter.select import INCLUDE_CHOICES, Selection, select
 from torchvet.converter.walk import Walker
-from torchvet.converter.writer import AtomicFile, HeaderError, build_header, order_key
 from torchvet.pickle.trace import CallEvent
 from torchvet.pickle.values import Const, Obj, Value
 from torchvet.policy.judge import Policy
-from torchvet.remote.rangesource import RangeSource
 from torchvet.remote.urls import is_url
 from torchvet.results import Category, ScanResult, Verdict
-from torchvet.scan import conclude, scan_container, scan_source
-from torchvet.source import ByteSource, BytesSource, FileSource
+from torchvet.scan import scan_source
+from torchvet.source import BytesSource
 
 Progress = Callable[[int, int], None]  # (bytes written so far, total tensor bytes)
-READABLE_FORMATS = ("torch-zip", "torchscript", "torch-legacy", "pickle")
 
 
 class ConvertError(Exception):
@@ -54,6 +55,15 @@ class ConvertReport:
     forced: bool = False
 
 
+@dataclass
+class Conversion:
+    """What ``convert`` would write, decided without writing or reading tensor bytes."""
+
+    report: ConvertReport
+    plans: Plans
+    metadata: dict[str, str]
+
+
 def convert(
     source: str | os.PathLike[str],
     output: str | os.PathLike[str],
@@ -68,56 +78,90 @@ def convert(
     torch_version: str | None = None,
     progress: Progress | None = None,
 ) -> ConvertReport:
-    """Write the tensors of checkpoint ``source`` to ``output`` as safetensors.
+    """Write the tensors of checkpoint ``source`` (a file, or a torch.distributed.checkpoint
+    folder) to ``output`` as safetensors.
 
     Raises ``ConvertError`` (with a message meant for people) when the file is
     dangerous (unless ``force``), unreadable, holds tensors safetensors cannot store
     (unless ``skip_unsupported``), or ``output`` exists (unless ``force``).
     """
     src_path, out_path = os.fspath(source), os.fspath(output)
+    _check_paths(src_path, out_path, force)
+    with plan_conversion(
+        src_path,
+        force=force,
+        include=include,
+        unwrap=unwrap,
+        strip_prefix=strip_prefix,
+        prefix=prefix,
+        skip_unsupported=skip_unsupported,
+        allow=allow,
+        torch_version=torch_version,
+    ) as conv:
+        report = conv.report
+        report.output = out_path
+        try:
+            report.bytes_written = write(out_path, conv.plans, conv.metadata, force, progress)
+        except WriteError as exc:
+            raise ConvertError(str(exc)) from None
+        report.tensors = [(p.name, p.target.code, p.header_shape) for p in conv.plans.tensors]
+    return report
+
+
+@contextmanager
+def plan_conversion(
+    source: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    include: Iterable[str] = (),
+    unwrap: bool = True,
+    strip_prefix: Iterable[str] = (),
+    prefix: str = "",
+    skip_unsupported: bool = False,
+    allow: Iterable[str] = (),
+    torch_version: str | None = None,
+) -> Iterator[Conversion]:
+    """Everything ``convert`` decides before writing; raises ``ConvertError`` exactly when
+    ``convert`` would refuse. The input stays open while the context is active."""
+    src_path = os.fspath(source)
     include = tuple(include)
     bad = [i for i in include if i not in INCLUDE_CHOICES]
     if bad:
         raise ConvertError(f"unknown --include value {bad[0]!r} (choose from {INCLUDE_CHOICES})")
-    _check_paths(src_path, out_path, force)
+    if not os.path.exists(src_path):
+        raise ConvertError(f"no such file: {src_path}")
     policy = Policy.for_torch(torch_version, tuple(allow))
-    try:
-        src = _open_input(src_path)
-    except OSError as exc:
-        raise ConvertError(f"cannot read {src_path}: {exc.strerror or exc}") from None
-    with src:
-        ctx = ScanContext(policy, path=src_path)
-        scan, result = _scan(src, ctx)
-        root, resolver = _open_root(scan, result, src, ctx)
-        report = ConvertReport(src_path, out_path, scan.format, result.verdict, forced=force)
-        _check_danger(scan, result, resolver, force)
-        walker = Walker(frozenset(policy.facts.dtypes))
-        sel = select(root, walker, include, unwrap)
-        plans = plan(sel.walk.tensors, resolver, _renamer(tuple(strip_prefix), prefix))
+    ctx = ScanContext(policy, path=src_path)
+    with ExitStack() as stack:
+        try:
+            opened = open_input(src_path, ctx, stack)
+            report = ConvertReport(src_path, "", opened.format, opened.result.verdict, forced=force)
+            _check_danger(opened.scan, opened.result, opened.resolver, force)
+            walker = Walker(frozenset(policy.facts.dtypes), opened.arrays)
+            sel = select(opened.root, walker, include, unwrap)
+            plans = plan(sel.walk.tensors, opened.resolver, _renamer(tuple(strip_prefix), prefix))
+        except (InputError, BlobError, ZipError) as exc:
+            raise ConvertError(str(exc)) from None
         _fill_report(report, sel, plans)
         _check_plans(plans, report, skip_unsupported)
         metadata = _metadata(sel, plans, report)
-        _write(out_path, plans, metadata, force, progress, report)
-    return report
+        try:
+            header_for(plans, metadata)
+        except WriteError as exc:
+            raise ConvertError(str(exc)) from None
+        yield Conversion(report, plans, metadata)
+
+
+def check_conversion(source: str | os.PathLike[str], **options: object) -> ConvertReport:
+    """``convert``'s verdict on ``source`` without writing: the report, or ConvertError."""
+    with plan_conversion(source, **options) as conv:  # type: ignore[arg-type]
+        return conv.report
 
 
 # ------------------------------------------------------------------------- steps
-def _open_input(src: str) -> FileSource | RangeSource:
-    """A local file, or a URL read with range requests (torchvet[remote])."""
-    if not is_url(src):
-        return FileSource(src)
-    from torchvet.remote.errors import MissingExtra
-    from torchvet.remote.stores import open_source
-
-    try:
-        return open_source(src)
-    except MissingExtra as exc:
-        raise ConvertError(str(exc)) from None
-
-
 def _check_paths(src: str, out: str, force: bool) -> None:
     remote = is_url(src)
-    if not remote and not os.path.isfile(src):
+    if not remote and not os.path.exists(src):
         raise ConvertError(f"no such file: {src}")
     if os.path.isdir(out):
         raise ConvertError(f"{out} is a directory; give the output file's name")
@@ -129,39 +173,6 @@ def _check_paths(src: str, out: str, force: bool) -> None:
             raise ConvertError("the output would overwrite the input")
         if not force:
             raise ConvertError(f"{out} exists; pass --force to replace it")
-
-
-def _scan(src: ByteSource, ctx: ScanContext) -> tuple[ContainerScan, ScanResult]:
-    try:
-        scan = scan_container(src, ctx)
-    except (RecursionError, MemoryError) as exc:
-        raise ConvertError(
-            f"the file exceeds torchvet's resource bounds ({type(exc).__name__})"
-        ) from None
-    return scan, conclude(ctx.path, scan, src.size)
-
-
-def _first_problem(result: ScanResult) -> str:
-    for f in result.findings:
-        if f.category is not Category.NOTE:
-            return f.message
-    return result.torch_error or "no readable object"
-
-
-def _open_root(
-    scan: ContainerScan, result: ScanResult, src: ByteSource, ctx: ScanContext
-) -> tuple[Value, Resolver]:
-    if scan.format == "safetensors":
-        raise ConvertError("the file is already safetensors")
-    if scan.format not in READABLE_FORMATS:
-        raise ConvertError(f"cannot convert a {scan.format} file: {_first_problem(result)}")
-    archive = scan.extra.get("archive")
-    if scan.root is None:
-        raise ConvertError(f"nothing readable in the file: {_first_problem(result)}")
-    byteorder = str(scan.extra.get("byteorder", "little"))
-    return scan.root, Resolver(
-        ctx, src, archive if isinstance(archive, ZipArchive) else None, byteorder
-    )
 
 
 def _check_danger(scan: ContainerScan, result: ScanResult, resolver: Resolver, force: bool) -> None:
@@ -276,119 +287,3 @@ def _metadata(sel: Selection, plans: Plans, report: ConvertReport) -> dict[str, 
         meta[key] = value
     report.metadata = {k: v for k, v in meta.items() if k not in plans.aliases}
     return meta
-
-
-# ------------------------------------------------------------------------- writing
-def _write(
-    out_path: str,
-    plans: Plans,
-    metadata: dict[str, str],
-    force: bool,
-    progress: Progress | None,
-    report: ConvertReport,
-) -> None:
-    tensors = sorted(plans.tensors, key=lambda p: order_key(p.name, p.target.code))
-    try:
-        header = build_header(
-            ((p.name, p.target.code, p.header_shape, p.nbytes) for p in tensors), metadata
-        )
-    except HeaderError as exc:
-        raise ConvertError(str(exc)) from None
-    total = sum(p.nbytes for p in tensors)
-    try:
-        out = AtomicFile(out_path, overwrite=force)
-    except OSError as exc:
-        raise ConvertError(f"cannot write beside {out_path}: {exc.strerror or exc}") from None
-    copier = _Copier(out)
-    try:
-        out.write(header)
-        for p in tensors:
-            copier.tensor(p)
-            if progress is not None:
-                progress(copier.done, total)
-        out.commit()
-    except FileExistsError:
-        raise ConvertError(f"{out_path} appeared while converting; not replaced") from None
-    except (BlobError, ZipError) as exc:
-        out.abort()
-        raise ConvertError(f"reading tensor data failed: {exc}") from None
-    except OSError as exc:
-        out.abort()
-        raise ConvertError(f"writing {out_path} failed: {exc.strerror or exc}") from None
-    except BaseException:
-        out.abort()
-        raise
-    finally:
-        copier.close()
-    report.tensors = [(p.name, p.target.code, p.header_shape) for p in tensors]
-    report.bytes_written = len(header) + total
-
-
-class _Copier:
-    """Copies tensor bytes: kernel-side for plain file ranges, else through memory."""
-
-    def __init__(self, out: AtomicFile) -> None:
-        self.out = out
-        self.done = 0
-        self._fds: dict[str, int] = {}
-        self._kernel_copy = hasattr(os, "copy_file_range")
-
-    def close(self) -> None:
-        for fd in self._fds.values():
-            os.close(fd)
-        self._fds.clear()
-
-    def tensor(self, p: TensorPlan) -> None:
-        info = p.info
-        itemsize = p.target.itemsize
-        if not p.contiguous:
-            assert info.stride is not None
-            data = gather(p.blob, itemsize, info.offset, info.shape, info.stride)
-            self.out.write(_transform(p, data))
-            self.done += len(data)
-            return
-        if not p.transformed and self._copy_range(p):
-            return
-        for chunk in contiguous_chunks(p.blob, itemsize, info.offset, p.numel):
-            self.out.write(_transform(p, chunk) if p.transformed else chunk)
-            self.done += len(chunk)
-
-    def _copy_range(self, p: TensorPlan) -> bool:
-        where = p.blob.file_range() if self._kernel_copy else None
-        if where is None or p.nbytes == 0:
-            return False
-        path, base = where
-        fd = self._fds.get(path)
-        if fd is None:
-            fd = self._fds[path] = os.open(path, os.O_RDONLY)
-        pos = base + p.info.offset * p.target.itemsize
-        left = p.nbytes
-        while left:
-            try:
-                n = os.copy_file_range(fd, self.out.fd, min(left, 1 << 30), pos)
-            except OSError:
-                if left != p.nbytes:
-                    raise
-                self._kernel_copy = False  # e.g. across file systems: use plain reads
-                return False
-            if n == 0:
-                raise BlobError(f"{path} ended early")
-            pos += n
-            left -= n
-            self.done += n
-        return True
-
-
-def _transform(p: TensorPlan, data: bytes | bytearray) -> bytes | bytearray:
-    info, target = p.info, p.target
-    if p.swap:
-        data = byteswap(data, p.swap)
-    if info.conj:  # complex64: negate the imaginary (second) float32 of each element
-        data = xor_pattern(data, sign_pattern(4, every=2, phase=1))
-    if info.neg:
-        if target.neg == "sign":
-            width = 4 if target.kind == "complex" else target.itemsize
-            data = xor_pattern(data, sign_pattern(width))
-        else:
-            data = negate_twos(data, target.itemsize)
-    return data

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from torchvet.containers.base import ScanContext
 from torchvet.containers.zipreader import ZipArchive, ZipEntry
-from torchvet.converter.blobs import Blob, BlobError, RangeBlob, zip_blob
+from torchvet.converter.blobs import Blob, BlobError, RangeBlob, SourceRange, zip_blob
 from torchvet.converter.dtypes import TARGETS, Target, header_shape, unstorable_reason
 from torchvet.converter.gather import is_contiguous
 from torchvet.converter.legacy import LegacyError, read_legacy
@@ -72,7 +72,8 @@ class Plans:
 
 
 class Resolver:
-    """Finds the bytes behind each storage (zip record, legacy blob, nested payload)."""
+    """Finds the bytes behind each storage (zip record, legacy blob, nested payload,
+    numpy data, a record bound by a format reader)."""
 
     def __init__(
         self,
@@ -88,14 +89,33 @@ class Resolver:
         self._blobs: dict[int, Blob] = {}
         self._sources: dict[int, ByteSource] = {}  # storage id -> nested payload source
         self._nested: dict[int, Storage | None] = {}
+        self._archives: dict[int, ZipArchive] = {}  # zip entry id -> its (nested) archive
+        self._big: set[int] = set()  # storages stored big-endian (numpy '>' arrays)
+        self._keep: list[object] = []  # keeps ids above from being reused
+
+    def adopt(self, archive: ZipArchive) -> None:
+        """Storages whose records are entries of this (nested) archive read from it."""
+        self._keep.append(archive)
+        for entry in archive.entries:
+            self._archives[id(entry)] = archive
+
+    def bind(self, storage: Storage, blob: Blob, big_endian: bool = False) -> None:
+        """A storage whose bytes a format reader located itself."""
+        self._keep.append(storage)
+        self._blobs[id(storage)] = blob
+        if big_endian:
+            self._big.add(id(storage))
 
     def blob(self, storage: Storage) -> Blob:
         found = self._blobs.get(id(storage))
         if found is not None:
             return found
         rec = storage.record
-        if isinstance(rec, ZipEntry) and self.archive is not None:
-            blob = zip_blob(self.archive, rec)
+        archive = self._archives.get(id(rec), self.archive)
+        if isinstance(rec, ZipEntry) and archive is not None:
+            blob = zip_blob(archive, rec)
+        elif isinstance(rec, SourceRange):
+            blob = RangeBlob(rec.source, rec.offset, rec.size)
         elif isinstance(rec, tuple) and len(rec) == 2:
             blob = RangeBlob(self._sources.get(id(storage), self.source), rec[0], rec[1])
         else:
@@ -109,7 +129,14 @@ class Resolver:
         return blob
 
     def swap_width(self, storage: Storage, target: Target) -> int:
-        if self.byteorder != "big" or id(storage) in self._sources or target.itemsize == 1:
+        rec = storage.record
+        if isinstance(rec, SourceRange):
+            big = rec.big_endian
+        else:
+            big = id(storage) in self._big or (
+                self.byteorder == "big" and id(storage) not in self._sources
+            )
+        if not big or target.itemsize == 1:
             return 0
         return target.itemsize // 2 if target.kind == "complex" else target.itemsize
 

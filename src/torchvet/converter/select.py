@@ -4,7 +4,9 @@ Rule (documented in docs/convert.md): when the file's root is a dict holding a
 *weights entry* (``state_dict``, ``model_state_dict``, ``model``, ``module``,
 ``net``, ``network``, ``weights``; first match in that order) that holds tensors, the
 output is that entry's tensors named relative to it: the names
-``model.load_state_dict`` expects. Tensors elsewhere in the file (optimizer state,
+``model.load_state_dict`` expects. When a weights entry is present but empty
+(ultralytics' training checkpoints store ``"model": None`` beside ``"ema": <model>``),
+the ``ema`` entry is the weights. Tensors elsewhere in the file (optimizer state,
 EMA copies, callbacks) are left out unless ``include`` asks for them; they keep
 their full dotted path. Any other root (a state_dict, a pickled module, a list)
 is exported whole.
@@ -18,6 +20,8 @@ from torchvet.converter.walk import Walk, Walker, key_text, module_state
 from torchvet.pickle.values import Dct, Value
 
 WEIGHT_KEYS = ("state_dict", "model_state_dict", "model", "module", "net", "network", "weights")
+# Weights kept beside an emptied weights entry (ultralytics: "model": None, "ema": model).
+FALLBACK_WEIGHT_KEYS = ("ema",)
 OPTIMIZER_KEYS = (
     "optimizer",
     "optimizers",
@@ -59,7 +63,7 @@ def select(
         if wanted or not walker.has_tensor(v):
             walker.walk(v, name)
         else:
-            counter = Walker(walker.dtypes)
+            counter = walker.child()
             counter.walk(v, name)
             sel.excluded.append((name, len(counter.out.tensors)))
     return sel
@@ -71,7 +75,16 @@ def find_wrapper(root: Value, walker: Walker) -> str | None:
     present = {key_text(k): v for k, v in root.items}
     for key in WEIGHT_KEYS:
         v = present.get(key)
-        is_weights = v is not None and (isinstance(v, Dct) or module_state(v) is not None)
-        if is_weights and walker.has_tensor(v):  # type: ignore[arg-type]
+        if _is_weights(v, walker):
             return key
+    if any(key in present for key in WEIGHT_KEYS):  # a weights entry, but empty
+        for key in FALLBACK_WEIGHT_KEYS:
+            if _is_weights(present.get(key), walker):
+                return key
     return None
+
+
+def _is_weights(v: Value | None, walker: Walker) -> bool:
+    if v is None or not (isinstance(v, Dct) or module_state(v) is not None):
+        return False
+    return walker.has_tensor(v)

@@ -10,7 +10,7 @@ everything else is reported as dropped. Nothing the file names is imported or ru
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from torchvet.pickle.models import PARAMETER, TENSOR, TensorInfo, tensor_info
@@ -144,12 +144,29 @@ def describe(v: Value) -> str:
     return f"a {v.describe()}"
 
 
+ArrayReader = Callable[[Value], TensorInfo | None]
+
+
 class Walker:
-    def __init__(self, dtypes: frozenset[str]) -> None:
+    """``arrays``: recognises numpy arrays (tensors too, for the converter)."""
+
+    def __init__(self, dtypes: frozenset[str], arrays: ArrayReader | None = None) -> None:
         self.dtypes = dtypes
+        self.arrays = arrays
         self.out = Walk()
         self._active: set[int] = set()
         self._has_tensor: dict[int, bool] = {}
+
+    def tensor(self, v: Value) -> tuple[bool, TensorInfo | None]:
+        """(is a tensor or numeric array, its info when readable)."""
+        if is_tensor(v):
+            return True, tensor_info(v)
+        info = self.arrays(v) if self.arrays is not None else None
+        return info is not None, info
+
+    def child(self) -> Walker:
+        """A fresh walker with the same readers (to count tensors elsewhere)."""
+        return Walker(self.dtypes, self.arrays)
 
     # -- tensor presence (memoised; cycles count as tensor-free)
     def has_tensor(self, v: Value, depth: int = 0) -> bool:
@@ -161,12 +178,12 @@ class Walker:
             return False
         self._has_tensor[key] = False  # provisional: breaks cycles
         found = any(self.has_tensor(c, depth + 1) for c in self._children(v))
-        found = found or is_tensor(v)
+        found = found or self.tensor(v)[0]
         self._has_tensor[key] = found
         return found
 
     def _children(self, v: Value) -> Iterator[Value]:
-        if is_tensor(v):
+        if self.tensor(v)[0]:
             return
         if isinstance(v, Dct):
             for _, x in v.items:
@@ -181,9 +198,10 @@ class Walker:
         if depth > MAX_DEPTH:
             self.out.dropped.append((path, "nested too deeply"))
             return
-        if is_tensor(v):
+        found, info = self.tensor(v)
+        if found:
             assert isinstance(v, Obj)
-            self.out.tensors.append(Leaf(path, v, tensor_info(v)))
+            self.out.tensors.append(Leaf(path, v, info))
             return
         if not self.has_tensor(v):
             self.data(v, path)

@@ -22,15 +22,19 @@ STYLE = {
     Verdict.MALFORMED: "bold red",
     Verdict.DANGEROUS: "bold white on red",
 }
+# What each verdict means for the user. Converting is offered separately, and only for
+# files convert accepts (convert_advice), never by the verdict alone.
 ADVICE = {
     Verdict.SAFE: "loads with torch.load(..., weights_only=True)",
-    Verdict.NEEDS_ALLOWLIST: "refused only because of inert names: allowlist them (below) or convert",
-    Verdict.UNSUPPORTED: "harmless content in a form torch.load refuses: use torchvet convert",
-    Verdict.UNKNOWN: "names code torchvet cannot vouch for: convert it, or review that code",
+    Verdict.NEEDS_ALLOWLIST: "refused only because of inert names: allowlist them (below)",
+    Verdict.UNSUPPORTED: "harmless content in a form torch.load refuses",
+    Verdict.UNKNOWN: "names code torchvet cannot vouch for: review that code",
     Verdict.NOT_A_MODEL: "not a model file (see why below)",
     Verdict.MALFORMED: "not a readable model file: do not load it",
     Verdict.DANGEROUS: "runs code when loaded: DO NOT LOAD IT",
 }
+# Verdicts for which extracting the tensors is the way forward (when convert accepts it).
+CONVERTIBLE_VERDICTS = frozenset({Verdict.NEEDS_ALLOWLIST, Verdict.UNSUPPORTED, Verdict.UNKNOWN})
 MAX_FINDINGS = 12
 BRIEF_FINDINGS = 4
 
@@ -39,6 +43,21 @@ def _location(entry: str, offset: int | None) -> str:
     if offset is None:
         return entry
     return f"{entry}@{offset}" if entry else f"@{offset}"
+
+
+def convert_advice(result: ScanResult) -> str | None:
+    """The ``torchvet convert`` command for this file, when converting it is the way
+    forward and convert accepts it (converter/advice.py asks convert's planner)."""
+    if result.verdict not in CONVERTIBLE_VERDICTS:
+        return None
+    from torchvet.converter.advice import convert_command
+
+    return convert_command(result.path)
+
+
+def advice_json(result: ScanResult) -> dict[str, str | None]:
+    """The advice fields of a file in the JSON report."""
+    return {"advice": ADVICE[result.verdict], "convert": convert_advice(result)}
 
 
 class TextReporter:
@@ -68,7 +87,10 @@ class TextReporter:
             return
         c = self.console
         v = result.verdict
+        command = None if self.brief else convert_advice(result)
         advice = ADVICE[v].replace(" (below)", "") if self.brief else ADVICE[v]
+        if command is not None:
+            advice += ", or convert it (below)"
         c.print(
             f"[bold]{escape(result.path)}[/]  [dim]{escape(result.format)}[/]  "
             f"[{STYLE[v]}]{v.value.upper()}[/]  [dim]{advice}[/]"
@@ -97,11 +119,8 @@ class TextReporter:
             c.print("  [dim]If you trust the file, this loads it with weights_only=True:[/]")
             for line in load_code(result).splitlines():
                 c.print(f"    {escape(line)}")
-        if v in (Verdict.NEEDS_ALLOWLIST, Verdict.UNSUPPORTED, Verdict.UNKNOWN):
-            c.print(
-                f"  [dim]Or extract the tensors without running anything:[/] "
-                f"torchvet convert {escape(result.path)} OUT.safetensors"
-            )
+        if command is not None:
+            c.print(f"  [dim]Extract the tensors without running anything:[/] {escape(command)}")
 
     def summary(self) -> None:
         total = sum(self.counts.values())
