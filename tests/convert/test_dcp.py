@@ -5,6 +5,7 @@ for a tensor sharded over two ranks (two processes on loopback)."""
 from __future__ import annotations
 
 import os
+import shutil
 import pathlib
 import socket
 import subprocess
@@ -119,14 +120,20 @@ def _free_port() -> int:
 
 
 def test_tensors_sharded_over_two_ranks_are_reassembled(tmp_path: Path):
-    folder, port = tmp_path / "sharded", str(_free_port())
+    folder = tmp_path / "sharded"
     env = {**os.environ, "GLOO_SOCKET_IFNAME": "lo"}
     code = textwrap.dedent(_RANK)
-    ranks = [
-        subprocess.Popen([sys.executable, "-c", code, str(r), port, str(folder)], env=env)
-        for r in (0, 1)
-    ]
-    assert [p.wait(timeout=300) for p in ranks] == [0, 0]
+    for _attempt in range(3):  # the free port can be taken before rank 0 binds it
+        port = str(_free_port())
+        ranks = [
+            subprocess.Popen([sys.executable, "-c", code, str(r), port, str(folder)], env=env)
+            for r in (0, 1)
+        ]
+        codes = [p.wait(timeout=300) for p in ranks]
+        if codes == [0, 0]:
+            break
+        shutil.rmtree(folder, ignore_errors=True)
+    assert codes == [0, 0]
     assert len(list(folder.glob("*.distcp"))) == 2
     out = tmp_path / "sharded.safetensors"
     convert(folder, out)
