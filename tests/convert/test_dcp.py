@@ -5,8 +5,8 @@ for a tensor sharded over two ranks (two processes on loopback)."""
 from __future__ import annotations
 
 import os
-import shutil
 import pathlib
+import shutil
 import socket
 import subprocess
 import sys
