@@ -128,7 +128,7 @@ def plan_conversion(
     bad = [i for i in include if i not in INCLUDE_CHOICES]
     if bad:
         raise ConvertError(f"unknown --include value {bad[0]!r} (choose from {INCLUDE_CHOICES})")
-    if not os.path.exists(src_path):
+    if not is_url(src_path) and not os.path.exists(src_path):
         raise ConvertError(f"no such file: {src_path}")
     policy = Policy.for_torch(torch_version, tuple(allow))
     ctx = ScanContext(policy, path=src_path)
