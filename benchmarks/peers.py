@@ -160,6 +160,7 @@ class Torchvet(Tool):
     VERDICTS: ClassVar[dict[str, str]] = {
         "safe": CLEAN,
         "malformed": ERROR,
+        "not-a-model": ERROR,
         "unsupported": SKIPPED,
         "needs-allowlist": FLAGGED,
         "unknown": FLAGGED,
