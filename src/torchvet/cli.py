@@ -44,20 +44,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     for name, (module_name, help_text) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text, epilog=EPILOG)
         if only is None or only == name:
-            module = _load_command(module_name)
-            if module is not None:
-                module.configure(sp)
+            importlib.import_module(module_name).configure(sp)
     parser.set_defaults(_subparsers=sub.choices)
     return parser
-
-
-def _load_command(module_name: str):
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            return None
-        raise
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -74,9 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    module = _load_command(COMMANDS[args.command][0])
-    if module is None:
-        parser.error(f"the {args.command!r} command is not available in this build")
+    module = importlib.import_module(COMMANDS[args.command][0])
     try:
         return int(module.run(args))
     except KeyboardInterrupt:

@@ -142,7 +142,6 @@ class ScanResult:
     # For needs-allowlist: the names to pass to torch.serialization.safe_globals, in order.
     allowlist: list[str] = field(default_factory=list)
     # The tensors found in the file (name -> short description), for reports and convert.
-    tensor_count: int = 0
     size: int = 0
     # Bytes fetched to reach the verdict, for sources that count them (remote files);
     # None where nothing counts them (local files are read through the page cache).

@@ -219,7 +219,7 @@ def test_files_named_on_the_command_line(project: Path, capsys) -> None:
 
 def test_links_to_one_file_are_scanned_once(project: Path, capsys, monkeypatch) -> None:
     (project / "data" / "alias.pt").symlink_to(project / "checkpoints" / "epoch_3.pth")
-    import torchvet.check.run as run_module
+    import torchvet.check.runner as run_module
 
     calls: list[str] = []
     real = run_module.scan_file
@@ -231,7 +231,7 @@ def test_links_to_one_file_are_scanned_once(project: Path, capsys, monkeypatch) 
 
 
 def test_ctrl_c_prints_a_partial_summary(project: Path, capsys, monkeypatch) -> None:
-    import torchvet.check.run as run_module
+    import torchvet.check.runner as run_module
 
     real = run_module.vet_file
     seen: list[str] = []
@@ -258,7 +258,7 @@ def test_ctrl_c_prints_a_partial_summary(project: Path, capsys, monkeypatch) -> 
 
 
 def test_a_worker_that_dies_leaves_its_files_not_scanned(project: Path, capsys, monkeypatch):
-    import torchvet.check.run as run_module
+    import torchvet.check.runner as run_module
 
     real = run_module.vet_file
 

@@ -20,7 +20,7 @@ from tests.corpus.oracle import payload_fires
 from tests.corpus.record import CorpusFile
 from tests.decoder.oracle import MODES, check, run_loader, torchvet_view
 from tests.scan.helpers import kinds, run
-from torchvet.check.detect import is_model_file
+from torchvet.check.detect import model_reason
 from torchvet.pickle.textnum import HugeDecimal, parse_float_line, parse_int_line
 from torchvet.pickle.trace import IssueKind
 from torchvet.results import Category, Verdict
@@ -232,4 +232,4 @@ def test_check_finds_a_pickle_that_only_c_over_a_file_reads(tmp_path: Path) -> N
     assert ("os", "system") in resolved(data, "C/BytesIO/stub")
     path = tmp_path / "notes.txt"
     path.write_bytes(data)
-    assert is_model_file(path)
+    assert model_reason(str(path)) is not None

@@ -13,7 +13,7 @@ from tests.scan.helpers import kinds, run
 from torchvet.pickle.machine import Limits, Machine
 from torchvet.pickle.opcodes import BY_NAME, OPCODES, TORCH_WEIGHTS_ONLY_OPCODES
 from torchvet.pickle.trace import IssueKind
-from torchvet.pickle.values import Const, Dct, Glob, Lst, SetV, Tup
+from torchvet.pickle.values import Const, DictValue, GlobalName, ListValue, SetValue, TupleValue
 from torchvet.results import Verdict
 from torchvet.scan import scan_bytes
 
@@ -44,11 +44,11 @@ def test_every_protocol_decodes_cleanly(protocol: int) -> None:
     assert trace.stopped and trace.end == len(data)
     assert IssueKind.DECODE not in kinds(trace)
     root = trace.root
-    assert isinstance(root, Dct)
+    assert isinstance(root, DictValue)
     keys = [k.value for k, _ in root.items]
     assert keys == list(SAMPLE)
     ints = root.lookup("ints")
-    assert isinstance(ints, Lst) and [c.value for c in ints.items] == SAMPLE["ints"]
+    assert isinstance(ints, ListValue) and [c.value for c in ints.items] == SAMPLE["ints"]
 
 
 def test_protocol_opcodes_torch_refuses_are_reported() -> None:
@@ -189,7 +189,7 @@ def test_append_on_set_is_structure() -> None:
     data = Asm().empty_set().int_(1).append().stop().bytes()
     trace = run(data)
     assert IssueKind.STRUCTURE in kinds(trace)
-    assert isinstance(trace.root, SetV)
+    assert isinstance(trace.root, SetValue)
 
 
 def test_unhashable_dict_key_is_invalid() -> None:
@@ -202,7 +202,7 @@ def test_values_are_symbolic_never_imported() -> None:
         Asm().global_("torchvet_never_exists_module", "Thing").empty_tuple().reduce().stop().bytes()
     )
     trace = run(data)
-    assert isinstance(trace.calls()[0].func, Glob)
+    assert isinstance(trace.calls()[0].func, GlobalName)
     import sys
 
     assert "torchvet_never_exists_module" not in sys.modules
@@ -222,4 +222,4 @@ def test_int_opcode_booleans_protocol0() -> None:
 
 def test_tuple_of_tuples_hashability() -> None:
     trace = run(pickle.dumps(((1, 2), (3,)), protocol=2))
-    assert isinstance(trace.root, Tup) and trace.root.hashable
+    assert isinstance(trace.root, TupleValue) and trace.root.hashable

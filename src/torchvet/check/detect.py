@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import bz2
 import lzma
-import os
 import re
 import struct
 import tarfile
@@ -375,7 +374,3 @@ _IDENTITY = Naming({}, {})
 @lru_cache(maxsize=1)
 def _knowledge() -> Knowledge:
     return Knowledge()
-
-
-def is_model_file(path: str | os.PathLike[str]) -> bool:
-    return model_reason(os.fspath(path)) is not None

@@ -3,7 +3,7 @@ URL`` scans it (folders, prefixes and repos listed; their model files only)."""
 
 from __future__ import annotations
 
-from torchvet.check.run import CheckRun, ModelOutcome, WorkerSetup
+from torchvet.check.runner import CheckRun, ModelOutcome, WorkerSetup
 from torchvet.policy.judge import Policy
 
 

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from torchvet import __version__
-from torchvet.check.run import CheckRun
+from torchvet.check.runner import CheckRun
 from torchvet.lint import report as lint_report
 from torchvet.lint.rules import RULES
 from torchvet.report.sarif import SarifResult, SarifRule, build_log

@@ -14,8 +14,8 @@ from torchvet.commands.progress import progress_bar
 from torchvet.remote.urls import is_url
 
 if TYPE_CHECKING:
-    from torchvet.check.plan import CheckPlan
-    from torchvet.check.run import WorkerSetup
+    from torchvet.check.discovery import CheckPlan
+    from torchvet.check.runner import WorkerSetup
 
 DESCRIPTION = """\
 The everyday command: lint the code, notebooks and docs under PATH (default: .)
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     from torchvet.check.report import as_json, as_sarif, found_nothing, write_notes, write_text
-    from torchvet.check.run import run_check
+    from torchvet.check.runner import run_check
 
     try:
         out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
@@ -142,8 +142,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _prepare(args: argparse.Namespace) -> tuple[CheckPlan, WorkerSetup, str]:
     """Check the arguments and settings; the plan, the worker setup and the torch version."""
-    from torchvet.check.plan import plan_check
-    from torchvet.check.run import WorkerSetup
+    from torchvet.check.discovery import plan_check
+    from torchvet.check.runner import WorkerSetup
     from torchvet.check.settings import CheckSettings, parse_size
     from torchvet.config_file import load_scan_allow
     from torchvet.lint.config import ConfigError, load_config

@@ -25,7 +25,15 @@ from dataclasses import dataclass, field
 
 from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.containers.joblib_files import PLAIN_MESSAGE
-from torchvet.pickle.values import Const, Dct, Glob, Lst, Obj, Tup, Value
+from torchvet.pickle.values import (
+    Const,
+    DictValue,
+    GlobalName,
+    Instance,
+    ListValue,
+    TupleValue,
+    Value,
+)
 from torchvet.results import Category, Finding
 from torchvet.source import ByteSource, FileSource, SliceSource
 
@@ -174,7 +182,7 @@ def scan_metadata(src: ByteSource, ctx: ScanContext) -> tuple[ContainerScan, Dcp
 
     scan = scan_container(src, ctx)
     root = scan.root
-    if not (isinstance(root, Obj) and root.pytype == METADATA):
+    if not (isinstance(root, Instance) and root.pytype == METADATA):
         return scan, None
     scan.format = "dcp-metadata"
     scan.findings = [f for f in scan.findings if f.message != PLAIN_MESSAGE]  # said below
@@ -216,7 +224,7 @@ def _key_class(message: str) -> str | None:
     return head if sep else None
 
 
-def parse_metadata(root: Obj, dtypes: frozenset[str]) -> DcpMetadata:
+def parse_metadata(root: Instance, dtypes: frozenset[str]) -> DcpMetadata:
     meta = DcpMetadata()
     fields = _fields(root)
     if fields is None:
@@ -225,11 +233,11 @@ def parse_metadata(root: Obj, dtypes: frozenset[str]) -> DcpMetadata:
     records = _storage_data(fields.get("storage_data"), meta)
     described = fields.get("state_dict_metadata")
     for fqn, v in _str_items(described):
-        if isinstance(v, Obj) and v.pytype == TENSOR_META:
+        if isinstance(v, Instance) and v.pytype == TENSOR_META:
             entry = _tensor_entry(fqn, v, dtypes, records, meta)
             if entry is not None:
                 meta.tensors[fqn] = entry
-        elif isinstance(v, Obj) and v.pytype == BYTES_META:
+        elif isinstance(v, Instance) and v.pytype == BYTES_META:
             meta.objects[fqn] = records.get((fqn, None))
         else:
             meta.problems.append(f"{fqn!r} is described by {v.describe()}")
@@ -242,7 +250,7 @@ def parse_metadata(root: Obj, dtypes: frozenset[str]) -> DcpMetadata:
 
 def _storage_data(v: Value | None, meta: DcpMetadata) -> dict[tuple, Record]:
     out: dict[tuple, Record] = {}
-    if not isinstance(v, Dct):
+    if not isinstance(v, DictValue):
         meta.problems.append("storage_data is not a dict")
         return out
     for k, info in v.items:
@@ -268,13 +276,13 @@ def _storage_data(v: Value | None, meta: DcpMetadata) -> dict[tuple, Record]:
 
 
 def _tensor_entry(
-    fqn: str, v: Obj, dtypes: frozenset[str], records: dict[tuple, Record], meta: DcpMetadata
+    fqn: str, v: Instance, dtypes: frozenset[str], records: dict[tuple, Record], meta: DcpMetadata
 ) -> TensorEntry | None:
     fields = _fields(v) or {}
     dtype, layout = _properties(fields.get("properties"))
     shape = _ints(fields.get("size"))
     chunks_v = fields.get("chunks")
-    if dtype not in dtypes or shape is None or not isinstance(chunks_v, Lst):
+    if dtype not in dtypes or shape is None or not isinstance(chunks_v, ListValue):
         meta.problems.append(f"tensor {fqn!r}: dtype, size or chunks not readable")
         return None
     chunks = []
@@ -292,18 +300,18 @@ def _properties(v: Value | None) -> tuple[str | None, str]:
     """TensorProperties' state: (dtype, layout, requires_grad, memory_format, pin_memory)
     from its __getstate__, or a field dict (older torch)."""
     dtype_v = layout_v = None
-    if isinstance(v, Obj) and v.state:
+    if isinstance(v, Instance) and v.state:
         state = v.state[-1]
-        if isinstance(state, Tup) and len(state.items) == 5:
+        if isinstance(state, TupleValue) and len(state.items) == 5:
             dtype_v, layout_v = state.items[0], state.items[1]
-        elif isinstance(state, Dct):
+        elif isinstance(state, DictValue):
             dtype_v, layout_v = state.lookup("dtype"), state.lookup("layout")
-    dtype = dtype_v.qualname if isinstance(dtype_v, Glob) else None
+    dtype = dtype_v.qualname if isinstance(dtype_v, GlobalName) else None
     layout = "torch.strided"
-    if isinstance(layout_v, Obj) and layout_v.call is not None and layout_v.call.args:
+    if isinstance(layout_v, Instance) and layout_v.call is not None and layout_v.call.args:
         arg = layout_v.call.args[0]
         layout = arg.value if isinstance(arg, Const) and isinstance(arg.value, str) else "?"
-    elif isinstance(layout_v, Glob):
+    elif isinstance(layout_v, GlobalName):
         layout = layout_v.qualname
     return dtype, layout
 
@@ -383,13 +391,13 @@ def _merge_item(scan: ContainerScan, item: ContainerScan, where: str, is_tensor:
 # ----------------------------------------------------------------------------- values
 def _fields(v: Value | None) -> dict[str, Value] | None:
     """A dataclass instance's fields: its last BUILD state when that is a str-keyed dict."""
-    if not isinstance(v, Obj) or not v.state or not isinstance(v.state[-1], Dct):
+    if not isinstance(v, Instance) or not v.state or not isinstance(v.state[-1], DictValue):
         return None
     return dict(_str_items(v.state[-1]))
 
 
 def _str_items(d: Value | None) -> list[tuple[str, Value]]:
-    if not isinstance(d, Dct):
+    if not isinstance(d, DictValue):
         return []
     return [(k.value, x) for k, x in d.items if isinstance(k, Const) and isinstance(k.value, str)]
 
@@ -407,9 +415,9 @@ def _int(v: Value | None) -> int | None:
 
 
 def _ints(v: Value | None) -> tuple[int, ...] | None:
-    if isinstance(v, Obj) and v.pytype == "torch.Size" and isinstance(v.info, tuple):
+    if isinstance(v, Instance) and v.pytype == "torch.Size" and isinstance(v.info, tuple):
         return v.info
-    if isinstance(v, (Tup, Lst)):
+    if isinstance(v, (TupleValue, ListValue)):
         out = [_int(x) for x in v.items]
         if all(x is not None for x in out):
             return tuple(out)  # type: ignore[arg-type]
@@ -417,7 +425,7 @@ def _ints(v: Value | None) -> tuple[int, ...] | None:
 
 
 def _strs(v: Value) -> tuple[str, ...] | None:
-    if isinstance(v, (Tup, Lst)):
+    if isinstance(v, (TupleValue, ListValue)):
         out = [_str(x) for x in v.items]
         if all(x is not None for x in out):
             return tuple(out)  # type: ignore[arg-type]
@@ -425,7 +433,7 @@ def _strs(v: Value) -> tuple[str, ...] | None:
 
 
 def _key_path(v: Value) -> tuple[str | int, ...] | None:
-    if not isinstance(v, (Tup, Lst)) or not v.items:
+    if not isinstance(v, (TupleValue, ListValue)) or not v.items:
         return None
     out: list[str | int] = []
     for x in v.items:

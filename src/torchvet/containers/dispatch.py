@@ -58,7 +58,7 @@ _NPY_HEAD = 1 << 16
 _FIRST_WINDOW = 4 << 10
 
 Reader = Callable[[ByteSource, ScanContext], ContainerScan]
-_READERS: dict[str, Reader] = {
+_FORMAT_READERS: dict[str, Reader] = {
     "zip": zipfamily.scan_any_zip,
     "pickle": legacy.scan_pickle_or_legacy,
     "tar": tarball.scan_tar,
@@ -120,7 +120,7 @@ def _torch_reading(src: ByteSource, ctx: ScanContext) -> ContainerScan:
         scan.add(Category.NOT_A_MODEL, "empty file")
         scan.torch_fails("EOFError: Ran out of input")
         return scan
-    reader = _READERS.get(fmt)
+    reader = _FORMAT_READERS.get(fmt)
     if reader is not None:
         return reader(src, ctx)
     scan = ContainerScan("not-a-model")

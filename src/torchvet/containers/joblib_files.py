@@ -32,7 +32,7 @@ from torchvet.pickle.machine import Machine
 from torchvet.pickle.opcodes import BY_CODE
 from torchvet.pickle.readers import READERS
 from torchvet.pickle.trace import IssueKind, StreamTrace
-from torchvet.pickle.values import Call, Const, Dct, Obj, Tup, Value, is_falsy
+from torchvet.pickle.values import Call, Const, DictValue, Instance, TupleValue, Value, is_falsy
 from torchvet.results import Category, Finding
 
 WRAPPER = "joblib.numpy_pickle.NumpyArrayWrapper"
@@ -171,7 +171,7 @@ class ArrayReader:
         self._depth = 0  # object arrays being read inside object arrays
 
     def __call__(self, m: Machine, inst: Value, state: Value) -> int:
-        if not isinstance(inst, Obj) or inst.pytype is None:
+        if not isinstance(inst, Instance) or inst.pytype is None:
             return 0
         if inst.pytype in COMPAT_WRAPPERS:
             self._companion(m, inst)
@@ -186,7 +186,7 @@ class ArrayReader:
         if layout is None:
             return -1
         has_object, itemsize, count, padded = layout
-        array = Obj(m.pos, "numpy.ndarray", inst.call, hashable=False)
+        array = Instance(m.pos, "numpy.ndarray", inst.call, hashable=False)
         m.stack[-1] = array
         start = m.next_pos
         if frames.frame_end is not None and frames.frame_end > start:
@@ -266,9 +266,9 @@ class ArrayReader:
         return -1
 
     # -- the wrapper's attributes ------------------------------------------------------
-    def _layout(self, m: Machine, inst: Obj) -> tuple[bool, int, int, bool] | None:
+    def _layout(self, m: Machine, inst: Instance) -> tuple[bool, int, int, bool] | None:
         # Every wrapper may share one memoised state dict: walking it is work.
-        m.charge(sum(len(s.items) for s in inst.state if isinstance(s, Dct)) >> 3)
+        m.charge(sum(len(s.items) for s in inst.state if isinstance(s, DictValue)) >> 3)
         attrs = _attributes(inst)
         if attrs is None:
             self._cannot(m, "its attributes are not constant")
@@ -289,7 +289,7 @@ class ArrayReader:
         padded = align is not None and not (isinstance(align, Const) and align.value is None)
         return has_object, itemsize, count, padded
 
-    def _companion(self, m: Machine, inst: Obj) -> None:
+    def _companion(self, m: Machine, inst: Instance) -> None:
         self.companions += 1
         attrs = _attributes(inst) or {}
         name = attrs.get("filename")
@@ -324,17 +324,17 @@ class ArrayReader:
         )
 
 
-def _inline(inst: Obj, offset: int, nbytes: int) -> InlineArray | None:
+def _inline(inst: Instance, offset: int, nbytes: int) -> InlineArray | None:
     attrs = _attributes(inst) or {}
     shape, order = attrs.get("shape"), attrs.get("order")
-    if not isinstance(shape, Tup) or not all(isinstance(d, Const) for d in shape.items):
+    if not isinstance(shape, TupleValue) or not all(isinstance(d, Const) for d in shape.items):
         return None
     fortran = isinstance(order, Const) and order.value == "F"
     dims = tuple(d.value for d in shape.items)  # type: ignore[attr-defined]
     return InlineArray(attrs["dtype"], dims, fortran, offset, nbytes)
 
 
-def _attributes(inst: Obj) -> dict[str, Value] | None:
+def _attributes(inst: Instance) -> dict[str, Value] | None:
     """The instance __dict__ joblib sees: constructor arguments, then BUILD states."""
     attrs: dict[str, Value] = {}
     call = inst.call
@@ -354,10 +354,10 @@ def _attributes(inst: Obj) -> dict[str, Value] | None:
 
 def _apply_state(attrs: dict[str, Value], state: Value) -> bool:
     parts: list[Value] = [state]
-    if isinstance(state, Tup) and len(state.items) == 2:
+    if isinstance(state, TupleValue) and len(state.items) == 2:
         parts = list(state.items)  # (instance dict, slot state)
     for part in parts:
-        if isinstance(part, Dct):
+        if isinstance(part, DictValue):
             for k, v in part.items:
                 if not (isinstance(k, Const) and type(k.value) is str):
                     return False
@@ -369,7 +369,9 @@ def _apply_state(attrs: dict[str, Value], state: Value) -> bool:
 
 def _dtype_layout(v: Value | None) -> tuple[bool, int] | None:
     """(has Python objects, item size) of a pickled numpy dtype, as numpy 2 rebuilds it."""
-    if not (isinstance(v, Obj) and isinstance(v.call, Call) and v.call.target == "numpy.dtype"):
+    if not (
+        isinstance(v, Instance) and isinstance(v.call, Call) and v.call.target == "numpy.dtype"
+    ):
         return None
     if not isinstance(v.info, str):
         return None
@@ -385,7 +387,7 @@ def _dtype_layout(v: Value | None) -> tuple[bool, int] | None:
     state = v.state[-1] if v.state else None
     flags = 0
     if state is not None:
-        fields = state.items if isinstance(state, Tup) else ()
+        fields = state.items if isinstance(state, TupleValue) else ()
         if len(fields) < 8 or not all(isinstance(x, Const) for x in (fields[5], fields[7])):
             return None
         elsize, flags = fields[5].value, fields[7].value  # type: ignore[attr-defined]
@@ -401,7 +403,7 @@ def _dtype_layout(v: Value | None) -> tuple[bool, int] | None:
 
 
 def _element_count(shape: Value | None) -> int | str:
-    if not isinstance(shape, Tup):
+    if not isinstance(shape, TupleValue):
         return f"shape {_describe(shape)} is not a tuple"
     count = 1
     for dim in shape.items:

@@ -31,7 +31,17 @@ from torchvet.containers.sniff import describe_not_model
 from torchvet.containers.views import could_exist
 from torchvet.pickle.machine import Limits, run_stream
 from torchvet.pickle.trace import CallEvent, GlobalRef, StreamTrace
-from torchvet.pickle.values import Const, Dct, Glob, Lst, Opaque, SetV, Storage, Tup, Value
+from torchvet.pickle.values import (
+    Const,
+    DictValue,
+    GlobalName,
+    ListValue,
+    Opaque,
+    SetValue,
+    Storage,
+    TupleValue,
+    Value,
+)
 from torchvet.results import Category
 from torchvet.source import ByteSource, BytesSource
 
@@ -177,7 +187,7 @@ def _header_problem(index: int, trace: StreamTrace) -> tuple[str, str] | None:
 
 def _note_sys_info(scan: ContainerScan, trace: StreamTrace) -> None:
     info = trace.root
-    if isinstance(info, Dct):
+    if isinstance(info, DictValue):
         little = info.lookup("little_endian")
         if isinstance(little, Const) and little.value is False:
             scan.add(
@@ -289,7 +299,7 @@ class LegacyStorages:
                 "AssertionError: saved_id must be a tuple, got int",
             )
             return None
-        if not isinstance(pid, Tup):
+        if not isinstance(pid, TupleValue):
             self._invalid(
                 pos,
                 f"persistent id at offset {pos} is {pid.describe()}, not a tuple",
@@ -324,9 +334,9 @@ class LegacyStorages:
 
     def _dtype(self, stype: Value, pos: int) -> str | None:
         facts = self.ctx.policy.facts
-        if isinstance(stype, Glob) and stype.qualname in facts.storage_types:
+        if isinstance(stype, GlobalName) and stype.qualname in facts.storage_types:
             return facts.storage_types[stype.qualname]
-        if isinstance(stype, Glob) and stype.qualname in _UNTYPED:
+        if isinstance(stype, GlobalName) and stype.qualname in _UNTYPED:
             # Legacy persistent_load reads storage_type.dtype: new dtypes (uint16, float8,
             # ...) were saved as UntypedStorage and can never be read back.
             self._invalid(
@@ -344,7 +354,7 @@ class LegacyStorages:
         return None
 
     def _view(self, pos: int, root: Storage, view_v: Value) -> Value:
-        if not (isinstance(view_v, Tup) and len(view_v.items) == 3):
+        if not (isinstance(view_v, TupleValue) and len(view_v.items) == 3):
             return self._invalid(
                 pos,
                 f"view metadata at offset {pos} is {view_v.describe()}, not (key, offset, size)",
@@ -373,7 +383,7 @@ def _module_class(pid: Value) -> Value | None:
     """The legacy format pickles each nn.Module class as a persistent id
     ``('module', cls, source_file, source)``; an unrestricted load returns ``cls`` (after
     comparing the source), so the module is built from that class, not from an unknown."""
-    if not (isinstance(pid, Tup) and len(pid.items) == 4):
+    if not (isinstance(pid, TupleValue) and len(pid.items) == 4):
         return None
     kind = pid.items[0]
     return pid.items[1] if isinstance(kind, Const) and kind.value in ("module", b"module") else None
@@ -384,9 +394,9 @@ def _storage_keys(scan: ContainerScan, trace: StreamTrace) -> list[object] | Non
     root = trace.root
     entry, pos = "storage keys", trace.start
     items: list[Value]
-    if isinstance(root, (Lst, Tup)):
+    if isinstance(root, (ListValue, TupleValue)):
         items = list(root.items)
-    elif isinstance(root, Dct):
+    elif isinstance(root, DictValue):
         items = [k for k, _ in root.items]
     elif isinstance(root, Const) and isinstance(root.value, (str, bytes)):
         return list(root.value)
@@ -398,7 +408,7 @@ def _storage_keys(scan: ContainerScan, trace: StreamTrace) -> list[object] | Non
     else:
         what = (
             "a set (its order is unknown)"
-            if isinstance(root, SetV)
+            if isinstance(root, SetValue)
             else (root.describe() if root is not None else "nothing")
         )
         scan.add(Category.UNVERIFIED, f"the storage key list is {what}", entry, pos)

@@ -43,7 +43,7 @@ class SafetensorsError(Exception):
 
 
 @dataclass
-class TensorInfo:
+class HeaderTensor:
     name: str
     dtype: str
     shape: tuple[int, ...]
@@ -54,7 +54,7 @@ class TensorInfo:
 @dataclass
 class Header:
     header_len: int
-    tensors: list[TensorInfo]  # sorted by data offsets
+    tensors: list[HeaderTensor]  # sorted by data offsets
     metadata: dict[str, str] | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -73,7 +73,6 @@ def scan_safetensors(src: ByteSource, ctx: ScanContext) -> ContainerScan:
         scan.torch_fails(_torch_message(str(exc)) if named else pickle_view_error(src, ctx))
         return scan
     scan.extra["safetensors"] = header
-    scan.extra["tensor_count"] = len(header.tensors)
     if not named:
         scan.add(
             Category.UNSUPPORTED_FORM,
@@ -216,14 +215,14 @@ def _check_values(value: object) -> None:
                 stack.extend((x, depth + 1) for x in v)
 
 
-def _interpret(top: object) -> tuple[dict[str, str] | None, list[TensorInfo]]:
+def _interpret(top: object) -> tuple[dict[str, str] | None, list[HeaderTensor]]:
     if not isinstance(top, _Pairs):
         raise SafetensorsError(
             f"invalid JSON in header: {_kind(top)}, expected struct HashMetadata"
         )
     metadata: dict[str, str] | None = None
     seen_metadata = False
-    tensors: dict[str, TensorInfo] = {}
+    tensors: dict[str, HeaderTensor] = {}
     for key, value in top:
         if key == "__metadata__":
             if seen_metadata:
@@ -248,7 +247,7 @@ def _metadata(value: object) -> dict[str, str] | None:
     return out
 
 
-def _tensor(name: str, value: object) -> TensorInfo:
+def _tensor(name: str, value: object) -> HeaderTensor:
     fields: dict[str, object] = {}
     if isinstance(value, _Pairs):
         for k, v in value:
@@ -260,12 +259,12 @@ def _tensor(name: str, value: object) -> TensorInfo:
         if len(value) != 3:
             raise SafetensorsError(
                 f"invalid JSON in header: invalid length {len(value)}, expected struct "
-                "TensorInfo with 3 elements"
+                "HeaderTensor with 3 elements"
             )
         fields = dict(zip(_TENSOR_FIELDS, value, strict=True))
     else:
         raise SafetensorsError(
-            f"invalid JSON in header: {_kind(value)}, expected struct TensorInfo"
+            f"invalid JSON in header: {_kind(value)}, expected struct HeaderTensor"
         )
     for k in _TENSOR_FIELDS:
         if k not in fields:
@@ -286,7 +285,7 @@ def _tensor(name: str, value: object) -> TensorInfo:
             "in sequence"
         )
     begin, end = (_usize(o) for o in offsets)
-    return TensorInfo(name, dtype, dims, begin, end)
+    return HeaderTensor(name, dtype, dims, begin, end)
 
 
 def _dtype(value: object) -> str:
@@ -321,7 +320,7 @@ def _kind(value: object) -> str:
     return f"invalid type: string {value!r}"
 
 
-def _validate(tensors: list[TensorInfo]) -> int:
+def _validate(tensors: list[HeaderTensor]) -> int:
     """Offsets must tile the buffer exactly; each range must hold shape x dtype."""
     start = 0
     for t in tensors:

@@ -22,7 +22,7 @@ from torchvet.containers.buffers import Buffer, TooLarge, whole
 from torchvet.containers.safetensors_files import check_safetensors_suffix
 from torchvet.pickle.opcodes import BY_CODE
 from torchvet.pickle.trace import StreamTrace
-from torchvet.pickle.values import Const, Glob, Opaque, Tup, Value
+from torchvet.pickle.values import Const, GlobalName, Opaque, TupleValue, Value
 from torchvet.results import Category
 from torchvet.source import ByteSource, ReadTooLarge, SourceFile
 
@@ -131,7 +131,7 @@ def _scan_members(
 def _persistent_ids(pid: Value, pos: int) -> Value:
     # The tar loader's persistent_load: ('module', cls, file, source) -> cls, else a
     # storage or tensor by key; nothing to check beyond the globals the pickle names.
-    if isinstance(pid, Tup) and pid.items:
+    if isinstance(pid, TupleValue) and pid.items:
         return pid.items[0]
     return Opaque(pos, "storage or tensor by key")
 
@@ -170,8 +170,8 @@ def _storages(scan: ContainerScan, buf: Buffer, pos: int, end: int, ctx: ScanCon
         if not trace.stopped:
             return
         root = trace.root
-        stype = root.items[2] if isinstance(root, Tup) and len(root.items) == 3 else None
-        dtype = facts.storage_types.get(stype.qualname) if isinstance(stype, Glob) else None
+        stype = root.items[2] if isinstance(root, TupleValue) and len(root.items) == 3 else None
+        dtype = facts.storage_types.get(stype.qualname) if isinstance(stype, GlobalName) else None
         if dtype is None or trace.end + 8 > end:
             scan.add(
                 Category.MALFORMED,

@@ -25,7 +25,7 @@ from torchvet.containers.rawpickle import warn_dormant
 from torchvet.containers.tensordata import settle_deferred
 from torchvet.containers.views import absorb
 from torchvet.containers.zipreader import ZipArchive, ZipEntry, ZipError, read_archive
-from torchvet.pickle.values import Const, Glob, Opaque, Storage, Tup, Value
+from torchvet.pickle.values import Const, GlobalName, Opaque, Storage, TupleValue, Value
 from torchvet.results import Category
 from torchvet.source import ByteSource
 
@@ -242,7 +242,7 @@ class ZipStorages:
                 f"persistent id at offset {pos} is an int, not a storage tuple",
                 "AssertionError: saved_id must be a tuple, got int",
             )
-        if not isinstance(pid, Tup):
+        if not isinstance(pid, TupleValue):
             return self._invalid(
                 pos,
                 f"persistent id at offset {pos} is {pid.describe()}, not a tuple",
@@ -264,9 +264,9 @@ class ZipStorages:
             )
         stype, key_v, loc_v, numel_v = items[1:]
         facts = self.ctx.policy.facts
-        if isinstance(stype, Glob) and stype.qualname == "torch.storage.UntypedStorage":
+        if isinstance(stype, GlobalName) and stype.qualname == "torch.storage.UntypedStorage":
             dtype_name = "torch.uint8"
-        elif isinstance(stype, Glob) and stype.qualname in facts.storage_types:
+        elif isinstance(stype, GlobalName) and stype.qualname in facts.storage_types:
             dtype_name = facts.storage_types[stype.qualname]
         else:
             return self._invalid(

@@ -22,7 +22,7 @@ from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.containers.safetensors_files import check_safetensors_suffix
 from torchvet.containers.sniff import sniff
 from torchvet.containers.zipreader import ZipArchive, ZipEntry, ZipError, read_archive
-from torchvet.pickle.values import Const, Glob, Opaque, Storage, Tup, Value
+from torchvet.pickle.values import Const, GlobalName, Opaque, Storage, TupleValue, Value
 from torchvet.policy.catalog import gadget_reason
 from torchvet.results import Category, Finding
 from torchvet.source import ByteSource, BytesSource, SliceSource
@@ -206,11 +206,11 @@ class _PackageIds:
         self.entry = entry
 
     def __call__(self, pid: Value, pos: int) -> Value:
-        items = pid.items if isinstance(pid, Tup) else ()
+        items = pid.items if isinstance(pid, TupleValue) else ()
         kind = items[0].value if items and isinstance(items[0], Const) else None
         if kind == "storage" and len(items) == 5:
             stype, key, _location, numel = items[1:]
-            name = stype.qualname if isinstance(stype, Glob) else ""
+            name = stype.qualname if isinstance(stype, GlobalName) else ""
             dtype = self.facts.storage_types.get(name, "torch.uint8")
             if isinstance(key, Const) and isinstance(numel, Const) and type(numel.value) is int:
                 nbytes = numel.value * self.facts.dtypes[dtype].itemsize
@@ -219,8 +219,8 @@ class _PackageIds:
                 )
         if kind == "reduce_package" and len(items) in (3, 4):
             func = items[-2]
-            name = func.qualname if isinstance(func, Glob) else func.describe()
-            reason = gadget_reason(name) if isinstance(func, Glob) else None
+            name = func.qualname if isinstance(func, GlobalName) else func.describe()
+            reason = gadget_reason(name) if isinstance(func, GlobalName) else None
             category = Category.GADGET if reason else Category.UNKNOWN_GLOBAL
             self.scan.add(
                 category,

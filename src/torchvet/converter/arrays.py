@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from torchvet.converter.blobs import SourceRange
 from torchvet.pickle.models import TensorInfo
-from torchvet.pickle.values import Call, Const, Lst, Obj, Storage, Tup, Value
+from torchvet.pickle.values import Call, Const, Instance, ListValue, Storage, TupleValue, Value
 from torchvet.source import ByteSource, BytesSource
 
 # (numpy kind, item size) -> the torch dtype holding the same values.
@@ -61,12 +61,12 @@ def numpy_dtype(descr: object) -> NumpyDtype:
 
 def pickled_dtype(v: Value | None) -> NumpyDtype | None:
     """From a pickled ``numpy.dtype(code, ...)`` whose BUILD state gives the byte order."""
-    if not (isinstance(v, Obj) and isinstance(v.call, Call) and isinstance(v.info, str)):
+    if not (isinstance(v, Instance) and isinstance(v.call, Call) and isinstance(v.info, str)):
         return None
     if v.call.target != "numpy.dtype":
         return None
     state = v.state[-1] if v.state else None
-    byteorder = state.items[1] if isinstance(state, Tup) and len(state.items) > 1 else None
+    byteorder = state.items[1] if isinstance(state, TupleValue) and len(state.items) > 1 else None
     order = "|"
     if isinstance(byteorder, Const) and isinstance(byteorder.value, str):
         order = byteorder.value
@@ -105,17 +105,17 @@ def _itemsize(dtype: NumpyDtype) -> int:
 def reconstructed_array(v: Value) -> TensorInfo | None:
     """``numpy.ndarray.__reduce__``'s form: ``_reconstruct(ndarray, (0,), b'b')`` then
     BUILD ``(1, shape, dtype, is_fortran, rawdata)``; the data is the pickle's bytes."""
-    if not (isinstance(v, Obj) and v.pytype == "numpy.ndarray" and v.call is not None):
+    if not (isinstance(v, Instance) and v.pytype == "numpy.ndarray" and v.call is not None):
         return None
     if v.call.target not in _RECONSTRUCT or not v.state:
         return None
     state = v.state[-1]
-    if not (isinstance(state, Tup) and len(state.items) == 5):
+    if not (isinstance(state, TupleValue) and len(state.items) == 5):
         return None
     _, shape_v, dtype_v, fortran_v, data_v = state.items
     shape = _int_tuple(shape_v)
     dtype = pickled_dtype(dtype_v)
-    if shape is None or dtype is None or isinstance(data_v, Lst):
+    if shape is None or dtype is None or isinstance(data_v, ListValue):
         return None  # object arrays pickle a list of objects: no tensor there
     if not (isinstance(fortran_v, Const) and isinstance(fortran_v.value, bool)):
         return None
@@ -131,7 +131,7 @@ def reconstructed_array(v: Value) -> TensorInfo | None:
 
 
 def _int_tuple(v: Value) -> tuple[int, ...] | None:
-    if not isinstance(v, Tup):
+    if not isinstance(v, TupleValue):
         return None
     out = []
     for x in v.items:

@@ -20,11 +20,11 @@ from torchvet.containers.zipreader import ZipError
 from torchvet.converter.blobs import BlobError
 from torchvet.converter.copier import WriteError, header_for, write
 from torchvet.converter.inputs import InputError, open_input
-from torchvet.converter.plan import LOAD_FROM_BYTES, Plans, Resolver, plan
+from torchvet.converter.plan import LOAD_FROM_BYTES, Plans, StorageResolver, plan
 from torchvet.converter.select import INCLUDE_CHOICES, Selection, select
 from torchvet.converter.walk import Walker
 from torchvet.pickle.trace import CallEvent
-from torchvet.pickle.values import Const, Obj, Value
+from torchvet.pickle.values import Const, Instance, Value
 from torchvet.policy.judge import Policy
 from torchvet.remote.urls import is_url
 from torchvet.results import Category, ScanResult, Verdict
@@ -175,7 +175,9 @@ def _check_paths(src: str, out: str, force: bool) -> None:
             raise ConvertError(f"{out} exists; pass --force to replace it")
 
 
-def _check_danger(scan: ContainerScan, result: ScanResult, resolver: Resolver, force: bool) -> None:
+def _check_danger(
+    scan: ContainerScan, result: ScanResult, resolver: StorageResolver, force: bool
+) -> None:
     if result.verdict is not Verdict.DANGEROUS or force:
         return
     gadgets = [f for f in result.findings if f.category is Category.GADGET]
@@ -195,7 +197,7 @@ def _check_danger(scan: ContainerScan, result: ScanResult, resolver: Resolver, f
     )
 
 
-def _nested_problem(scan: ContainerScan, resolver: Resolver) -> str | None:
+def _nested_problem(scan: ContainerScan, resolver: StorageResolver) -> str | None:
     for trace in scan.streams:
         for event in trace.events:
             if not (isinstance(event, CallEvent) and event.call.target == LOAD_FROM_BYTES):
@@ -216,7 +218,7 @@ def _nested_problem(scan: ContainerScan, resolver: Resolver) -> str | None:
 
 
 def _obj_of(event: CallEvent) -> Value:
-    return Obj(event.call.pos, None, event.call)
+    return Instance(event.call.pos, None, event.call)
 
 
 def _renamer(strip: tuple[str, ...], prefix: str) -> Callable[[str], str]:

@@ -25,9 +25,9 @@ from torchvet.converter.chunks import ComposedBlob, Piece
 from torchvet.converter.dtypes import TARGETS
 from torchvet.converter.gather import gather, is_contiguous
 from torchvet.converter.inputs import InputError, Opened
-from torchvet.converter.plan import Resolver
+from torchvet.converter.plan import StorageResolver
 from torchvet.pickle.models import TensorInfo, tensor_info
-from torchvet.pickle.values import Const, Dct, Obj, Storage, Value
+from torchvet.pickle.values import Const, DictValue, Instance, Storage, Value
 from torchvet.results import Finding
 from torchvet.scan import conclude
 from torchvet.source import BytesSource, FileSource
@@ -61,7 +61,7 @@ def open_dcp(folder: str, ctx: ScanContext, stack: ExitStack) -> Opened:
         _merge(combined, sscan, name)
         items.update({(name, offset): scan for (_, offset), scan in found.items()})
     result = conclude(folder, combined, size)
-    resolver = Resolver(ctx, BytesSource(b"", "<dcp>"))
+    resolver = StorageResolver(ctx, BytesSource(b"", "<dcp>"))
     root = _tree(meta, _leaves(meta, items, resolver, ctx))
     return Opened("torch-distributed-checkpoint", combined, result, root, resolver)
 
@@ -75,34 +75,34 @@ def _merge(into: ContainerScan, scan: ContainerScan, where: str) -> None:
             into.allowlist.append(name)
 
 
-def _leaves(meta: DcpMetadata, items: Items, resolver: Resolver, ctx: ScanContext) -> dict:
+def _leaves(meta: DcpMetadata, items: Items, resolver: StorageResolver, ctx: ScanContext) -> dict:
     out: dict[str, Value] = {}
     for fqn, entry in meta.tensors.items():
         out[fqn] = _tensor(entry, items, resolver, ctx)
     for fqn, rec in meta.objects.items():
         item = items.get((rec.file, rec.offset)) if rec is not None else None
         if item is None or item.root is None:
-            out[fqn] = Obj(0, "object whose record is unreadable")
+            out[fqn] = Instance(0, "object whose record is unreadable")
             continue
         _adopt(item, resolver)
         out[fqn] = item.root
     return out
 
 
-def _tensor(entry: TensorEntry, items: Items, resolver: Resolver, ctx: ScanContext) -> Value:
+def _tensor(entry: TensorEntry, items: Items, resolver: StorageResolver, ctx: ScanContext) -> Value:
     if entry.layout != "torch.strided":
-        return Obj(0, f"{entry.layout} tensor")
+        return Instance(0, f"{entry.layout} tensor")
     pieces: list[tuple[tuple[int, ...], TensorInfo, ContainerScan]] = []
     for chunk in entry.chunks:
         rec = chunk.record
         item = items.get((rec.file, rec.offset)) if rec is not None else None
         info = tensor_info(item.root) if item is not None and item.root is not None else None
         if item is None or info is None or info.storage is None or info.stride is None:
-            return Obj(0, f"tensor whose chunk at {chunk.offsets} is unreadable")
+            return Instance(0, f"tensor whose chunk at {chunk.offsets} is unreadable")
         if info.kind != "dense" or info.dtype != entry.dtype or info.shape != chunk.sizes:
-            return Obj(0, f"tensor whose chunk at {chunk.offsets} does not match its metadata")
+            return Instance(0, f"tensor whose chunk at {chunk.offsets} does not match its metadata")
         if item.extra.get("byteorder", "little") != "little":
-            return Obj(0, "tensor saved big-endian in a DCP shard")
+            return Instance(0, "tensor saved big-endian in a DCP shard")
         _adopt(item, resolver)
         pieces.append((chunk.offsets, info, item))
     if len(pieces) == 1 and pieces[0][1].shape == entry.shape:
@@ -113,11 +113,11 @@ def _tensor(entry: TensorEntry, items: Items, resolver: Resolver, ctx: ScanConte
 def _composed(
     entry: TensorEntry,
     pieces: list[tuple[tuple[int, ...], TensorInfo, ContainerScan]],
-    resolver: Resolver,
+    resolver: StorageResolver,
 ) -> Value:
     target = TARGETS.get(entry.dtype)
     if target is None:  # planning reports the dtype in the words every format uses
-        return Obj(0, "torch.Tensor", info=TensorInfo("dense", entry.dtype, entry.shape))
+        return Instance(0, "torch.Tensor", info=TensorInfo("dense", entry.dtype, entry.shape))
     try:
         parts = [
             Piece(offsets, info.shape, _reader(info, resolver, target.itemsize))
@@ -125,7 +125,7 @@ def _composed(
         ]
         blob = ComposedBlob(entry.shape, target.itemsize, parts)
     except BlobError as exc:
-        return Obj(0, f"tensor whose chunks cannot be assembled ({exc})")
+        return Instance(0, f"tensor whose chunks cannot be assembled ({exc})")
     strides, acc = [0] * len(entry.shape), 1
     for d in range(len(entry.shape) - 1, -1, -1):
         strides[d] = acc
@@ -133,10 +133,10 @@ def _composed(
     storage = Storage(0, entry.fqn, entry.dtype, blob.size, "cpu")
     resolver.bind(storage, blob)
     info = TensorInfo("dense", entry.dtype, entry.shape, tuple(strides), 0, storage)
-    return Obj(0, "torch.Tensor", info=info)
+    return Instance(0, "torch.Tensor", info=info)
 
 
-def _reader(info: TensorInfo, resolver: Resolver, itemsize: int):  # type: ignore[no-untyped-def]
+def _reader(info: TensorInfo, resolver: StorageResolver, itemsize: int):  # type: ignore[no-untyped-def]
     assert info.storage is not None and info.stride is not None
     blob = resolver.blob(info.storage)
     if is_contiguous(info.shape, info.stride):
@@ -155,17 +155,17 @@ def _reader(info: TensorInfo, resolver: Resolver, itemsize: int):  # type: ignor
     return read_gathered
 
 
-def _adopt(item: ContainerScan, resolver: Resolver) -> None:
+def _adopt(item: ContainerScan, resolver: StorageResolver) -> None:
     archive = item.extra.get("archive")
     if isinstance(archive, ZipArchive):
         resolver.adopt(archive)
 
 
-def _tree(meta: DcpMetadata, leaves: dict[str, Value]) -> Dct:
+def _tree(meta: DcpMetadata, leaves: dict[str, Value]) -> DictValue:
     """The state dict's nesting back from each name's key path; names whose path does not
     fit (a key both a value and a container) stay flat at the top."""
-    root = Dct(0)
-    nodes: dict[tuple, Dct] = {(): root}
+    root = DictValue(0)
+    nodes: dict[tuple, DictValue] = {(): root}
     for fqn, value in leaves.items():
         path = meta.paths.get(fqn, (fqn,))
         parent = _parent(nodes, path[:-1])
@@ -176,7 +176,7 @@ def _tree(meta: DcpMetadata, leaves: dict[str, Value]) -> Dct:
     return root
 
 
-def _parent(nodes: dict[tuple, Dct], path: tuple) -> Dct | None:
+def _parent(nodes: dict[tuple, DictValue], path: tuple) -> DictValue | None:
     for i in range(1, len(path) + 1):
         prefix = path[:i]
         if prefix in nodes:
@@ -184,7 +184,7 @@ def _parent(nodes: dict[tuple, Dct], path: tuple) -> Dct | None:
         above = nodes[prefix[:-1]]
         if any(_key(k) == prefix[-1] for k, _ in above.items):
             return None  # already a value
-        node = Dct(0)
+        node = DictValue(0)
         above.items.append((Const(0, prefix[-1]), node))
         nodes[prefix] = node
     return nodes[path]

@@ -19,9 +19,9 @@ import posixpath
 from torchvet.containers.base import ScanContext
 from torchvet.containers.zipreader import ZipArchive, ZipEntry, ZipError, read_archive
 from torchvet.converter.inputs import InputError
-from torchvet.converter.plan import Resolver
+from torchvet.converter.plan import StorageResolver
 from torchvet.pickle.models import TensorInfo
-from torchvet.pickle.values import Const, Dct, Obj, Storage, Value
+from torchvet.pickle.values import Const, DictValue, Instance, Storage, Value
 from torchvet.source import ByteSource, SliceSource
 
 _CONFIG_LIMIT = 64 << 20
@@ -54,31 +54,35 @@ _KINDS = {1: "sparse", 2: "sparse", 3: "sparse", 4: "sparse", 5: "sparse", 6: "m
 _LEGACY_MEMBERS = ("serialized_state_dict.pt", "serialized_constants.pt")
 
 
-def pt2_root(src: ByteSource, ctx: ScanContext) -> tuple[Value, Resolver]:
+def pt2_root(src: ByteSource, ctx: ScanContext) -> tuple[Value, StorageResolver]:
     try:
         archive = read_archive(src)
     except ZipError as exc:
         raise InputError(f"zip archive unreadable: {exc}") from None
-    resolver = Resolver(ctx, src, archive)
-    programs: dict[str, Dct] = {}
+    resolver = StorageResolver(ctx, src, archive)
+    programs: dict[str, DictValue] = {}
     for entry in archive.entries:
         name = posixpath.basename(entry.name)
         for suffix in ("_weights_config.json", "_constants_config.json"):
             if name.endswith(suffix):
-                program = programs.setdefault(name[: -len(suffix)], Dct(0))
+                program = programs.setdefault(name[: -len(suffix)], DictValue(0))
                 _payloads(archive, entry, ctx, program, resolver)
         if name in _LEGACY_MEMBERS:
-            program = programs.setdefault("model", Dct(0))
+            program = programs.setdefault("model", DictValue(0))
             _nested_dict(archive, entry, ctx, program, resolver)
     if len(programs) == 1:
         return next(iter(programs.values())), resolver
-    root = Dct(0)
+    root = DictValue(0)
     root.items = [(Const(0, k), v) for k, v in sorted(programs.items())]
     return root, resolver
 
 
 def _payloads(
-    archive: ZipArchive, config: ZipEntry, ctx: ScanContext, out: Dct, resolver: Resolver
+    archive: ZipArchive,
+    config: ZipEntry,
+    ctx: ScanContext,
+    out: DictValue,
+    resolver: StorageResolver,
 ) -> None:
     try:
         doc = json.loads(archive.read(config, limit=_CONFIG_LIMIT))
@@ -101,28 +105,28 @@ def _payload(
     meta: object,
     ctx: ScanContext,
     storages: dict[str, Storage],
-    resolver: Resolver,
+    resolver: StorageResolver,
 ) -> Value:
     if not isinstance(meta, dict) or not isinstance(meta.get("path_name"), str):
-        return Obj(0, "unreadable payload description")
+        return Instance(0, "unreadable payload description")
     path = posixpath.join(folder, meta["path_name"])
     found = archive.lookup(path)
     if not found:
-        return Obj(0, f"payload whose record {path} is missing")
+        return Instance(0, f"payload whose record {path} is missing")
     tensor_meta = meta.get("tensor_meta")
     if meta.get("use_pickle"):
         if tensor_meta is None:
-            return Obj(0, "pickled script object")  # torchbind / opaque constants
+            return Instance(0, "pickled script object")  # torchbind / opaque constants
         return _nested(archive, found[0], ctx, resolver)
     info = _tensor(tensor_meta)
     if isinstance(info, str):
-        return Obj(0, info)
+        return Instance(0, info)
     storage = storages.get(path)
     if storage is None:  # tensors sharing a storage share one record
         nbytes = found[0].size
         storage = storages[path] = Storage(0, path, info.dtype, nbytes, "cpu", found[0])
     info.storage = storage
-    return Obj(0, "torch.Tensor", info=info)
+    return Instance(0, "torch.Tensor", info=info)
 
 
 def _tensor(meta: object) -> TensorInfo | str:
@@ -152,28 +156,34 @@ def _ints(items: object) -> tuple[int, ...] | None:
     return tuple(out)
 
 
-def _nested(archive: ZipArchive, entry: ZipEntry, ctx: ScanContext, resolver: Resolver) -> Value:
+def _nested(
+    archive: ZipArchive, entry: ZipEntry, ctx: ScanContext, resolver: StorageResolver
+) -> Value:
     """A ``torch.save`` output inside the archive: its object, storages read from it."""
     from torchvet.scan import scan_container
 
     if entry.method != 0:
-        return Obj(0, "compressed torch.save record")
+        return Instance(0, "compressed torch.save record")
     try:
         archive.check_extractable(entry)
         member = SliceSource(archive.source, archive.data_offset(entry), entry.size, entry.name)
     except ZipError as exc:
-        return Obj(0, f"unreadable record ({exc})")
+        return Instance(0, f"unreadable record ({exc})")
     scan = scan_container(member, ctx.for_path(entry.name))
     inner = scan.extra.get("archive")
     if scan.root is None or not isinstance(inner, ZipArchive):
-        return Obj(0, f"unreadable {scan.format} record")
+        return Instance(0, f"unreadable {scan.format} record")
     resolver.adopt(inner)
     return scan.root
 
 
 def _nested_dict(
-    archive: ZipArchive, entry: ZipEntry, ctx: ScanContext, out: Dct, resolver: Resolver
+    archive: ZipArchive,
+    entry: ZipEntry,
+    ctx: ScanContext,
+    out: DictValue,
+    resolver: StorageResolver,
 ) -> None:
     value = _nested(archive, entry, ctx, resolver)
-    if isinstance(value, Dct):
+    if isinstance(value, DictValue):
         out.items.extend(value.items)

@@ -1,7 +1,7 @@
 """Open a convert input: scan it, then find the object whose tensors are written.
 
 Every format ends up the same way: a symbolic root (dicts, lists, modules, tensors)
-and a ``Resolver`` that finds each storage's bytes. torch files give the object
+and a ``StorageResolver`` that finds each storage's bytes. torch files give the object
 ``torch.load`` would return; numpy, joblib, ``torch.export`` and DCP inputs give the
 dict of arrays or tensors their own loaders would return.
 """
@@ -17,10 +17,10 @@ from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.containers.joblib_files import InlineArray
 from torchvet.containers.zipreader import ZipArchive
 from torchvet.converter.arrays import array_tensor, pickled_dtype, reconstructed_array
-from torchvet.converter.plan import Resolver
+from torchvet.converter.plan import StorageResolver
 from torchvet.converter.walk import ArrayReader
 from torchvet.pickle.models import TensorInfo
-from torchvet.pickle.values import Obj, Value
+from torchvet.pickle.values import Instance, Value
 from torchvet.remote.urls import is_url
 from torchvet.results import Category, ScanResult
 from torchvet.scan import conclude, scan_container
@@ -42,7 +42,7 @@ class Opened:
     scan: ContainerScan
     result: ScanResult
     root: Value
-    resolver: Resolver
+    resolver: StorageResolver
     arrays: ArrayReader | None = None
 
 
@@ -113,7 +113,9 @@ def open_scanned(
         raise InputError(f"nothing readable in the file: {first_problem(result)}")
     archive = scan.extra.get("archive")
     byteorder = str(scan.extra.get("byteorder", "little"))
-    resolver = Resolver(ctx, src, archive if isinstance(archive, ZipArchive) else None, byteorder)
+    resolver = StorageResolver(
+        ctx, src, archive if isinstance(archive, ZipArchive) else None, byteorder
+    )
     inline = src if fmt == "joblib" else None  # joblib arrays: offsets into this file
     return Opened(fmt, scan, result, scan.root, resolver, array_reader(inline))
 
@@ -142,7 +144,7 @@ def array_reader(inline: ByteSource | None) -> ArrayReader:
     keep: list[Value] = []
 
     def read(v: Value) -> TensorInfo | None:
-        if not (isinstance(v, Obj) and v.pytype == "numpy.ndarray"):
+        if not (isinstance(v, Instance) and v.pytype == "numpy.ndarray"):
             return None
         if id(v) not in cache:  # one Storage per array, so tied names stay tied
             keep.append(v)
@@ -152,7 +154,7 @@ def array_reader(inline: ByteSource | None) -> ArrayReader:
     return read
 
 
-def _inline(v: Obj, source: ByteSource | None) -> TensorInfo | None:
+def _inline(v: Instance, source: ByteSource | None) -> TensorInfo | None:
     rec = v.info
     if source is None or not isinstance(rec, InlineArray):
         return None

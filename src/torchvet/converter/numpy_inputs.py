@@ -13,48 +13,48 @@ from torchvet.containers.zipreader import ZipArchive, ZipEntry, ZipError, read_a
 from torchvet.converter.arrays import array_tensor, numpy_dtype
 from torchvet.converter.blobs import BlobError, SubBlob, zip_blob
 from torchvet.converter.inputs import InputError
-from torchvet.converter.plan import Resolver
+from torchvet.converter.plan import StorageResolver
 from torchvet.pickle.models import TensorInfo
-from torchvet.pickle.values import Const, Dct, Obj, Value
+from torchvet.pickle.values import Const, DictValue, Instance, Value
 from torchvet.source import ByteSource, BytesSource
 
 _HEAD = 12 + MAX_HEADER
 
 
-def npy_root(src: ByteSource, ctx: ScanContext) -> tuple[Value, Resolver]:
+def npy_root(src: ByteSource, ctx: ScanContext) -> tuple[Value, StorageResolver]:
     header = _header(src.read_at(0, _HEAD))
-    return _array(header, src, 0, "tensor"), Resolver(ctx, src)
+    return _array(header, src, 0, "tensor"), StorageResolver(ctx, src)
 
 
-def npz_root(src: ByteSource, ctx: ScanContext) -> tuple[Value, Resolver]:
+def npz_root(src: ByteSource, ctx: ScanContext) -> tuple[Value, StorageResolver]:
     try:
         archive = read_archive(src)
     except ZipError as exc:
         raise InputError(f"zip archive unreadable: {exc}") from None
-    resolver = Resolver(ctx, src, archive)
-    root = Dct(0)
+    resolver = StorageResolver(ctx, src, archive)
+    root = DictValue(0)
     for entry in archive.entries:
         key = entry.name[:-4] if entry.name.endswith(".npy") else entry.name
         root.items.append((Const(0, key), _member(archive, entry, resolver)))
     return root, resolver
 
 
-def _member(archive: ZipArchive, entry: ZipEntry, resolver: Resolver) -> Value:
+def _member(archive: ZipArchive, entry: ZipEntry, resolver: StorageResolver) -> Value:
     try:
         head = _head(archive, entry)
     except ZipError as exc:
-        return Obj(0, f"unreadable member ({exc})")
+        return Instance(0, f"unreadable member ({exc})")
     if not head.startswith(MAGIC):
-        return Obj(0, "raw (non-.npy) member")  # numpy.load returns such members as raw bytes
+        return Instance(0, "raw (non-.npy) member")  # numpy.load returns such members as raw bytes
     header = _header(head)
     value = _array(header, BytesSource(b""), 0, entry.name)
-    info = value.info if isinstance(value, Obj) else None
+    info = value.info if isinstance(value, Instance) else None
     if isinstance(info, TensorInfo) and info.storage is not None:
         try:  # the array's bytes inside the (possibly deflated) member
             record = zip_blob(archive, entry)
             blob = SubBlob(record, header.data_offset, info.storage.nbytes)
         except BlobError as exc:
-            return Obj(0, f"unreadable member ({exc})")
+            return Instance(0, f"unreadable member ({exc})")
         resolver.bind(info.storage, blob, numpy_dtype(header.descr).big_endian)
     return value
 
@@ -78,9 +78,9 @@ def _header(head: bytes) -> NpyHeader:
 def _array(header: NpyHeader, src: ByteSource, base: int, key: str) -> Value:
     if header.has_object is not False:
         # numpy.load(allow_pickle=True) would unpickle Python objects: not tensor data.
-        return Obj(0, "numpy.ndarray")
+        return Instance(0, "numpy.ndarray")
     dtype = numpy_dtype(header.descr)
     info = array_tensor(
         dtype, header.shape, header.fortran_order, src, base + header.data_offset, key
     )
-    return Obj(0, "torch.Tensor", info=info)
+    return Instance(0, "torch.Tensor", info=info)

@@ -10,10 +10,10 @@ from torchvet.containers.zipreader import ZipArchive, ZipEntry
 from torchvet.converter.blobs import Blob, BlobError, RangeBlob, SourceRange, zip_blob
 from torchvet.converter.dtypes import TARGETS, Target, header_shape, unstorable_reason
 from torchvet.converter.gather import is_contiguous
-from torchvet.converter.legacy import LegacyError, read_legacy
+from torchvet.converter.legacy_input import LegacyError, read_legacy
 from torchvet.converter.walk import Leaf
 from torchvet.pickle.models import TensorInfo, tensor_info
-from torchvet.pickle.values import Const, Dct, Obj, Storage, Tup, Value
+from torchvet.pickle.values import Const, DictValue, Instance, Storage, TupleValue, Value
 from torchvet.source import ByteSource, BytesSource
 
 EXPAND_LIMIT = 64 << 20  # largest stride-0 (expanded) view materialised
@@ -71,7 +71,7 @@ class Plans:
     unsupported: list[tuple[str, str]] = field(default_factory=list)
 
 
-class Resolver:
+class StorageResolver:
     """Finds the bytes behind each storage (zip record, legacy blob, nested payload,
     numpy data, a record bound by a format reader)."""
 
@@ -142,7 +142,9 @@ class Resolver:
 
     # -- pickle.dumps(tensor): storages are nested legacy files
     def nested_storage(self, v: Value) -> Storage | None:
-        if not (isinstance(v, Obj) and v.call is not None and v.call.target == LOAD_FROM_BYTES):
+        if not (
+            isinstance(v, Instance) and v.call is not None and v.call.target == LOAD_FROM_BYTES
+        ):
             return None
         if id(v.call) in self._nested:  # keyed by call: one parse per payload
             return self._nested[id(v.call)]
@@ -163,7 +165,7 @@ class Resolver:
     def reinterpret(self, v: Value) -> TensorInfo | None:
         """A tensor the scanner could not model because its storage is a
         ``_load_from_bytes`` payload: rebuild its view from the call arguments."""
-        if not isinstance(v, Obj) or v.call is None:
+        if not isinstance(v, Instance) or v.call is None:
             return None
         target, args = v.call.target, v.call.args
         if target in (
@@ -188,7 +190,7 @@ class Resolver:
             last = offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True))
             if (last + 1) * dtype.itemsize > storage.nbytes:
                 return None
-        if len(args) == 7 and isinstance(args[6], Dct):
+        if len(args) == 7 and isinstance(args[6], DictValue):
             for k, x in args[6].items:
                 if isinstance(k, Const) and isinstance(x, Const):
                     if k.value == "conj":
@@ -203,16 +205,16 @@ def _int(v: Value) -> int | None:
 
 
 def _ints(v: Value) -> tuple[int, ...] | None:
-    if isinstance(v, Obj) and v.pytype == "torch.Size" and isinstance(v.info, tuple):
+    if isinstance(v, Instance) and v.pytype == "torch.Size" and isinstance(v.info, tuple):
         return v.info
-    if isinstance(v, Tup):
+    if isinstance(v, TupleValue):
         out = [_int(x) for x in v.items]
         if all(x is not None for x in out):
             return tuple(out)  # type: ignore[arg-type]
     return None
 
 
-def plan(leaves: list[Leaf], resolver: Resolver, rename: Callable[[str], str]) -> Plans:
+def plan(leaves: list[Leaf], resolver: StorageResolver, rename: Callable[[str], str]) -> Plans:
     out = Plans()
     by_view: dict[tuple, str] = {}
     for leaf in leaves:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from torchvet.converter.walk import Walk, Walker, key_text, module_state
-from torchvet.pickle.values import Dct, Value
+from torchvet.pickle.values import DictValue, Value
 
 WEIGHT_KEYS = ("state_dict", "model_state_dict", "model", "module", "net", "network", "weights")
 # Weights kept beside an emptied weights entry (ultralytics: "model": None, "ema": model).
@@ -50,7 +50,7 @@ def select(
     if wrapper is None:
         walker.walk(root, "")
         return Selection(walker.out)
-    assert isinstance(root, Dct)
+    assert isinstance(root, DictValue)
     sel = Selection(walker.out, wrapper)
     for k, v in root.items:
         name = key_text(k)
@@ -70,7 +70,7 @@ def select(
 
 
 def find_wrapper(root: Value, walker: Walker) -> str | None:
-    if not isinstance(root, Dct) or module_state(root) is not None:
+    if not isinstance(root, DictValue) or module_state(root) is not None:
         return None
     present = {key_text(k): v for k, v in root.items}
     for key in WEIGHT_KEYS:
@@ -85,6 +85,6 @@ def find_wrapper(root: Value, walker: Walker) -> str | None:
 
 
 def _is_weights(v: Value | None, walker: Walker) -> bool:
-    if v is None or not (isinstance(v, Dct) or module_state(v) is not None):
+    if v is None or not (isinstance(v, DictValue) or module_state(v) is not None):
         return False
     return walker.has_tensor(v)

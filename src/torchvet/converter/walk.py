@@ -14,7 +14,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from torchvet.pickle.models import PARAMETER, TENSOR, TensorInfo, tensor_info
-from torchvet.pickle.values import Const, Dct, Glob, Lst, Obj, SetV, Storage, Tup, Value
+from torchvet.pickle.values import (
+    Const,
+    DictValue,
+    GlobalName,
+    Instance,
+    ListValue,
+    SetValue,
+    Storage,
+    TupleValue,
+    Value,
+)
 
 MAX_DEPTH = 200
 MAX_METADATA_VALUE = 64 << 10  # one JSON value in __metadata__
@@ -28,7 +38,7 @@ class Leaf:
     """A tensor found at ``path`` (its TensorInfo may be None: not readable)."""
 
     path: str
-    value: Obj
+    value: Instance
     info: TensorInfo | None
 
 
@@ -46,7 +56,7 @@ def join(prefix: str, key: str) -> str:
 def _const(v: Value) -> object:
     if isinstance(v, Const) and not isinstance(v.value, bytes):
         return v.value
-    if isinstance(v, Tup):
+    if isinstance(v, TupleValue):
         return tuple(_const(x) for x in v.items)
     raise ValueError
 
@@ -62,15 +72,15 @@ def key_text(k: Value) -> str | None:
 
 
 def is_tensor(v: Value) -> bool:
-    return isinstance(v, Obj) and (tensor_info(v) is not None or v.pytype in TENSOR_TYPES)
+    return isinstance(v, Instance) and (tensor_info(v) is not None or v.pytype in TENSOR_TYPES)
 
 
-def module_state(v: Value) -> Dct | None:
+def module_state(v: Value) -> DictValue | None:
     """The attribute dict of a pickled nn.Module, or None if ``v`` is not one."""
-    if not isinstance(v, Obj) or is_tensor(v) or not v.state:
+    if not isinstance(v, Instance) or is_tensor(v) or not v.state:
         return None
     state = v.state[0]
-    if isinstance(state, Dct) and all(
+    if isinstance(state, DictValue) and all(
         state.lookup(k) is not None for k in ("_parameters", "_buffers", "_modules")
     ):
         return state
@@ -78,18 +88,18 @@ def module_state(v: Value) -> Dct | None:
 
 
 def _str_items(d: Value) -> Iterator[tuple[str, Value]]:
-    if isinstance(d, Dct):
+    if isinstance(d, DictValue):
         for k, v in d.items:
             if isinstance(k, Const) and isinstance(k.value, str):
                 yield k.value, v
 
 
-def module_tensors(state: Dct) -> Iterator[tuple[str, Value]]:
+def module_tensors(state: DictValue) -> Iterator[tuple[str, Value]]:
     """(relative dotted name, value) in ``Module.state_dict()`` order; submodules are
-    yielded as values for the caller to recurse into (name, module Obj)."""
+    yielded as values for the caller to recurse into (name, module Instance)."""
     skip: set[str] = set()
     non_persistent = state.lookup("_non_persistent_buffers_set")
-    if isinstance(non_persistent, SetV):
+    if isinstance(non_persistent, SetValue):
         skip = {x.value for x in non_persistent.items if isinstance(x, Const)}
     for name, v in _str_items(state.lookup("_parameters")):
         if not (isinstance(v, Const) and v.value is None):
@@ -114,20 +124,20 @@ def plain(v: Value, dtypes: frozenset[str], depth: int = 0) -> object:
         if v.value is None or isinstance(v.value, (bool, int, float, str)):
             return v.value
         raise _NotPlain(f"{type(v.value).__name__} value")
-    if isinstance(v, (Lst, Tup)):
+    if isinstance(v, (ListValue, TupleValue)):
         return [plain(x, dtypes, depth + 1) for x in v.items]
-    if isinstance(v, Dct) and v.pytype in ("builtins.dict", "collections.OrderedDict"):
+    if isinstance(v, DictValue) and v.pytype in ("builtins.dict", "collections.OrderedDict"):
         out: dict[str, object] = {}
         for k, x in v.items:
             if not (isinstance(k, Const) and isinstance(k.value, (str, int, bool, float))):
                 raise _NotPlain("a dict key that is not a string or number")
             out[str(k.value)] = plain(x, dtypes, depth + 1)
         return out
-    if isinstance(v, Glob) and v.qualname in dtypes:
+    if isinstance(v, GlobalName) and v.qualname in dtypes:
         return v.qualname
-    if isinstance(v, Obj) and v.pytype == "torch.Size" and isinstance(v.info, tuple):
+    if isinstance(v, Instance) and v.pytype == "torch.Size" and isinstance(v.info, tuple):
         return list(v.info)
-    if isinstance(v, Obj) and v.pytype in ATTRIBUTE_OBJECTS and len(v.state) == 1:
+    if isinstance(v, Instance) and v.pytype in ATTRIBUTE_OBJECTS and len(v.state) == 1:
         return plain(v.state[0], dtypes, depth + 1)
     raise _NotPlain(describe(v))
 
@@ -135,11 +145,11 @@ def plain(v: Value, dtypes: frozenset[str], depth: int = 0) -> object:
 def describe(v: Value) -> str:
     if isinstance(v, Storage):
         return "a bare storage"
-    if isinstance(v, Obj):
+    if isinstance(v, Instance):
         if v.call is not None and v.call.target:
             return f"an object built by {v.call.target}"
         return f"a {v.pytype or 'object of unknown type'}"
-    if isinstance(v, Dct):
+    if isinstance(v, DictValue):
         return f"a {v.pytype}"
     return f"a {v.describe()}"
 
@@ -185,12 +195,12 @@ class Walker:
     def _children(self, v: Value) -> Iterator[Value]:
         if self.tensor(v)[0]:
             return
-        if isinstance(v, Dct):
+        if isinstance(v, DictValue):
             for _, x in v.items:
                 yield x
-        elif isinstance(v, (Lst, Tup, SetV)):
+        elif isinstance(v, (ListValue, TupleValue, SetValue)):
             yield from v.items
-        elif isinstance(v, Obj):
+        elif isinstance(v, Instance):
             yield from v.state
 
     # -- the walk
@@ -200,7 +210,7 @@ class Walker:
             return
         found, info = self.tensor(v)
         if found:
-            assert isinstance(v, Obj)
+            assert isinstance(v, Instance)
             self.out.tensors.append(Leaf(path, v, info))
             return
         if not self.has_tensor(v):
@@ -222,7 +232,7 @@ class Walker:
                 if module_state(x) is None or self.has_tensor(x):  # skip empty submodules
                     self.walk(x, join(path, name), depth + 1)
             return
-        if isinstance(v, Dct):
+        if isinstance(v, DictValue):
             for k, x in v.items:
                 text = key_text(k)
                 if text is None:
@@ -232,14 +242,14 @@ class Walker:
                         )
                     continue
                 self.walk(x, join(path, text), depth + 1)
-        elif isinstance(v, (Lst, Tup)):
+        elif isinstance(v, (ListValue, TupleValue)):
             for i, x in enumerate(v.items):
                 self.walk(x, join(path, str(i)), depth + 1)
-        elif isinstance(v, SetV):
+        elif isinstance(v, SetValue):
             self.out.dropped.append((path, "tensors inside a set have no names"))
-        elif isinstance(v, Obj):
+        elif isinstance(v, Instance):
             # An object of some class holding tensors: its attribute dict names them.
-            if len(v.state) == 1 and isinstance(v.state[0], Dct):
+            if len(v.state) == 1 and isinstance(v.state[0], DictValue):
                 for name, x in _str_items(v.state[0]):
                     self.walk(x, join(path, name), depth + 1)
             else:

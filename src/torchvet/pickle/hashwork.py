@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from torchvet import budget as budgets
 from torchvet.pickle.trace import IssueKind
-from torchvet.pickle.values import Const, Dct, Obj, SetV, Tup, Value
+from torchvet.pickle.values import Const, DictValue, Instance, SetValue, TupleValue, Value
 
 if TYPE_CHECKING:
     from torchvet.pickle.machine import Machine
@@ -51,7 +51,7 @@ class HashWork:
 
     def __init__(self) -> None:
         # id(tuple) -> (the tuple, kept alive so its id stays its own; hash; visits)
-        self._tuples: dict[int, tuple[Tup, int | None, int]] = {}
+        self._tuples: dict[int, tuple[TupleValue, int | None, int]] = {}
         self.comparisons = 0
         self._reported: set[str] = set()
 
@@ -63,13 +63,13 @@ class HashWork:
             if type(value) in _HASHED_CONSTS and value == value:  # NaN hashes by identity
                 return hash(value), 1
             return None, 1
-        if isinstance(v, Tup):
+        if isinstance(v, TupleValue):
             return self._tuple(v)
-        if isinstance(v, Obj) and v.pytype == "torch.Size" and isinstance(v.info, tuple):
+        if isinstance(v, Instance) and v.pytype == "torch.Size" and isinstance(v.info, tuple):
             return hash(v.info), 1 + len(v.info)  # a tuple subclass: hashed like a tuple
         return None, 1
 
-    def _tuple(self, top: Tup) -> tuple[int | None, int]:
+    def _tuple(self, top: TupleValue) -> tuple[int | None, int]:
         """Post-order over the tuples under ``top``, each measured once (iteratively: a
         pickle can nest tuples deeper than Python's recursion limit)."""
         done = self._tuples
@@ -79,7 +79,7 @@ class HashWork:
             if id(node) in done:
                 stack.pop()
                 continue
-            pending = [x for x in node.items if isinstance(x, Tup) and id(x) not in done]
+            pending = [x for x in node.items if isinstance(x, TupleValue) and id(x) not in done]
             if pending:
                 stack.extend(pending)
                 continue
@@ -87,7 +87,7 @@ class HashWork:
             hashes: list[_Hashed] | None = []
             visits = 1
             for item in node.items:
-                h, n = done[id(item)][1:] if isinstance(item, Tup) else self.measure(item)
+                h, n = done[id(item)][1:] if isinstance(item, TupleValue) else self.measure(item)
                 visits += n
                 if h is None or hashes is None:
                     hashes = None
@@ -99,7 +99,7 @@ class HashWork:
     def insert(self, m: Machine, container: Value, keys: list[Value]) -> None:
         """``keys`` go into ``container`` (a dict or set): count the comparisons CPython
         makes with earlier keys of the same hash, and the cost of hashing each key."""
-        if not isinstance(container, (Dct, SetV)):
+        if not isinstance(container, (DictValue, SetValue)):
             return
         if len(keys) > 64:
             m.charge(len(keys) >> 1)  # a memoised dict may be copied into any number of dicts

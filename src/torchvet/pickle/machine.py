@@ -6,7 +6,7 @@ imports a module and never calls anything: a global is a name, a call is a recor
 What a known callable returns (a tensor, an OrderedDict, a numpy dtype whose runtime
 type BUILD will check) comes from ``models.py``.
 
-Dispatch is table-driven: ``_HANDLERS`` maps each opcode name from the pickletools
+Dispatch is table-driven: ``_handler_table()`` maps each opcode byte of the pickletools
 table to one small effect method. Every read is bounded by the bytes present, and
 the machine stops with a LIMIT issue when a pickle exceeds the op, stack, memo or
 nesting bounds, so a hostile stream costs bounded time and memory.
@@ -32,14 +32,14 @@ from torchvet.pickle.values import (
     Attr,
     Call,
     Const,
-    Dct,
-    Glob,
-    Lst,
-    Obj,
+    DictValue,
+    GlobalName,
+    Instance,
+    ListValue,
     Opaque,
-    SetV,
+    SetValue,
     Storage,
-    Tup,
+    TupleValue,
     Value,
 )
 
@@ -317,7 +317,7 @@ class Machine(Accounting):
     op_STRING = op_BINSTRING = op_SHORT_BINSTRING = _push_string
 
     def op_BYTEARRAY8(self, arg: object, op: Opcode) -> None:
-        self.push(Obj(self.pos, "builtins.bytearray", hashable=False, info=bytes(arg)))  # type: ignore[arg-type]
+        self.push(Instance(self.pos, "builtins.bytearray", hashable=False, info=bytes(arg)))  # type: ignore[arg-type]
 
     def op_NEXT_BUFFER(self, arg: object, op: Opcode) -> None:
         # Fails unless the loader passes buffers=...; one that does reads on.
@@ -333,10 +333,10 @@ class Machine(Accounting):
 
     # ------------------------------------------------------------------ containers
     def op_EMPTY_TUPLE(self, arg: object, op: Opcode) -> None:
-        self.push(Tup(self.pos, ()))
+        self.push(TupleValue(self.pos, ()))
 
     def op_TUPLE(self, arg: object, op: Opcode) -> None:
-        self.push(Tup(self.pos, tuple(self.pop_mark())))
+        self.push(TupleValue(self.pos, tuple(self.pop_mark())))
 
     def op_TUPLE1(self, arg: object, op: Opcode) -> None:
         self._tuple_n(1)
@@ -352,37 +352,37 @@ class Machine(Accounting):
             self._fail(self.pos, f"stack underflow at offset {self.pos}", "IndexError")
         items = tuple(self.stack[-n:])
         del self.stack[-n:]
-        self.push(Tup(self.pos, items))
+        self.push(TupleValue(self.pos, items))
 
     def op_EMPTY_LIST(self, arg: object, op: Opcode) -> None:
-        self.push(Lst(self.pos))
+        self.push(ListValue(self.pos))
 
     def op_LIST(self, arg: object, op: Opcode) -> None:
-        self.push(Lst(self.pos, self.pop_mark()))
+        self.push(ListValue(self.pos, self.pop_mark()))
 
     def op_EMPTY_DICT(self, arg: object, op: Opcode) -> None:
-        self.push(Dct(self.pos))
+        self.push(DictValue(self.pos))
 
     def op_DICT(self, arg: object, op: Opcode) -> None:
         items = self.pop_mark()
-        d = Dct(self.pos)
+        d = DictValue(self.pos)
         self._fill_dict(d, items)
         self.push(d)
 
     def op_EMPTY_SET(self, arg: object, op: Opcode) -> None:
-        self.push(SetV(self.pos))
+        self.push(SetValue(self.pos))
 
     def op_FROZENSET(self, arg: object, op: Opcode) -> None:
         items = self.pop_mark()
         self._check_hashable(items, "FROZENSET")
-        s = SetV(self.pos, items, frozen=True)
+        s = SetValue(self.pos, items, frozen=True)
         self.hashes.insert(self, s, items)
         self.push(s)
 
     def op_ADDITEMS(self, arg: object, op: Opcode) -> None:
         items = self.pop_mark()
         target = self.top()
-        if isinstance(target, SetV):
+        if isinstance(target, SetValue):
             self._check_hashable(items, "ADDITEMS")
             self.hashes.insert(self, target, items)
             target.items.extend(items)
@@ -396,7 +396,7 @@ class Machine(Accounting):
         self._append(self.top(), items, "extend", "APPENDS")
 
     def _append(self, target: Value, items: list[Value], verb: str, opname: str) -> None:
-        if isinstance(target, Lst):
+        if isinstance(target, ListValue):
             target.items.extend(items)
             return
         kind = target.pytype
@@ -427,10 +427,10 @@ class Machine(Accounting):
                     f"but got <class '{target.pytype or 'object'}'>"
                 ),
             )
-        if isinstance(target, Dct):
+        if isinstance(target, DictValue):
             self._fill_dict(target, items)
 
-    def _fill_dict(self, d: Dct, items: list[Value]) -> None:
+    def _fill_dict(self, d: DictValue, items: list[Value]) -> None:
         if len(items) % 2:
             # pickle.py drops nothing silently: an odd count means a missing value.
             self.issue(
@@ -512,7 +512,7 @@ class Machine(Accounting):
         self._put(len(self.memo))
 
     # ------------------------------------------------------------------ globals and calls
-    def _global(self, module: str, name: str, opname: str) -> Glob:
+    def _global(self, module: str, name: str, opname: str) -> GlobalName:
         raw = (module, name)
         mapped_module, mapped_name = self.naming.map(module, name)
         # The policy judges a name once; a file repeating it must not cost an event each.
@@ -525,7 +525,7 @@ class Machine(Accounting):
             other = pickle_reading(module, name, self.proto)
             if other != (mapped_module, mapped_name) and other != raw:
                 events.append(GlobalRef(self.pos, *other, opname, raw))
-        return Glob(self.pos, mapped_module, mapped_name, raw)
+        return GlobalName(self.pos, mapped_module, mapped_name, raw)
 
     def op_GLOBAL(self, arg: object, op: Opcode) -> None:
         module, name = arg  # type: ignore[misc]
@@ -571,7 +571,7 @@ class Machine(Accounting):
         func = self.pop()
         # An attribute (getattr result) can only exist after a call of a global torch
         # refuses; the call itself is judged by where it leads, so say nothing more here.
-        if not isinstance(func, (Glob, Attr)):
+        if not isinstance(func, (GlobalName, Attr)):
             self.issue(
                 IssueKind.STRUCTURE,
                 f"REDUCE at offset {self.pos} calls {func.describe()}, which is not a global",
@@ -582,7 +582,7 @@ class Machine(Accounting):
     def op_NEWOBJ(self, arg: object, op: Opcode) -> None:
         args = self.pop()
         cls = self.pop()
-        if not isinstance(cls, Glob):
+        if not isinstance(cls, GlobalName):
             self.issue(
                 IssueKind.STRUCTURE,
                 f"NEWOBJ at offset {self.pos} instantiates {cls.describe()}, which is not a global",
@@ -612,16 +612,16 @@ class Machine(Accounting):
         self.push(self.call("OBJ", items[0], tuple(items[1:])))
 
     def _unpack_args(self, args: Value, opname: str) -> tuple[Value, ...] | None:
-        if isinstance(args, Lst):
+        if isinstance(args, ListValue):
             self.charge(len(args.items) >> 3)  # copied for every call that passes it
-        if isinstance(args, (Tup, Lst)):
+        if isinstance(args, (TupleValue, ListValue)):
             return tuple(args.items)
         return None  # arguments that cannot be enumerated statically
 
     def call(
         self, opname: str, func: Value, args: tuple[Value, ...] | None, kwargs: Value | None = None
     ) -> Value:
-        if isinstance(func, (Const, Tup, Lst, Dct, SetV, Storage)):
+        if isinstance(func, (Const, TupleValue, ListValue, DictValue, SetValue, Storage)):
             # A value of a known type that is not callable: every unpickler stops here.
             self._fail(
                 self.pos,
@@ -633,7 +633,7 @@ class Machine(Accounting):
             self.charge(len(target) >> 6)  # the policy reads the name of every call
         c = Call(self.pos, opname, func, args if args is not None else (), kwargs, target)
         self.trace.events.append(CallEvent(c))
-        if target is None and not isinstance(func, Glob):
+        if target is None and not isinstance(func, GlobalName):
             self.issue(
                 IssueKind.DYNAMIC,
                 f"{opname} at offset {self.pos} calls {func.describe()}, a callable obtained at "
@@ -644,7 +644,7 @@ class Machine(Accounting):
                 IssueKind.UNVERIFIED,
                 f"{opname} at offset {self.pos} passes arguments that are not a tuple",
             )
-            return Obj(self.pos, None, c)
+            return Instance(self.pos, None, c)
         return self.knowledge.apply(self, c)
 
     def op_BUILD(self, arg: object, op: Opcode) -> None:
@@ -694,10 +694,10 @@ def _not_exactly_str(v: Value) -> bool:
     else is itself an unknown global, already reported)."""
     if isinstance(v, Const):
         return type(v.value) is not str
-    if isinstance(v, Obj):
+    if isinstance(v, Instance):
         made_by_new = v.call is not None and v.call.opcode in ("NEWOBJ", "NEWOBJ_EX")
         return made_by_new and v.pytype not in (None, "builtins.str")
-    return isinstance(v, (Tup, Lst, Dct, SetV, Glob, Storage))
+    return isinstance(v, (TupleValue, ListValue, DictValue, SetValue, GlobalName, Storage))
 
 
 @functools.cache

@@ -28,15 +28,15 @@ from torchvet.pickle.values import (
     Attr,
     Call,
     Const,
-    Dct,
-    Glob,
-    Lst,
-    Mod,
-    Obj,
+    DictValue,
+    GlobalName,
+    Instance,
+    ListValue,
+    ModuleValue,
     Opaque,
-    SetV,
+    SetValue,
     Storage,
-    Tup,
+    TupleValue,
     Value,
     cut,
     is_falsy,
@@ -81,7 +81,7 @@ class TensorInfo:
 
 
 def tensor_info(v: Value) -> TensorInfo | None:
-    if isinstance(v, Obj) and isinstance(v.info, TensorInfo):
+    if isinstance(v, Instance) and isinstance(v.info, TensorInfo):
         return v.info
     return None
 
@@ -92,15 +92,15 @@ def target_name(func: Value) -> str | None:
     parts: list[str] = []
     v = func
     for _ in range(_MAX_CHAIN):
-        if isinstance(v, Glob):
+        if isinstance(v, GlobalName):
             return v.qualname if not parts else _dotted(v.qualname, parts)
-        if isinstance(v, Mod):
+        if isinstance(v, ModuleValue):
             return _dotted(v.name, parts)
         if isinstance(v, Attr):
             parts.append(v.name)
             v = v.base
             continue
-        if isinstance(v, Obj):
+        if isinstance(v, Instance):
             if isinstance(v.info, _Partial):
                 if parts:
                     return None
@@ -266,9 +266,9 @@ def _copying(m: Machine, n: int) -> None:
 
 def _int_seq(m: Machine, v: Value) -> tuple[int, ...] | None:
     """A list / tuple / torch.Size of exact ints (what torch's IntArrayRef accepts)."""
-    if isinstance(v, Obj) and v.pytype == "torch.Size" and isinstance(v.info, tuple):
+    if isinstance(v, Instance) and v.pytype == "torch.Size" and isinstance(v.info, tuple):
         return v.info
-    if isinstance(v, (Tup, Lst)):
+    if isinstance(v, (TupleValue, ListValue)):
         items = v.items
         _copying(m, len(items))
         out = tuple(x.value for x in items if type(x) is Const and type(x.value) is int)
@@ -287,7 +287,9 @@ def _int64s(seq: tuple[int, ...]) -> bool:
 
 
 def _is_int_seq_shape(v: Value) -> bool:
-    return isinstance(v, (Tup, Lst)) or (isinstance(v, Obj) and v.pytype == "torch.Size")
+    return isinstance(v, (TupleValue, ListValue)) or (
+        isinstance(v, Instance) and v.pytype == "torch.Size"
+    )
 
 
 # Largest input torchvet runs a codec on for _codecs.encode.
@@ -306,7 +308,7 @@ class Knowledge:
     # -------------------------------------------------------------- dispatch
     def apply(self, m: Machine, call: Call) -> Value:
         func = call.func
-        if isinstance(func, Obj) and call.opcode == "REDUCE":
+        if isinstance(func, Instance) and call.opcode == "REDUCE":
             return self._call_object(m, call, func)
         name = call.target
         if call.opcode in ("NEWOBJ", "NEWOBJ_EX"):
@@ -325,19 +327,19 @@ class Knowledge:
             return Opaque(call.pos)
         if kind is not None:
             self._unverified(m, call, "torchvet does not model this allowlisted callable")
-            return Obj(call.pos, None, call)
+            return Instance(call.pos, None, call)
         return self._instance_of(m, call)
 
     def _instance_of(self, m: Machine, call: Call) -> Value:
         """Calling an unknown global: assume it is a class and the result its instance."""
         name = call.target
-        pytype = name if isinstance(call.func, Glob) else None
+        pytype = name if isinstance(call.func, GlobalName) else None
         # Plain class instances hash by identity unless the class defines __eq__ alone;
         # for names torchvet does not know, that cannot be told.
         hashable = _HASHABLE_INSTANCES.get(pytype or "")
-        return Obj(call.pos, pytype, call, hashable=hashable)
+        return Instance(call.pos, pytype, call, hashable=hashable)
 
-    def _call_object(self, m: Machine, call: Call, func: Obj) -> Value:
+    def _call_object(self, m: Machine, call: Call, func: Instance) -> Value:
         """REDUCE whose callee is itself the result of a call (partial, methodcaller...)."""
         info = func.info
         if isinstance(info, _Partial):
@@ -351,7 +353,7 @@ class Knowledge:
                 for part in dotted.split("."):
                     v = Attr(call.pos, v, part)
             return v
-        return Obj(call.pos, None, call)
+        return Instance(call.pos, None, call)
 
     def _nested_call(self, m: Machine, outer: Call, func: Value, args: tuple[Value, ...]) -> Value:
         inner = Call(outer.pos, outer.opcode, func, args, None, target_name(func))
@@ -362,7 +364,7 @@ class Knowledge:
                 f"{outer.opcode} at offset {outer.pos} calls {func.describe()}, which torchvet "
                 "cannot resolve",
             )
-            return Obj(outer.pos, None, inner)
+            return Instance(outer.pos, None, inner)
         return self.apply(m, inner)
 
     # -------------------------------------------------------------- reporting
@@ -421,7 +423,7 @@ class Knowledge:
             c[f"{core}.multiarray._reconstruct"] = self._numpy_reconstruct
             c[f"{core}.multiarray.scalar"] = self._numpy_scalar
         for ctor, cls in _NUMPY_RANDOM_CTORS.items():  # the type BUILD then sees
-            c[ctor] = lambda m, call, cls=cls: Obj(call.pos, cls, call, hashable=False)
+            c[ctor] = lambda m, call, cls=cls: Instance(call.pos, cls, call, hashable=False)
         c["numpy.random._pickle.__bit_generator_ctor"] = self._numpy_bit_generator
         c["builtins.getattr"] = self._getattr
         c["builtins.__import__"] = self._import
@@ -442,16 +444,16 @@ class Knowledge:
         c["builtins.tuple"] = self._tuple_call
 
         n = self._new_models
-        n["collections.OrderedDict"] = lambda m, call: Dct(
+        n["collections.OrderedDict"] = lambda m, call: DictValue(
             call.pos, "collections.OrderedDict", call
         )
-        n["collections.Counter"] = lambda m, call: Dct(call.pos, "collections.Counter", call)
-        n["collections.defaultdict"] = lambda m, call: Dct(
+        n["collections.Counter"] = lambda m, call: DictValue(call.pos, "collections.Counter", call)
+        n["collections.defaultdict"] = lambda m, call: DictValue(
             call.pos, "collections.defaultdict", call
         )
-        n["builtins.dict"] = lambda m, call: Dct(call.pos, "builtins.dict", call)
-        n["builtins.list"] = lambda m, call: Lst(call.pos)
-        n["builtins.set"] = lambda m, call: SetV(call.pos)
+        n["builtins.dict"] = lambda m, call: DictValue(call.pos, "builtins.dict", call)
+        n["builtins.list"] = lambda m, call: ListValue(call.pos)
+        n["builtins.set"] = lambda m, call: SetValue(call.pos)
         n[PARAMETER] = self._new_parameter
         n["torch.Size"] = self._size
 
@@ -580,7 +582,7 @@ class Knowledge:
         falsy = is_falsy(v)
         if falsy:
             return True
-        if not isinstance(v, Dct) or v.pytype not in (
+        if not isinstance(v, DictValue) or v.pytype not in (
             "builtins.dict",
             "collections.OrderedDict",
             "collections.Counter",
@@ -632,8 +634,8 @@ class Knowledge:
         offset, size, stride = view
         return TensorInfo("dense", dtype.name, size, stride, offset, storage)
 
-    def _tensor(self, call: Call, info: TensorInfo | None, pytype: str = TENSOR) -> Obj:
-        return Obj(call.pos, pytype, call, hashable=True, info=info)
+    def _tensor(self, call: Call, info: TensorInfo | None, pytype: str = TENSOR) -> Instance:
+        return Instance(call.pos, pytype, call, hashable=True, info=info)
 
     def _rebuild_tensor_v1(self, m: Machine, call: Call) -> Value:
         if not self._argc(m, call, 4, 4):
@@ -680,41 +682,38 @@ class Knowledge:
         return info
 
     def _dtype_arg(self, m: Machine, call: Call, v: Value) -> DType | None:
-        if isinstance(v, Glob) and v.qualname in self.facts.dtypes:
+        if isinstance(v, GlobalName) and v.qualname in self.facts.dtypes:
             return self.facts.dtypes[v.qualname]
         self._unverified(m, call, f"dtype argument is {v.describe()}")
         return None
 
-    def _is_tensor(self, v: Value) -> bool:
-        return tensor_info(v) is not None
-
     def _tensor_arg(self, m: Machine, call: Call, v: Value, what: str) -> TensorInfo | None:
         info = tensor_info(v)
-        if info is None and not (isinstance(v, Obj) and v.pytype in (TENSOR, PARAMETER)):
+        if info is None and not (isinstance(v, Instance) and v.pytype in (TENSOR, PARAMETER)):
             self._unverified(m, call, f"{what} is {v.describe()}, not a tensor torchvet rebuilt")
         return info
 
     def _parameter(self, m: Machine, call: Call, data: Value, rg_v: Value) -> Value:
         info = self._tensor_arg(m, call, data, "data")
         if info is None:
-            return Obj(call.pos, PARAMETER, call, hashable=True)
+            return Instance(call.pos, PARAMETER, call, hashable=True)
         dtype = self.facts.dtypes.get(info.dtype)
         rg = self._requires_grad(m, call, rg_v, dtype)
         if rg is None:
-            return Obj(call.pos, PARAMETER, call, hashable=True)
+            return Instance(call.pos, PARAMETER, call, hashable=True)
         new = TensorInfo(**{**info.__dict__, "requires_grad": rg})
-        return Obj(call.pos, PARAMETER, call, hashable=True, info=new)
+        return Instance(call.pos, PARAMETER, call, hashable=True, info=new)
 
     def _rebuild_parameter(self, m: Machine, call: Call) -> Value:
         if not self._argc(m, call, 3, 3):
-            return Obj(call.pos, PARAMETER, call, hashable=True)
+            return Instance(call.pos, PARAMETER, call, hashable=True)
         return self._parameter(m, call, call.args[0], call.args[1])
 
     def _rebuild_parameter_with_state(self, m: Machine, call: Call) -> Value:
         if not self._argc(m, call, 4, 4):
-            return Obj(call.pos, PARAMETER, call, hashable=True)
+            return Instance(call.pos, PARAMETER, call, hashable=True)
         p = self._parameter(m, call, call.args[0], call.args[1])
-        if isinstance(p, Obj) and isinstance(p.info, TensorInfo):
+        if isinstance(p, Instance) and isinstance(p.info, TensorInfo):
             if self._obj_state(m, call, call.args[3]):
                 p.info.attributes = call.args[3]
             else:
@@ -726,14 +725,14 @@ class Knowledge:
         a = call.args
         if not a or len(a) > 2:
             self._unverified(m, call, "Parameter created with unusual arguments")
-            return Obj(call.pos, PARAMETER, call, hashable=True)
+            return Instance(call.pos, PARAMETER, call, hashable=True)
         return self._parameter(m, call, a[0], a[1] if len(a) > 1 else Const(call.pos, True))
 
     def _obj_state(self, m: Machine, call: Call, state: Value) -> bool:
         """Emulate torch._utils._set_obj_state on a tensor: setattr for each key."""
         dict_state: Value = state
         slots_state: Value | None = None
-        if isinstance(state, Tup):
+        if isinstance(state, TupleValue):
             if len(state.items) != 2:
                 self._invalid(
                     m,
@@ -745,7 +744,7 @@ class Knowledge:
         for part in (dict_state, slots_state):
             if part is None or is_falsy(part):
                 continue
-            if not isinstance(part, Dct):
+            if not isinstance(part, DictValue):
                 self._unverified(m, call, f"tensor state is {part.describe()}")
                 return False
             _copying(m, len(part.items))
@@ -769,14 +768,18 @@ class Knowledge:
         if not self._argc(m, call, 4, 4):
             return self._tensor(call, None)
         func, new_type, args, state = call.args
-        if not isinstance(func, Glob) or not isinstance(args, Tup):
+        if not isinstance(func, GlobalName) or not isinstance(args, TupleValue):
             self._unverified(m, call, "tensor subclass rebuilt through an unusual function")
             return self._tensor(call, None)
-        if func.qualname == NJT_REBUILD and isinstance(new_type, Glob) and new_type.qualname == NJT:
+        if (
+            func.qualname == NJT_REBUILD
+            and isinstance(new_type, GlobalName)
+            and new_type.qualname == NJT
+        ):
             # Jagged nested tensors: torch allowlists both names at `import torch`, and needs
             # torch._dynamo's _DimRange as well (reported by the policy). Their metadata dict
             # is rebuilt by torch's own code; torchvet models it only as a tensor.
-            return Obj(call.pos, NJT, call, hashable=True, info=TensorInfo("jagged", "", ()))
+            return Instance(call.pos, NJT, call, hashable=True, info=TensorInfo("jagged", "", ()))
         inner = Call(call.pos, "REDUCE", func, args.items, None, func.qualname)
         model = self._call_models.get(func.qualname)
         if model is None or not func.qualname.startswith("torch._utils._rebuild"):
@@ -784,7 +787,7 @@ class Knowledge:
             return self._tensor(call, None)
         result = model(m, inner)
         info = tensor_info(result)
-        if not isinstance(new_type, Glob):
+        if not isinstance(new_type, GlobalName):
             self._unverified(m, call, "tensor subclass is not a global")
             return self._tensor(call, None)
         if new_type.qualname not in (TENSOR, PARAMETER):
@@ -793,12 +796,12 @@ class Knowledge:
             self._unverified(
                 m, call, f"tensor subclass {new_type.qualname} has its own state handling"
             )
-            return Obj(call.pos, new_type.qualname, call, hashable=True, info=info)
+            return Instance(call.pos, new_type.qualname, call, hashable=True, info=info)
         if info is not None and not self._obj_state(m, call, state):
             info = None
         elif info is not None:
             info.attributes = state
-        return Obj(call.pos, new_type.qualname, call, hashable=True, info=info)
+        return Instance(call.pos, new_type.qualname, call, hashable=True, info=info)
 
     def _rebuild_qtensor(self, m: Machine, call: Call) -> Value:
         if not self._argc(m, call, 7, 7):
@@ -816,9 +819,9 @@ class Knowledge:
             )
             return self._tensor(call, None)
         if (
-            not isinstance(qparams, Tup)
+            not isinstance(qparams, TupleValue)
             or not qparams.items
-            or not isinstance(qparams.items[0], Glob)
+            or not isinstance(qparams.items[0], GlobalName)
         ):
             self._unverified(m, call, "quantizer parameters are not a (qscheme, ...) tuple")
             return self._tensor(call, None)
@@ -905,12 +908,12 @@ class Knowledge:
         if self._argc(m, call, 1, 1):
             name = _str(call.args[0])
             if name is not None and name in self.facts.layouts:
-                return Obj(call.pos, "torch.layout", call, hashable=True, info=name)
+                return Instance(call.pos, "torch.layout", call, hashable=True, info=name)
             if name is not None:
                 self._invalid(m, f"unknown layout {name!r}", f"KeyError: {name!r}")
             else:
                 self._unverified(m, call, "layout name is not a string")
-        return Obj(call.pos, "torch.layout", call, hashable=True)
+        return Instance(call.pos, "torch.layout", call, hashable=True)
 
     def _rebuild_sparse_tensor(self, m: Machine, call: Call) -> Value:
         if not self._argc(m, call, 2, 2):
@@ -918,10 +921,10 @@ class Knowledge:
         layout_v, data = call.args
         layout = (
             layout_v.info
-            if isinstance(layout_v, Obj) and layout_v.pytype == "torch.layout"
+            if isinstance(layout_v, Instance) and layout_v.pytype == "torch.layout"
             else None
         )
-        if not isinstance(layout, str) or not isinstance(data, Tup):
+        if not isinstance(layout, str) or not isinstance(data, TupleValue):
             self._unverified(m, call, "sparse layout or data not in torch.save's form")
             return self._tensor(call, None)
         items = data.items
@@ -1129,13 +1132,13 @@ class Knowledge:
     def _size(self, m: Machine, call: Call) -> Value:
         a = call.args
         if not a:
-            return Obj(call.pos, "torch.Size", call, hashable=True, info=())
+            return Instance(call.pos, "torch.Size", call, hashable=True, info=())
         if len(a) == 1:
             seq = _int_seq(m, a[0])
             if seq is not None and _int64s(seq):
-                return Obj(call.pos, "torch.Size", call, hashable=True, info=seq)
+                return Instance(call.pos, "torch.Size", call, hashable=True, info=seq)
         self._unverified(m, call, "torch.Size built from something other than a tuple of ints")
-        return Obj(call.pos, "torch.Size", call, hashable=True)
+        return Instance(call.pos, "torch.Size", call, hashable=True)
 
     def _device(self, m: Machine, call: Call) -> Value:
         a = call.args
@@ -1150,36 +1153,36 @@ class Knowledge:
                 )
         if not ok:
             self._unverified(m, call, "torch.device built from arguments torchvet does not model")
-        return Obj(call.pos, "torch.device", call, hashable=True)
+        return Instance(call.pos, "torch.device", call, hashable=True)
 
     # -------------------------------------------------------------- builtins and collections
     def _ordered_dict(self, m: Machine, call: Call) -> Value:
-        d = Dct(call.pos, "collections.OrderedDict", call)
+        d = DictValue(call.pos, "collections.OrderedDict", call)
         if call.args:
             self._fill_from_pairs(m, call, d)
         return d
 
     def _dict_call(self, m: Machine, call: Call) -> Value:
-        d = Dct(call.pos, "builtins.dict", call)
+        d = DictValue(call.pos, "builtins.dict", call)
         if call.args:
             self._fill_from_pairs(m, call, d)
         return d
 
     def _defaultdict(self, m: Machine, call: Call) -> Value:
-        return Dct(call.pos, "collections.defaultdict", call)
+        return DictValue(call.pos, "collections.defaultdict", call)
 
-    def _fill_from_pairs(self, m: Machine, call: Call, d: Dct) -> None:
+    def _fill_from_pairs(self, m: Machine, call: Call, d: DictValue) -> None:
         src = call.args[0]
-        if isinstance(src, (Dct, Lst, Tup)):
+        if isinstance(src, (DictValue, ListValue, TupleValue)):
             _copying(m, len(src.items))
-        if len(call.args) == 1 and isinstance(src, Dct):
+        if len(call.args) == 1 and isinstance(src, DictValue):
             m.hashes.insert(m, d, [k for k, _ in src.items])
             d.items.extend(src.items)
             return
-        if len(call.args) == 1 and isinstance(src, (Lst, Tup)):
+        if len(call.args) == 1 and isinstance(src, (ListValue, TupleValue)):
             pairs = []
             for item in src.items:
-                if not (isinstance(item, (Tup, Lst)) and len(item.items) == 2):
+                if not (isinstance(item, (TupleValue, ListValue)) and len(item.items) == 2):
                     break
                 pairs.append((item.items[0], item.items[1]))
             else:
@@ -1190,10 +1193,10 @@ class Knowledge:
         self._unverified(m, call, "mapping built from arguments torchvet does not model")
 
     def _counter(self, m: Machine, call: Call) -> Value:
-        d = Dct(call.pos, "collections.Counter", call)
+        d = DictValue(call.pos, "collections.Counter", call)
         if not call.args:
             return d
-        if len(call.args) == 1 and isinstance(call.args[0], Dct):
+        if len(call.args) == 1 and isinstance(call.args[0], DictValue):
             _copying(m, len(call.args[0].items))
             m.hashes.insert(m, d, [k for k, _ in call.args[0].items])
             d.items.extend(call.args[0].items)
@@ -1202,11 +1205,11 @@ class Knowledge:
         return d
 
     def _set(self, m: Machine, call: Call, frozen: bool = False) -> Value:
-        s = SetV(call.pos, frozen=frozen)
+        s = SetValue(call.pos, frozen=frozen)
         if not call.args:
             return s
         src = call.args[0]
-        if len(call.args) == 1 and isinstance(src, (Lst, Tup, SetV)):
+        if len(call.args) == 1 and isinstance(src, (ListValue, TupleValue, SetValue)):
             _copying(m, 2 * len(src.items))
             unhashable = [x for x in src.items if x.hashable is False]
             unknown = [x for x in src.items if x.hashable is None]
@@ -1228,17 +1231,17 @@ class Knowledge:
         return self._set(m, call, frozen=True)
 
     def _list_call(self, m: Machine, call: Call) -> Value:
-        out = Lst(call.pos)
-        if call.args and isinstance(call.args[0], (Lst, Tup, SetV)):
+        out = ListValue(call.pos)
+        if call.args and isinstance(call.args[0], (ListValue, TupleValue, SetValue)):
             _copying(m, len(call.args[0].items))
             out.items.extend(call.args[0].items)
         return out
 
     def _tuple_call(self, m: Machine, call: Call) -> Value:
-        if call.args and isinstance(call.args[0], (Lst, Tup)):
+        if call.args and isinstance(call.args[0], (ListValue, TupleValue)):
             _copying(m, len(call.args[0].items))
-            return Tup(call.pos, tuple(call.args[0].items))
-        return Obj(call.pos, "builtins.tuple", call)
+            return TupleValue(call.pos, tuple(call.args[0].items))
+        return Instance(call.pos, "builtins.tuple", call)
 
     def _bytearray(self, m: Machine, call: Call) -> Value:
         a = call.args
@@ -1255,10 +1258,10 @@ class Knowledge:
                 data = _str(a[0]).encode("latin-1")  # type: ignore[union-attr]
             except UnicodeEncodeError:
                 self._invalid(m, "bytearray text not encodable as latin-1", "UnicodeEncodeError")
-                return Obj(call.pos, "builtins.bytearray", call, hashable=False)
+                return Instance(call.pos, "builtins.bytearray", call, hashable=False)
         if data is None:
             self._unverified(m, call, "bytearray built from arguments torchvet does not model")
-        return Obj(call.pos, "builtins.bytearray", call, hashable=False, info=data)
+        return Instance(call.pos, "builtins.bytearray", call, hashable=False, info=data)
 
     @staticmethod
     def _allocation(m: Machine, call: Call, nbytes: int, what: str) -> None:
@@ -1286,7 +1289,7 @@ class Knowledge:
             return Opaque(call.pos)
         self._allocation(m, call, n, f"bytearray({n}), zero-filled,")
         data = bytes(n) if n <= _SMALL_BYTEARRAY else None
-        return Obj(call.pos, "builtins.bytearray", call, hashable=False, info=data)
+        return Instance(call.pos, "builtins.bytearray", call, hashable=False, info=data)
 
     def _complex(self, m: Machine, call: Call) -> Value:
         a = call.args
@@ -1298,7 +1301,7 @@ class Knowledge:
                 self._invalid(m, "complex number overflows", "OverflowError")
                 return Opaque(call.pos)
         self._unverified(m, call, "complex built from arguments torchvet does not model")
-        return Obj(call.pos, "builtins.complex", call, hashable=True)
+        return Instance(call.pos, "builtins.complex", call, hashable=True)
 
     def _codecs_encode(self, m: Machine, call: Call) -> Value:
         """``_codecs.encode(obj, encoding, errors)``, which torch calls with whatever the
@@ -1309,12 +1312,12 @@ class Knowledge:
         consts = [x.value for x in a if isinstance(x, Const) and type(x.value) in (str, bytes)]
         if not 1 <= len(a) <= 3 or len(consts) != len(a) or call.kwargs is not None:
             self._unverified(m, call, "_codecs.encode with arguments torchvet does not model")
-            return Obj(call.pos, "builtins.bytes", call, hashable=True)
+            return Instance(call.pos, "builtins.bytes", call, hashable=True)
         if len(consts[0]) > _MAX_ENCODED or any(type(x) is not str for x in consts[1:]):
             # Some codecs (punycode) take quadratic time: torchvet does not run them on
             # large inputs, and cannot vouch for the result.
             self._unverified(m, call, "_codecs.encode of a large or unusual input")
-            return Obj(call.pos, "builtins.bytes", call, hashable=True)
+            return Instance(call.pos, "builtins.bytes", call, hashable=True)
         try:
             m.charge(len(consts[0]) >> 6)  # a memoised megabyte string, encoded again per call
             return Const(call.pos, codecs.encode(*consts))  # type: ignore[call-overload]
@@ -1326,26 +1329,32 @@ class Knowledge:
     def _numpy_reconstruct(self, m: Machine, call: Call) -> Value:
         """``_reconstruct(subtype, shape, dtype)``: an array of ``subtype`` (numpy.ndarray)."""
         sub = call.args[0] if call.args else None
-        return Obj(call.pos, target_name(sub) if sub is not None else None, call, hashable=False)
+        return Instance(
+            call.pos, target_name(sub) if sub is not None else None, call, hashable=False
+        )
 
     def _numpy_scalar(self, m: Machine, call: Call) -> Value:
         """``scalar(dtype, bytes)``: a numpy scalar whose type follows the dtype."""
         dt = call.args[0] if call.args else None
         scalar_type = None
-        if isinstance(dt, Obj) and dt.pytype and dt.pytype.startswith("numpy.dtypes."):
+        if isinstance(dt, Instance) and dt.pytype and dt.pytype.startswith("numpy.dtypes."):
             scalar_type = _NUMPY_SCALAR_TYPES.get(dt.pytype.rsplit(".", 1)[-1])
-        return Obj(call.pos, scalar_type or "numpy.generic", call, hashable=True)
+        return Instance(call.pos, scalar_type or "numpy.generic", call, hashable=True)
 
     def _numpy_dtype(self, m: Machine, call: Call) -> Value:
         code = _str(call.args[0]) if call.args else None
         cls = numpy_dtype_class(code) if code is not None else None
-        return Obj(call.pos, cls or "numpy.dtype", call, hashable=True, info=code)
+        return Instance(call.pos, cls or "numpy.dtype", call, hashable=True, info=code)
 
     def _numpy_bit_generator(self, m: Machine, call: Call) -> Value:
         """``__bit_generator_ctor(name_or_class)``: an instance of that BitGenerator."""
         arg = call.args[0] if call.args else Const(call.pos, "MT19937")
-        name = target_name(arg) if isinstance(arg, Glob) else _NUMPY_BIT_GENERATORS.get(_str(arg))
-        return Obj(call.pos, name, call, hashable=False)
+        name = (
+            target_name(arg)
+            if isinstance(arg, GlobalName)
+            else _NUMPY_BIT_GENERATORS.get(_str(arg))
+        )
+        return Instance(call.pos, name, call, hashable=False)
 
     # -------------------------------------------------------------- gadget chains
     def _getattr(self, m: Machine, call: Call) -> Value:
@@ -1365,47 +1374,51 @@ class Knowledge:
             return Opaque(call.pos, "dynamic import")
         fromlist = call.args[3] if len(call.args) > 3 else None
         if fromlist is not None and not is_falsy(fromlist):
-            return Mod(call.pos, name)
-        return Mod(call.pos, name.split(".")[0])
+            return ModuleValue(call.pos, name)
+        return ModuleValue(call.pos, name.split(".")[0])
 
     def _import_module(self, m: Machine, call: Call) -> Value:
         name = _str(call.args[0]) if call.args else None
         if name is None:
             m.issue(IssueKind.DYNAMIC, f"import_module at offset {call.pos} of a computed name")
             return Opaque(call.pos, "dynamic import")
-        return Mod(call.pos, name)
+        return ModuleValue(call.pos, name)
 
     def _getitem(self, m: Machine, call: Call) -> Value:
         a = call.args
-        if len(a) == 2 and isinstance(a[0], Glob) and a[0].qualname == "sys.modules":
+        if len(a) == 2 and isinstance(a[0], GlobalName) and a[0].qualname == "sys.modules":
             name = _str(a[1])
             if name is not None:
-                return Mod(call.pos, name)
-        if len(a) == 2 and isinstance(a[0], Dct) and isinstance(a[1], Const):
+                return ModuleValue(call.pos, name)
+        if len(a) == 2 and isinstance(a[0], DictValue) and isinstance(a[1], Const):
             _copying(m, len(a[0].items))
             found = a[0].lookup(a[1].value)
             if found is not None:
                 return found
-        return Obj(call.pos, None, call)
+        return Instance(call.pos, None, call)
 
     def _partial(self, m: Machine, call: Call) -> Value:
         if not call.args:
-            return Obj(call.pos, "functools.partial", call)
-        return Obj(call.pos, "functools.partial", call, info=_Partial(call.args[0], call.args[1:]))
+            return Instance(call.pos, "functools.partial", call)
+        return Instance(
+            call.pos, "functools.partial", call, info=_Partial(call.args[0], call.args[1:])
+        )
 
     def _methodcaller(self, m: Machine, call: Call) -> Value:
         name = _str(call.args[0]) if call.args else None
         if name is None:
             m.issue(IssueKind.DYNAMIC, f"methodcaller at offset {call.pos} with a computed name")
             return Opaque(call.pos)
-        return Obj(call.pos, "operator.methodcaller", call, info=_MethodCaller(name, call.args[1:]))
+        return Instance(
+            call.pos, "operator.methodcaller", call, info=_MethodCaller(name, call.args[1:])
+        )
 
     def _attrgetter(self, m: Machine, call: Call) -> Value:
         names = tuple(_str(x) for x in call.args)
         if not names or any(n is None for n in names):
             m.issue(IssueKind.DYNAMIC, f"attrgetter at offset {call.pos} with a computed name")
             return Opaque(call.pos)
-        return Obj(call.pos, "operator.attrgetter", call, info=_AttrGetter(names))  # type: ignore[arg-type]
+        return Instance(call.pos, "operator.attrgetter", call, info=_AttrGetter(names))  # type: ignore[arg-type]
 
     def _reconstructor(self, m: Machine, call: Call) -> Value:
         # copyreg._reconstructor(cls, base, state): base.__new__(cls, state) and, unless
@@ -1413,37 +1426,41 @@ class Knowledge:
         a = call.args
         if len(a) == 3:
             base = a[1]
-            if not (isinstance(base, Glob) and base.qualname == "builtins.object"):
+            if not (isinstance(base, GlobalName) and base.qualname == "builtins.object"):
                 inner = Call(call.pos, "REDUCE", base, (a[2],), None, target_name(base))
                 m.trace.events.append(CallEvent(inner))
             cls_name = target_name(a[0])
-            return Obj(call.pos, cls_name, call)
-        return Obj(call.pos, None, call)
+            return Instance(call.pos, cls_name, call)
+        return Instance(call.pos, None, call)
 
     def _copyreg_newobj(self, m: Machine, call: Call) -> Value:
         cls = call.args[0] if call.args else None
-        return Obj(call.pos, target_name(cls) if cls is not None else None, call)
+        return Instance(call.pos, target_name(cls) if cls is not None else None, call)
 
     # -------------------------------------------------------------- BUILD
     def build(self, m: Machine, inst: Value, state: Value) -> None:
         if isinstance(inst, Opaque):
             return
         t = inst.pytype
-        if isinstance(inst, (Glob, Mod)) or (t is None and not isinstance(inst, Obj)):
+        if isinstance(inst, (GlobalName, ModuleValue)) or (
+            t is None and not isinstance(inst, Instance)
+        ):
             m.issue(
                 IssueKind.STRUCTURE,
                 f"BUILD at offset {m.pos} applies state to {inst.describe()}",
                 torch_message="Can only build Tensor, Parameter, OrderedDict or types allowlisted "
                 "via `add_safe_globals`, but got <class 'type'>",
             )
-            if isinstance(inst, (Glob, Mod)):  # setattr on a class, function or module
+            if isinstance(
+                inst, (GlobalName, ModuleValue)
+            ):  # setattr on a class, function or module
                 m.issue(
                     IssueKind.DYNAMIC,
                     f"BUILD at offset {m.pos} sets attributes of {inst.describe()} itself: "
                     "other unpicklers monkey-patch it in the loading process",
                 )
             return
-        if isinstance(inst, Obj):
+        if isinstance(inst, Instance):
             if not isinstance(inst.state, list):
                 inst.state = list(inst.state)
             inst.state.append(state)
@@ -1451,11 +1468,11 @@ class Knowledge:
             self._unverified_build(m, f"BUILD on a {t} (legacy tensor state)")
             return
         if t == "collections.OrderedDict":
-            if not isinstance(inst, Dct):  # e.g. made by OBJ or NEWOBJ_EX: not modelled
+            if not isinstance(inst, DictValue):  # e.g. made by OBJ or NEWOBJ_EX: not modelled
                 self._unverified_build(m, "BUILD on an OrderedDict built by an unusual opcode")
-            elif isinstance(state, Dct):
+            elif isinstance(state, DictValue):
                 inst.attrs = state
-            elif not is_falsy(state) or not isinstance(state, Dct):
+            elif not is_falsy(state) or not isinstance(state, DictValue):
                 self._unverified_build(m, "OrderedDict state that is not a dict")
             return
         m.note_build_type(inst)
@@ -1464,7 +1481,7 @@ class Knowledge:
         kind = self.facts.allowed.get(t)
         if kind is not None and t != "collections.Counter" and not is_falsy(state):
             self._unverified_build(m, f"BUILD with state on an instance of {t}")
-        if t == "collections.Counter" and not (isinstance(state, Dct) or is_falsy(state)):
+        if t == "collections.Counter" and not (isinstance(state, DictValue) or is_falsy(state)):
             self._unverified_build(m, "Counter state that is not a dict")
 
     @staticmethod

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-HASHABLE_CONST_TYPES = (type(None), bool, int, float, str, bytes, complex)
+_HASHABLE_CONST_TYPES = (type(None), bool, int, float, str, bytes, complex)
 # One string per constant type: a pickle of a million constants must not hold a
 # million copies of "builtins.int".
-_CONST_TYPES = {t: "builtins." + t.__name__ for t in HASHABLE_CONST_TYPES}
+_CONST_TYPES = {t: "builtins." + t.__name__ for t in _HASHABLE_CONST_TYPES}
 _SHOWN = 60  # characters of a value shown in a message
 _MAX_SHOWN_CHAIN = 16  # attribute-chain links shown in a message
 
@@ -62,7 +62,7 @@ class Const(Value):
         return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
 
 
-class Tup(Value):
+class TupleValue(Value):
     __slots__ = ("hashable", "items")
     pytype = "builtins.tuple"
 
@@ -82,7 +82,7 @@ class Tup(Value):
         return f"tuple of {len(self.items)}"
 
 
-class Lst(Value):
+class ListValue(Value):
     __slots__ = ("items",)
     pytype = "builtins.list"
     hashable = False
@@ -92,7 +92,7 @@ class Lst(Value):
         self.items = items if items is not None else []
 
 
-class Dct(Value):
+class DictValue(Value):
     """A dict-like container: plain dict, OrderedDict, Counter, defaultdict, ..."""
 
     __slots__ = ("attrs", "call", "hash_counts", "items", "pytype")
@@ -117,18 +117,18 @@ class Dct(Value):
         return found
 
 
-class SetV(Value):
+class SetValue(Value):
     __slots__ = ("hash_counts", "hashable", "items", "pytype")
 
     def __init__(self, pos: int, items: list[Value] | None = None, frozen: bool = False) -> None:
         super().__init__(pos)
         self.items = items if items is not None else []
-        self.hash_counts: dict[int, int] | None = None  # as for Dct
+        self.hash_counts: dict[int, int] | None = None  # as for DictValue
         self.pytype = "builtins.frozenset" if frozen else "builtins.set"
         self.hashable = frozen
 
 
-class Glob(Value):
+class GlobalName(Value):
     """A reference to a global ``module.name`` (after torch's Python 2 name mapping)."""
 
     __slots__ = ("module", "name", "qualname", "raw")
@@ -146,7 +146,7 @@ class Glob(Value):
         return cut(self.qualname)
 
 
-class Mod(Value):
+class ModuleValue(Value):
     """A module object obtained by an import call inside the pickle."""
 
     __slots__ = ("name",)
@@ -206,7 +206,7 @@ class Call:
         self.target = target  # dotted name of what is called, when it can be resolved
 
 
-class Obj(Value):
+class Instance(Value):
     """The result of a call: an instance of ``pytype`` (None when unknowable)."""
 
     __slots__ = ("call", "hashable", "info", "pytype", "state")
@@ -275,10 +275,10 @@ def is_falsy(v: Value) -> bool | None:
     """Python truthiness of a symbolic value, None when unknown."""
     if isinstance(v, Const):
         return not v.value
-    if isinstance(v, Tup):
+    if isinstance(v, TupleValue):
         return not v.items
-    if isinstance(v, (Lst, SetV)):
+    if isinstance(v, (ListValue, SetValue)):
         return not v.items
-    if isinstance(v, Dct):
+    if isinstance(v, DictValue):
         return not v.items
     return None

@@ -15,7 +15,7 @@ from functools import cached_property
 
 from torchvet.pickle.torchfacts import TorchFacts, load_facts
 from torchvet.pickle.trace import CallEvent, GlobalRef, Issue, IssueKind, StreamTrace, TypeUse
-from torchvet.pickle.values import Glob
+from torchvet.pickle.values import GlobalName
 from torchvet.policy.catalog import (
     UNBUILDABLE_MODULES,
     gadget_reason,
@@ -260,7 +260,7 @@ def _judge_call(out: _Collector, policy: Policy, event: CallEvent) -> None:
     if target is None:
         return
     func = call.func
-    if isinstance(func, Glob):
+    if isinstance(func, GlobalName):
         if policy.allows(func.module, func.name):
             return
         resolved = is_attribute_chain(func.name)

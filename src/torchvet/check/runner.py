@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from torchvet.check.detect import model_reason
-from torchvet.check.plan import Candidate, CheckPlan
+from torchvet.check.discovery import Candidate, CheckPlan
 from torchvet.lint.api import LintWork, lint_files
 from torchvet.lint.engine import FileOutcome, Options
 from torchvet.lint.model import Diagnostic, Note
