@@ -126,3 +126,16 @@ def test_a_bad_flag_prints_that_commands_usage(command: str) -> None:
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"usage: torchvet {command} ")
     assert "unrecognized arguments: --no-such-flag" in proc.stderr
+
+
+def test_convert_cli_polish(tmp_path: Path, corpus: Corpus) -> None:
+    """A missing input is a usage error (exit 2, as for scan and check); an output not
+    named *.safetensors is written, with a warning that it is safetensors all the same."""
+    missing = run_cli("convert", str(tmp_path / "missing.pt"), str(tmp_path / "o.safetensors"))
+    assert missing.returncode == 2
+    assert "no such file or directory" in missing.stderr
+    source = corpus.by_id("mlp-state-dict").path
+    odd = run_cli("convert", str(source), str(tmp_path / "out.txt"))
+    assert odd.returncode == 0, odd.stderr
+    assert "will be a safetensors file whatever its name" in odd.stderr
+    assert (tmp_path / "out.txt").read_bytes()[8:9] == b"{"  # a safetensors header

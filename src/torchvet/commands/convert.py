@@ -72,8 +72,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from torchvet.converter import ConvertError, convert
+    import os
 
+    from torchvet.converter import ConvertError, convert
+    from torchvet.remote.urls import is_url
+
+    if not is_url(args.input) and not os.path.exists(args.input):
+        print(f"torchvet convert: no such file or directory: {args.input}", file=sys.stderr)
+        return 2  # a usage error, like scan's and check's
+    if not args.output.endswith(".safetensors"):
+        print(
+            f"torchvet convert: warning: {args.output} will be a safetensors file whatever "
+            "its name; name it *.safetensors so that loaders treat it as one",
+            file=sys.stderr,
+        )
     progress, finish = _progress(args.quiet)
     try:
         report = convert(
