@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shlex
 
-from torchvet.converter.core import ConvertError, check_conversion
+from torchvet.converter.core import ConvertError, decide, open_for_conversion
 
 # Options tried in order: the plain command first, then what lets it go through.
 _ATTEMPTS: tuple[tuple[tuple[str, ...], dict[str, object]], ...] = (
@@ -27,17 +27,19 @@ def convert_command(path: str) -> str | None:
     target = _target(path)
     if target is None:
         return None
-    for flags, options in _ATTEMPTS:
-        try:
-            check_conversion(target, **options)
-        except ConvertError:
-            continue
-        except Exception:  # advice must never turn a report into a crash
-            if os.environ.get("TORCHVET_DEBUG"):
-                raise
-            return None
-        out = output_name(target)
-        return shlex.join(["torchvet", "convert", target, out, *flags])
+    try:
+        with open_for_conversion(target) as source:  # scanned once, planned per attempt
+            for flags, options in _ATTEMPTS:
+                try:
+                    decide(source, **options)  # type: ignore[arg-type]
+                except ConvertError:
+                    continue
+                return shlex.join(["torchvet", "convert", target, output_name(target), *flags])
+    except ConvertError:
+        return None
+    except Exception:  # advice must never turn a report into a crash
+        if os.environ.get("TORCHVET_DEBUG"):
+            raise
     return None
 
 

@@ -19,7 +19,7 @@ from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.containers.zipreader import ZipError
 from torchvet.converter.blobs import BlobError
 from torchvet.converter.copier import WriteError, header_for, write
-from torchvet.converter.inputs import InputError, open_input
+from torchvet.converter.inputs import InputError, Opened, open_input
 from torchvet.converter.plan import LOAD_FROM_BYTES, Plans, StorageResolver, plan
 from torchvet.converter.select import INCLUDE_CHOICES, Selection, select
 from torchvet.converter.walk import Walker
@@ -123,11 +123,36 @@ def plan_conversion(
 ) -> Iterator[Conversion]:
     """Everything ``convert`` decides before writing; raises ``ConvertError`` exactly when
     ``convert`` would refuse. The input stays open while the context is active."""
+    with open_for_conversion(source, allow=allow, torch_version=torch_version) as opened:
+        yield decide(
+            opened,
+            force=force,
+            include=include,
+            unwrap=unwrap,
+            strip_prefix=strip_prefix,
+            prefix=prefix,
+            skip_unsupported=skip_unsupported,
+        )
+
+
+@dataclass
+class OpenInput:
+    """A scanned input, open, ready for any number of conversion plans."""
+
+    path: str
+    policy: Policy
+    opened: Opened
+
+
+@contextmanager
+def open_for_conversion(
+    source: str | os.PathLike[str],
+    *,
+    allow: Iterable[str] = (),
+    torch_version: str | None = None,
+) -> Iterator[OpenInput]:
+    """Scan ``source`` once and keep it open (raises ``ConvertError`` if it cannot be read)."""
     src_path = os.fspath(source)
-    include = tuple(include)
-    bad = [i for i in include if i not in INCLUDE_CHOICES]
-    if bad:
-        raise ConvertError(f"unknown --include value {bad[0]!r} (choose from {INCLUDE_CHOICES})")
     if not is_url(src_path) and not os.path.exists(src_path):
         raise ConvertError(f"no such file: {src_path}")
     policy = Policy.for_torch(torch_version, tuple(allow))
@@ -135,21 +160,43 @@ def plan_conversion(
     with ExitStack() as stack:
         try:
             opened = open_input(src_path, ctx, stack)
-            report = ConvertReport(src_path, "", opened.format, opened.result.verdict, forced=force)
-            _check_danger(opened.scan, opened.result, opened.resolver, force)
-            walker = Walker(frozenset(policy.facts.dtypes), opened.arrays)
-            sel = select(opened.root, walker, include, unwrap)
-            plans = plan(sel.walk.tensors, opened.resolver, _renamer(tuple(strip_prefix), prefix))
         except (InputError, BlobError, ZipError) as exc:
             raise ConvertError(str(exc)) from None
-        _fill_report(report, sel, plans)
-        _check_plans(plans, report, skip_unsupported)
-        metadata = _metadata(sel, plans, report)
-        try:
-            header_for(plans, metadata)
-        except WriteError as exc:
-            raise ConvertError(str(exc)) from None
-        yield Conversion(report, plans, metadata)
+        yield OpenInput(src_path, policy, opened)
+
+
+def decide(
+    source: OpenInput,
+    *,
+    force: bool = False,
+    include: Iterable[str] = (),
+    unwrap: bool = True,
+    strip_prefix: Iterable[str] = (),
+    prefix: str = "",
+    skip_unsupported: bool = False,
+) -> Conversion:
+    """The conversion of an open input with these options, or ``ConvertError``."""
+    include = tuple(include)
+    bad = [i for i in include if i not in INCLUDE_CHOICES]
+    if bad:
+        raise ConvertError(f"unknown --include value {bad[0]!r} (choose from {INCLUDE_CHOICES})")
+    opened = source.opened
+    try:
+        report = ConvertReport(source.path, "", opened.format, opened.result.verdict, forced=force)
+        _check_danger(opened.scan, opened.result, opened.resolver, force)
+        walker = Walker(frozenset(source.policy.facts.dtypes), opened.arrays)
+        sel = select(opened.root, walker, include, unwrap)
+        plans = plan(sel.walk.tensors, opened.resolver, _renamer(tuple(strip_prefix), prefix))
+    except (InputError, BlobError, ZipError) as exc:
+        raise ConvertError(str(exc)) from None
+    _fill_report(report, sel, plans)
+    _check_plans(plans, report, skip_unsupported)
+    metadata = _metadata(sel, plans, report)
+    try:
+        header_for(plans, metadata)
+    except WriteError as exc:
+        raise ConvertError(str(exc)) from None
+    return Conversion(report, plans, metadata)
 
 
 def check_conversion(source: str | os.PathLike[str], **options: object) -> ConvertReport:

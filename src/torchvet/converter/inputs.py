@@ -13,6 +13,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from torchvet import budget as budgets
 from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.containers.joblib_files import InlineArray
 from torchvet.containers.zipreader import ZipArchive
@@ -75,8 +76,10 @@ def _open_file_or_url(path: str) -> FileSource | RangeSource:
 
 
 def scan_source(src: ByteSource, ctx: ScanContext) -> tuple[ContainerScan, ScanResult]:
+    """The scan ``torchvet scan`` makes (same budget), kept whole for the converter."""
     try:
-        scan = scan_container(src, ctx)
+        with budgets.spending(budgets.Budget.for_input(src.size)):
+            scan = scan_container(src, ctx)
     except (RecursionError, MemoryError) as exc:
         raise InputError(
             f"the file exceeds torchvet's resource bounds ({type(exc).__name__})"
