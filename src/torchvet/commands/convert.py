@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 DESCRIPTION = """\
@@ -73,8 +72,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from torchvet.converter import ConvertError, convert
+    from torchvet.report.convert_report import write_convert_report
+    from torchvet.report.progress import transfer_bar
 
-    progress, finish = _progress(args.quiet)
+    progress, finish = transfer_bar("converting", enabled=not args.quiet)
     try:
         report = convert(
             args.input,
@@ -94,77 +95,5 @@ def run(args: argparse.Namespace) -> int:
         return 1
     finish()
     if not args.quiet:
-        _print_report(report)
+        write_convert_report(report, sys.stdout)
     return 0
-
-
-def _print_report(report) -> None:  # type: ignore[no-untyped-def]
-    out = sys.stdout
-    size = report.bytes_written
-    print(
-        f"wrote {report.output}: {len(report.tensors)} tensors, {_human(size)} "
-        f"(from {report.format}, scan verdict: {report.verdict})",
-        file=out,
-    )
-    if report.forced and str(report.verdict) == "dangerous":
-        print("  warning: converted with --force although the file is dangerous", file=out)
-    if report.wrapper:
-        print(f"  names are relative to the {report.wrapper!r} entry", file=out)
-    for alias, kept in sorted(report.aliases.items()):
-        print(f"  alias: {alias} -> {kept} (same tensor, written once)", file=out)
-    extra = sorted(k for k in report.metadata if k != "format")
-    if extra:
-        shown = ", ".join(extra[:8]) + (", ..." if len(extra) > 8 else "")
-        print(f"  metadata: {shown}", file=out)
-    for entry, count in report.excluded:
-        print(f"  left out: {entry} ({count} tensors; see --include)", file=out)
-    for name, why in report.skipped:
-        print(f"  skipped: {name}: {why}", file=out)
-    for path, why in report.dropped[:20]:
-        print(f"  dropped: {path}: {why}", file=out)
-    if len(report.dropped) > 20:
-        print(f"  ... and {len(report.dropped) - 20} more dropped values", file=out)
-
-
-def _human(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"  # pragma: no cover
-
-
-def _progress(quiet: bool):  # type: ignore[no-untyped-def]
-    """A rich progress bar on a terminal; nothing otherwise."""
-    if quiet or not sys.stderr.isatty() or os.environ.get("TERM") == "dumb":
-        return None, lambda: None
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    bar = Progress(
-        "converting",
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        transient=True,
-    )
-    state: dict[str, int] = {}
-
-    def update(done: int, total: int) -> None:
-        if "task" not in state:
-            bar.start()
-            state["task"] = bar.add_task("convert", total=total)
-        bar.update(state["task"], completed=done)  # type: ignore[arg-type]
-
-    def finish() -> None:
-        if "task" in state:
-            bar.stop()
-
-    return update, finish

@@ -110,6 +110,38 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from torchvet.lint.cli import main
+    from torchvet.lint.api import UsageError, run_lint
+    from torchvet.lint.config import ConfigError, configure
+    from torchvet.lint.engine import Options
+    from torchvet.report.lint_report import write_run
 
-    return main(args, sys.stdout, sys.stderr)
+    options = Options(
+        fix=args.fix, unsafe_fixes=args.unsafe_fixes, diff=args.diff, add_noqa=args.add_noqa
+    )
+    try:
+        config = configure(args.select, args.ignore, args.extend_select, explicit=args.config)
+        result = run_lint(
+            args.paths,
+            config,
+            options,
+            jobs=args.jobs,
+            respect_gitignore=not args.no_respect_gitignore,
+            default_excludes=not args.include_environments,
+            stdin_name=args.stdin_filename,
+        )
+    except (ConfigError, UsageError) as exc:
+        sys.stderr.write(f"torchvet lint: error: {exc}\n")
+        return 2
+    write_run(
+        result,
+        options,
+        sys.stdout,
+        sys.stderr,
+        fmt=args.format,
+        statistics_only=args.statistics,
+        quiet=args.quiet,
+        verbose=args.verbose,
+    )
+    if args.exit_zero:
+        return 0
+    return 1 if result.diagnostics or (options.diff and result.diffs) else 0

@@ -3,6 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from contextlib import AbstractContextManager, nullcontext
+from typing import TextIO
+
+
+class CannotWrite(Exception):
+    """The report file cannot be opened for writing (exit code 2)."""
+
+
+def open_output(path: str | None) -> AbstractContextManager[TextIO]:
+    """``-o FILE`` opened now (CannotWrite if it cannot be), or stdout; closed after."""
+    if path is None:
+        return nullcontext(sys.stdout)
+    try:
+        return open(path, "w", encoding="utf-8")
+    except OSError as exc:
+        raise CannotWrite(f"cannot write {path}: {exc.strerror}") from None
 
 
 def rule_codes(value: str) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import runpy
 import sys
 
 DESCRIPTION = """\
@@ -36,6 +35,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from torchvet.errors import BlockedGlobalError
+    from torchvet.guarding import run_guarded
 
     program = list(args.program)
     if program[:1] == ["--"]:
@@ -45,30 +45,8 @@ def run(args: argparse.Namespace) -> int:
             "torchvet run: give a script (torchvet run -- script.py) or -m module", file=sys.stderr
         )
         return 2
-    from torchvet.guarding import install
-
-    install(args.allow)
-    saved = sys.argv[:]
     try:
-        if args.module is not None:
-            sys.argv = [args.module, *program]
-            runpy.run_module(args.module, run_name="__main__", alter_sys=True)
-        else:
-            sys.argv = program
-            sys.path.insert(0, _dir_of(program[0]))
-            runpy.run_path(program[0], run_name="__main__")
-    except SystemExit as exc:
-        code = exc.code
-        return code if isinstance(code, int) else (0 if code is None else 1)
+        return run_guarded(program, args.module, args.allow)
     except BlockedGlobalError as exc:
         print(f"torchvet run: {exc}", file=sys.stderr)
         return 1
-    finally:
-        sys.argv = saved
-    return 0
-
-
-def _dir_of(path: str) -> str:
-    import os
-
-    return os.path.dirname(os.path.abspath(path))

@@ -19,28 +19,8 @@ from pathlib import Path
 from pathspec import GitIgnoreSpec
 
 from torchvet.lint.sources import SUFFIXES
+from torchvet.skipdirs import DEFAULT_EXCLUDED_DIRS
 
-# Folders never worth linting by default: VCS data, caches, installed packages.
-DEFAULT_EXCLUDED_DIRS = frozenset(
-    {
-        ".git",
-        ".hg",
-        ".svn",
-        ".tox",
-        ".nox",
-        ".venv",
-        "venv",
-        ".eggs",
-        "__pycache__",
-        "node_modules",
-        "site-packages",
-        "dist-packages",
-        ".mypy_cache",
-        ".ruff_cache",
-        ".pytest_cache",
-        ".ipynb_checkpoints",
-    }
-)
 Specs = list[tuple[str, "_Ignore"]]
 
 

@@ -60,8 +60,7 @@ class Policy:
     @cached_property
     def rule(self) -> NameRule:
         """The exact names torch resolves: its allowlist, its import-time additions, --allow."""
-        keyed = frozenset(self.facts.allowed) | self.facts.user_allowed_after_import
-        return NameRule(keyed | self.user_allow, blocked_modules=self.facts.blocked_modules)
+        return NameRule.for_torch(self.facts, self.user_allow)
 
     def allows(self, module: str, name: str) -> bool:
         """A GLOBAL ``module name`` is exactly an allowed object."""
