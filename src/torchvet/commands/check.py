@@ -5,7 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from torchvet.commands.options import CannotWrite, add_walk_options, open_output, rule_codes
+from torchvet.commands.options import (
+    CannotWrite,
+    add_allow,
+    add_flag,
+    add_format,
+    add_jobs,
+    add_output,
+    add_paths,
+    add_walk_options,
+    describe,
+    exit_codes,
+    open_output,
+    rule_codes,
+)
 
 DESCRIPTION = """\
 The everyday command: lint the code, notebooks and docs under PATH (default: .)
@@ -23,30 +36,19 @@ caches. .gitignore applies to linting only: gitignored checkpoints are scanned
 (--models-respect-gitignore to skip them). Settings: [tool.torchvet] (select,
 ignore, exclude, allow) and [tool.torchvet.check] (max-size, exclude-models,
 models-respect-gitignore) in pyproject.toml."""
-EPILOG = (
-    "exit codes: 0 = no lint finding and every model file safe, 1 = anything found "
-    "(or a model file not scanned), 2 = usage error, 130 = interrupted (partial summary)"
+EPILOG = exit_codes(
+    "no lint finding and every model file safe",
+    "anything found (or a model file not scanned)",
+    "130 = interrupted (partial summary)",
 )
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.description = DESCRIPTION
-    parser.epilog = EPILOG
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument(
-        "paths",
-        nargs="*",
-        metavar="PATH",
-        default=["."],
-        help="files, folders or URLs (default: .)",
-    )
-    parser.add_argument(
-        "--format", choices=("text", "json", "sarif"), default="text", help="output format"
-    )
-    parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
-    parser.add_argument(
-        "-j", "--jobs", type=int, metavar="N", help="worker processes (default: one per CPU)"
-    )
+    describe(parser, DESCRIPTION, EPILOG)
+    add_paths(parser, "files, folders or URLs (default: .)")
+    add_format(parser)
+    add_output(parser)
+    add_jobs(parser)
     parser.add_argument(
         "--select", type=rule_codes, metavar="CODES", help="lint rule codes or prefixes to check"
     )
@@ -60,12 +62,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="PATTERN",
         help="skip files and folders matching this gitignore-style pattern (repeatable)",
     )
-    parser.add_argument(
-        "--allow",
-        action="append",
-        default=[],
-        metavar="MODULE.NAME",
-        help="treat this global as allowlisted when scanning, like "
+    add_allow(
+        parser,
+        "treat this global as allowlisted when scanning, like "
         "torch.serialization.add_safe_globals (repeatable)",
     )
     parser.add_argument(
@@ -77,15 +76,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="do not scan model files larger than SIZE (e.g. 500MB, 20GB; default: no limit); "
         "they are reported as not scanned",
     )
-    parser.add_argument(
+    add_flag(
+        parser,
         "--models-respect-gitignore",
-        action="store_true",
         help="do not look for model files among gitignored files",
     )
     add_walk_options(parser, "also lint gitignored files")
-    parser.add_argument(
-        "-q", "--quiet", action="store_true", help="do not print lint notes (text format)"
-    )
+    add_flag(parser, "-q", "--quiet", help="do not print lint notes (text format)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from torchvet.commands.options import add_allow, add_flag, describe, exit_codes
+
 DESCRIPTION = """\
 Rewrite a checkpoint's tensors as a safetensors file without running the checkpoint
 and without torch: torch zip and legacy files, TorchScript archives, torch.export
@@ -19,19 +21,15 @@ left out unless --include asks for them. Plain-data values go to __metadata__.
 
 Files the scanner rates dangerous are refused unless --force.
 """
-EXIT_CODES = "exit codes: 0 = written, 1 = refused or failed, 2 = usage error"
+EXIT_CODES = exit_codes("written", "refused or failed")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.description = DESCRIPTION
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = EXIT_CODES
+    describe(parser, DESCRIPTION, EXIT_CODES)
     parser.add_argument("input", metavar="IN", help="checkpoint file (or DCP folder) to convert")
     parser.add_argument("output", metavar="OUT", help="safetensors file to write")
-    parser.add_argument(
-        "--force",
-        action="store_true",
-        help="replace OUT if it exists; convert even a file rated dangerous",
+    add_flag(
+        parser, "--force", help="replace OUT if it exists; convert even a file rated dangerous"
     )
     parser.add_argument(
         "--include",
@@ -40,9 +38,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="also write optimizer/scheduler tensors, or all tensors in the file",
     )
-    parser.add_argument(
+    add_flag(
+        parser,
         "--no-unwrap",
-        action="store_true",
         help="name tensors by their full path from the file's root (keep 'state_dict.' etc.)",
     )
     parser.add_argument(
@@ -54,20 +52,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "the first match is removed)",
     )
     parser.add_argument("--prefix", default="", help="prepend PREFIX to every tensor name")
-    parser.add_argument(
+    add_flag(
+        parser,
         "--skip-unsupported",
-        action="store_true",
         help="write what safetensors can hold and list the rest (sparse, quantized, "
         "complex128, nested, meta) as skipped",
     )
-    parser.add_argument(
-        "--allow",
-        action="append",
-        default=[],
-        metavar="MODULE.NAME",
-        help="treat this global as allowlisted when scanning (repeatable)",
-    )
-    parser.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    add_allow(parser, "treat this global as allowlisted when scanning (repeatable)")
+    add_flag(parser, "-q", "--quiet", help="print errors only")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from torchvet.commands.options import add_allow, describe
+
 DESCRIPTION = """\
 Run a Python script or module with torchvet.guard installed for the whole process:
 any pickle load (pickle, torch.load(weights_only=False), numpy.load(allow_pickle=True),
@@ -19,16 +21,8 @@ EXIT_CODES = "exit codes: the program's own; 1 if it was stopped by the guard; 2
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.description = DESCRIPTION
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = EXIT_CODES
-    parser.add_argument(
-        "--allow",
-        action="append",
-        default=[],
-        metavar="MODULE.NAME",
-        help="also allow this global (repeatable); known gadgets stay refused",
-    )
+    describe(parser, DESCRIPTION, EXIT_CODES)
+    add_allow(parser, "also allow this global (repeatable); known gadgets stay refused")
     parser.add_argument("-m", dest="module", metavar="MODULE", help="run a module as __main__")
     parser.add_argument("program", nargs=argparse.REMAINDER, help="script.py and its arguments")
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from torchvet.commands.options import CannotWrite, open_output
+from torchvet.commands.options import (
+    CannotWrite,
+    add_allow,
+    add_flag,
+    add_format,
+    add_output,
+    describe,
+    exit_codes,
+    open_output,
+)
 
 DESCRIPTION = """\
 Predict, without running or importing anything the file names, what
@@ -37,13 +46,11 @@ verdicts (worst finding wins):
                    TorchScript), or a bound stopped torchvet before the end
   dangerous        names a code-execution gadget, or a call chain that reaches one
 """
-EXIT_CODES = "exit codes: 0 = every file is safe, 1 = any other verdict, 2 = usage error"
+EXIT_CODES = exit_codes("every file is safe", "any other verdict")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.description = DESCRIPTION
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = EXIT_CODES
+    describe(parser, DESCRIPTION, EXIT_CODES)
     parser.add_argument(
         "paths", nargs="*", metavar="PATH|URL", help="model files, folders, URLs, prefixes, repos"
     )
@@ -58,9 +65,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="scan on a Dask cluster: a scheduler address (tcp://host:8786), or local[:N] "
         "for N worker processes on this machine (needs torchvet[dask])",
     )
-    parser.add_argument(
+    add_flag(
+        parser,
         "--allow-download",
-        action="store_true",
         help="download whole files from servers that ignore range requests (default: "
         "refuse to scan them)",
     )
@@ -73,15 +80,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "~/.cache/huggingface/hub; DIR may also be an HF_HOME or one models--ORG--NAME "
         "folder), reporting each model file as hf://ORG/NAME@REVISION/PATH",
     )
-    parser.add_argument(
-        "--format", choices=("text", "json", "sarif"), default="text", help="output format"
-    )
-    parser.add_argument(
-        "--allow",
-        action="append",
-        default=[],
-        metavar="MODULE.NAME",
-        help="treat this global as allowlisted, like torch.serialization.add_safe_globals "
+    add_format(parser)
+    add_allow(
+        parser,
+        "treat this global as allowlisted, like torch.serialization.add_safe_globals "
         "(repeatable; also [tool.torchvet] allow = [...] in pyproject.toml)",
     )
     parser.add_argument(
@@ -89,9 +91,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="X.Y.Z",
         help="predict this torch release (default: the installed torch's, else the newest known)",
     )
-    parser.add_argument("--notes", action="store_true", help="also show informational notes")
-    parser.add_argument("-q", "--quiet", action="store_true", help="do not list safe files")
-    parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+    add_flag(parser, "--notes", help="also show informational notes")
+    add_flag(parser, "-q", "--quiet", help="do not list safe files")
+    add_output(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -134,39 +134,6 @@ def lint_paths(
     return run
 
 
-def lint_stdin(name: str | None, config: Config, options: Options) -> LintRun:
-    """Code read from stdin, as a file called ``name`` (Python when there is none)."""
-    text = sys.stdin.read()
-    rules = select_rules(selected(config), config.ignore)
-    outcome = lint_file_text(name or "-", text, rules, options, None if name else "python")
-    run = LintRun(files=1)
-    run.add(outcome)
-    run.text = outcome.new_text if outcome.new_text is not None else text
-    return run
-
-
-def run_lint(
-    paths: Sequence[str],
-    config: Config,
-    options: Options,
-    jobs: int | None = None,
-    respect_gitignore: bool = True,
-    default_excludes: bool = True,
-    stdin_name: str | None = None,
-) -> LintRun:
-    """``torchvet lint``: ``paths`` (``["-"]``: stdin); UsageError for bad arguments."""
-    if jobs is not None and jobs < 1:
-        raise UsageError("--jobs must be at least 1")
-    if options.add_noqa and (options.fix or options.diff):
-        raise UsageError("--add-noqa cannot be combined with --fix or --diff")
-    if list(paths) == ["-"]:
-        return lint_stdin(stdin_name, config, options)
-    missing = [p for p in paths if p != "-" and not os.path.exists(p)]
-    if missing:
-        raise UsageError(f"no such file or folder: {', '.join(missing)}")
-    return lint_paths(paths, config, options, jobs, respect_gitignore, default_excludes)
-
-
 def _parallel(work: Iterator[LintWork], options: Options, workers: int) -> list[FileOutcome]:
     """Chunks go to the workers as the walk produces them; outcomes come back in order."""
     import multiprocessing
@@ -182,3 +149,42 @@ def _parallel(work: Iterator[LintWork], options: Options, workers: int) -> list[
         for future in futures:
             outcomes.extend(future.result())
     return outcomes
+
+
+def lint_stdin(name: str | None, config: Config, options: Options) -> LintRun:
+    """Code read from stdin, as a file called ``name`` (Python when there is none)."""
+    text = sys.stdin.read()
+    rules = select_rules(selected(config), config.ignore)
+    outcome = lint_file_text(name or "-", text, rules, options, None if name else "python")
+    run = LintRun(files=1)
+    run.add(outcome)
+    run.text = outcome.new_text if outcome.new_text is not None else text
+    return run
+
+
+@dataclass(frozen=True)
+class LintRequest:
+    """What ``torchvet lint`` was asked to lint, and how folders are walked for it."""
+
+    paths: Sequence[str] = (".",)  # ["-"]: code read from stdin
+    jobs: int | None = None  # worker processes (None: one per CPU)
+    respect_gitignore: bool = True
+    default_excludes: bool = True  # skip environments and VCS folders
+    stdin_name: str | None = None  # the name (so the file type) of code read from stdin
+
+
+def run_lint(request: LintRequest, config: Config, options: Options) -> LintRun:
+    """``torchvet lint``; UsageError for arguments it cannot run with."""
+    if request.jobs is not None and request.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    if options.add_noqa and (options.fix or options.diff):
+        raise UsageError("--add-noqa cannot be combined with --fix or --diff")
+    paths = list(request.paths)
+    if paths == ["-"]:
+        return lint_stdin(request.stdin_name, config, options)
+    missing = [p for p in paths if p != "-" and not os.path.exists(p)]
+    if missing:
+        raise UsageError(f"no such file or folder: {', '.join(missing)}")
+    return lint_paths(
+        paths, config, options, request.jobs, request.respect_gitignore, request.default_excludes
+    )

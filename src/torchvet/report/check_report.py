@@ -16,8 +16,8 @@ from torchvet import __version__
 from torchvet.check.runner import CheckRun
 from torchvet.lint.rules import RULES
 from torchvet.report import lint_report
-from torchvet.report.sarif import SarifResult, SarifRule, build_log
-from torchvet.report.scan_sarif import INFORMATION_URI, scan_results, scan_rules
+from torchvet.report.sarif import SarifResult, SarifRule, torchvet_log
+from torchvet.report.scan_sarif import scan_results, scan_rules
 from torchvet.report.scan_text import STYLE, TextReporter
 from torchvet.results import Verdict
 
@@ -192,7 +192,7 @@ def as_sarif(run: CheckRun) -> dict[str, Any]:
             for model in run.skipped
         ),
     ]
-    log = build_log("torchvet", __version__, rules, results, information_uri=INFORMATION_URI)
+    log = torchvet_log(rules, results)
     log["runs"][0]["invocations"] = [{"executionSuccessful": not run.interrupted}]
     return log
 

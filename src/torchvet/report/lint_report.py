@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import PurePath
 from typing import TYPE_CHECKING, TextIO
 
-from torchvet import __version__
 from torchvet.lint.model import Diagnostic, Note
 from torchvet.lint.rules import RULES, RULES_BY_CODE
-from torchvet.report.sarif import PROJECT_URI, SarifResult, SarifRule, build_log
+from torchvet.report.sarif import PROJECT_URI, SarifResult, SarifRule, torchvet_log
 
 if TYPE_CHECKING:
     from torchvet.lint.api import LintRun
@@ -117,13 +117,7 @@ def sarif_results(diagnostics: Sequence[Diagnostic]) -> list[SarifResult]:
 
 
 def as_sarif(diagnostics: Sequence[Diagnostic]) -> str:
-    log = build_log(
-        "torchvet",
-        __version__,
-        sarif_rules(),
-        sarif_results(diagnostics),
-        information_uri=PROJECT_URI,
-    )
+    log = torchvet_log(sarif_rules(), sarif_results(diagnostics))
     return json.dumps(log, indent=2) + "\n"
 
 
@@ -170,16 +164,17 @@ def render(fmt: str, diagnostics: Sequence[Diagnostic], show_fixes: bool = False
     return text(diagnostics, show_fixes)
 
 
-def write_run(
-    run: LintRun,
-    options: Options,
-    out: TextIO,
-    err: TextIO,
-    fmt: str = "text",
-    statistics_only: bool = False,
-    quiet: bool = False,
-    verbose: bool = False,
-) -> None:
+@dataclass(frozen=True)
+class LintOutput:
+    """How ``torchvet lint`` shows a run."""
+
+    fmt: str = "text"  # text, json, sarif or github
+    statistics: bool = False  # counts per rule instead of each finding
+    quiet: bool = False  # no notes, no summary
+    verbose: bool = False  # also the code blocks that do not parse
+
+
+def write_run(run: LintRun, options: Options, output: LintOutput, out: TextIO, err: TextIO) -> None:
     """What ``torchvet lint`` prints: the fixed stdin text, the diff, the statistics or
     the findings on ``out``; notes and the summary on ``err``."""
     fixed_stdin = run.text if options.fix or options.add_noqa else None
@@ -187,18 +182,18 @@ def write_run(
         out.write(fixed_stdin)
     if options.diff:
         out.write("".join(run.diffs))
-    elif statistics_only:
+    elif output.statistics:
         out.write(statistics(run.diagnostics))
     elif fixed_stdin is None and not options.add_noqa:
-        out.write(render(fmt, run.diagnostics, show_fixes=True))
-    if quiet:
+        out.write(render(output.fmt, run.diagnostics, show_fixes=True))
+    if output.quiet:
         return
     for note in run.notes:
-        if verbose or not note.verbose:
+        if output.verbose or not note.verbose:
             err.write(note_text(note) + "\n")
     if run.files == 0 and run.text is None:
         err.write(_nothing_linted(run.skipped) + "\n")
-    err.write(_summary(run, options, verbose) + "\n")
+    err.write(_summary(run, options, output.verbose) + "\n")
 
 
 def _nothing_linted(skipped: WalkStats) -> str:

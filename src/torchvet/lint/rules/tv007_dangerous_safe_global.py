@@ -3,7 +3,7 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING
 
-from torchvet.lint.rules.base import Rule, argument
+from torchvet.lint.rules.base import CallRule, argument
 
 if TYPE_CHECKING:
     from torchvet.lint.checker import Context
@@ -21,7 +21,7 @@ def is_dangerous(qualified: str) -> bool:
     return allowlisting_hazard(qualified) is not None
 
 
-class DangerousSafeGlobal(Rule):
+class DangerousSafeGlobal(CallRule):
     """
     ## What it does
     Finds `torch.serialization.add_safe_globals([...])` or `safe_globals([...])`
@@ -53,13 +53,9 @@ class DangerousSafeGlobal(Rule):
     code = "TV007"
     name = "dangerous-safe-global"
     summary = "allowlisting a code-running callable for `weights_only` loading"
-    terminals = frozenset({"add_safe_globals", "safe_globals"})
+    callees = ALLOWLISTERS
 
-    def check(self, node: ast.AST, ctx: Context) -> None:
-        call = node
-        assert isinstance(call, ast.Call)
-        if ctx.call_name not in ALLOWLISTERS:
-            return
+    def check_call(self, call: ast.Call, ctx: Context) -> None:
         entries = argument(ctx, call, "safe_globals", 0)
         if not isinstance(entries, (ast.List, ast.Tuple, ast.Set)):
             return
