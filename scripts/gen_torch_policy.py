@@ -29,6 +29,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generated_file import write_or_check
 
 DATA = Path(__file__).resolve().parents[1] / "src" / "torchvet" / "policy" / "data"
+# Device type names torch.device may accept; the table keeps those this torch does.
+DEVICE_CANDIDATES = (
+    "cpu",
+    "cuda",
+    "xpu",
+    "mkldnn",
+    "opengl",
+    "opencl",
+    "ideep",
+    "hip",
+    "ve",
+    "fpga",
+    "maia",
+    "xla",
+    "lazy",
+    "vulkan",
+    "mps",
+    "meta",
+    "hpu",
+    "mtia",
+    "privateuseone",
+    "ipu",
+)
 
 
 def build() -> dict:
@@ -68,28 +91,7 @@ def build() -> dict:
     }
     layouts = sorted(str(v) for v in torch.__dict__.values() if isinstance(v, torch.layout))
     device_types = []
-    for cand in [
-        "cpu",
-        "cuda",
-        "xpu",
-        "mkldnn",
-        "opengl",
-        "opencl",
-        "ideep",
-        "hip",
-        "ve",
-        "fpga",
-        "maia",
-        "xla",
-        "lazy",
-        "vulkan",
-        "mps",
-        "meta",
-        "hpu",
-        "mtia",
-        "privateuseone",
-        "ipu",
-    ]:
+    for cand in DEVICE_CANDIDATES:
         try:
             torch.device(cand)
             device_types.append(cand)
