@@ -97,8 +97,7 @@ class _Policy:
 
         facts = load_facts()
         self.allow = frozenset(allow)
-        keyed = frozenset(facts.allowed) | facts.user_allowed_after_import | self.allow
-        self.rule = NameRule(keyed, frozenset(inert_names()) | GUARD_DATA, facts.blocked_modules)
+        self.rule = NameRule.for_torch(facts, self.allow, frozenset(inert_names()) | GUARD_DATA)
         # (module, name) -> None when allowed, else (reason, is_gadget)
         self._cache: dict[tuple[str, str], tuple[str, bool] | None] = {}
         self._lock = threading.Lock()
@@ -204,6 +203,31 @@ def install(allow: Iterable[Any] = ()) -> None:
     global _installed
     _ensure_hook()
     _installed = _Policy(_names(allow))
+
+
+def run_guarded(program: list[str], module: str | None = None, allow: Iterable[Any] = ()) -> int:
+    """Run ``program`` (a script and its arguments), or ``module`` with ``program`` as its
+    arguments, as ``__main__`` with the guard installed; the program's exit code.
+    BlockedGlobalError propagates when the guard stops it."""
+    import os
+    import runpy
+
+    install(allow)
+    saved = sys.argv[:]
+    try:
+        if module is not None:
+            sys.argv = [module, *program]
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
+        else:
+            sys.argv = program
+            sys.path.insert(0, os.path.dirname(os.path.abspath(program[0])))
+            runpy.run_path(program[0], run_name="__main__")
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    finally:
+        sys.argv = saved
+    return 0
 
 
 def uninstall() -> None:

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from torchvet.policy.judge import Policy
+    from torchvet.results import ScanResult
 
 _TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
 
@@ -57,8 +62,19 @@ def cache_repos(directory: Path) -> list[Path] | None:
 
 
 def _repo_type(path: Path) -> str | None:
-    kind, sep, _ = path.name.partition("--")
-    return _TYPES.get(kind) if sep and path.is_dir() else None
+    return _type_of(path.name) if path.is_dir() else None
+
+
+def _type_of(folder: str) -> str | None:
+    """``models--org--name`` -> "model"; None for a name that is no repo folder."""
+    kind, sep, _ = folder.partition("--")
+    return _TYPES.get(kind) if sep else None
+
+
+def is_blob(path: str) -> bool:
+    """``.../models--ORG--NAME/blobs/<sha>``: bytes whose names are their snapshot links."""
+    parts = PurePath(path).parts
+    return len(parts) >= 3 and parts[-2] == "blobs" and _type_of(parts[-3]) is not None
 
 
 def iter_cache(root: Path) -> Iterator[CacheFile]:
@@ -87,3 +103,23 @@ def iter_repos(repos: list[Path]) -> Iterator[CacheFile]:
                         continue  # a dangling symlink (interrupted download)
                     rel = full.relative_to(rev_dir).as_posix()
                     yield CacheFile(kind, repo_id, rev_dir.name, rel, blob, full)
+
+
+def scan_cache(repos: list[Path], policy: Policy, skipped: list[str]) -> Iterator[ScanResult]:
+    """Scan each blob once per name it is known by (the name decides what torch.load does
+    with it: a *.safetensors path goes to safetensors) and report it under every
+    repo/revision/path that references it. Files that are not models go to ``skipped``."""
+    from torchvet.check.detect import model_reason
+    from torchvet.scan import scan_file
+
+    done: dict[tuple[Path, bool], ScanResult | None] = {}
+    for ref in iter_repos(repos):
+        key = (ref.blob, ref.path.endswith(".safetensors"))
+        if key not in done:
+            is_model = model_reason(str(ref.snapshot)) is not None
+            done[key] = scan_file(ref.snapshot, policy=policy) if is_model else None
+        result = done[key]
+        if result is None:
+            skipped.append(ref.display)
+            continue
+        yield replace(result, path=ref.display)

@@ -17,6 +17,7 @@ from torchvet.containers.dispatch import guarded, scan_container
 from torchvet.policy.judge import Policy
 from torchvet.remote.urls import is_url
 from torchvet.results import Category, Finding, ScanResult, Verdict, worst
+from torchvet.skipdirs import TOOL_DIRS
 from torchvet.source import ByteSource, BytesSource, FileSource
 
 
@@ -97,10 +98,6 @@ def scan_file(
         )
 
 
-# Directories never worth descending into when looking for model files.
-SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".tox", ".mypy_cache", ".ruff_cache"})
-
-
 def iter_files(
     paths: Iterable[str | os.PathLike[str]], skipped: list[str] | None = None
 ) -> Iterator[str]:
@@ -121,7 +118,7 @@ def iter_files(
                 dirs[:] = []
                 continue
             seen.add((st.st_dev, st.st_ino))
-            dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+            dirs[:] = sorted(d for d in dirs if d not in TOOL_DIRS)
             for f in sorted(files):
                 full = os.path.join(root, f)
                 if not os.path.isfile(full):

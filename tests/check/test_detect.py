@@ -131,6 +131,19 @@ def test_compressed_files_count_by_what_they_hold() -> None:
     assert kind(gzip.compress(_zip({"archive/data.pkl": model}))) == "compressed"
 
 
+def test_zstd_and_lz4_files_count_by_what_they_hold_too() -> None:
+    """The scanner's own decoders (containers/compressed.py): what check finds by content
+    is what scan reads."""
+    import lz4.frame
+    import zstandard
+
+    model = pickle.dumps({"w": [1.0]}, protocol=2)
+    for compress in (zstandard.ZstdCompressor().compress, lz4.frame.compress):
+        assert kind(compress(model)) == "compressed"
+        assert kind(compress(b"a,b\n1,2\n" * 100)) is None
+    assert has_model_suffix("w.pt.zstd") and has_model_suffix("m.pkl.zlib")
+
+
 def test_numpy_and_safetensors() -> None:
     assert kind(b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': False}") == "npy"
     header = b'{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'

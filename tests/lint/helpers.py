@@ -13,10 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from torchvet.lint import report
 from torchvet.lint.api import lint_paths
 from torchvet.lint.config import Config
 from torchvet.lint.engine import Options
+from torchvet.report import lint_report as report
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "lint"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from torchvet.lint import report
 from torchvet.lint.engine import Options, lint_file_text
 from torchvet.lint.rules import RULES
+from torchvet.report import lint_report as report
 
 from .helpers import FIXTURES, REPO, lint_dir, run_cli
 

@@ -11,7 +11,8 @@ import pytest
 from tests.corpus import Asm
 from tests.scan.helpers import kinds, run
 from torchvet.pickle.machine import Limits, Machine
-from torchvet.pickle.opcodes import BY_NAME, OPCODES, TORCH_WEIGHTS_ONLY_OPCODES
+from torchvet.pickle.opcodes import BY_NAME, OPCODES
+from torchvet.pickle.torchfacts import load_facts
 from torchvet.pickle.trace import IssueKind
 from torchvet.pickle.values import Const, DictValue, GlobalName, ListValue, SetValue, TupleValue
 from torchvet.results import Verdict
@@ -31,7 +32,7 @@ SAMPLE = {
 
 def test_table_is_pickletools() -> None:
     assert len(OPCODES) == len(pickletools.opcodes) == 68
-    assert len(TORCH_WEIGHTS_ONLY_OPCODES) == 34
+    assert len(load_facts("2.13.0").weights_only_opcodes) == 34
     # one effect method per opcode name
     for op in OPCODES:
         assert callable(getattr(Machine, "op_" + op.name, None)), op.name

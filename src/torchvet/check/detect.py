@@ -22,7 +22,6 @@ that runs before the stream breaks is still a payload). Text fails within a line
 
 from __future__ import annotations
 
-import bz2
 import lzma
 import re
 import struct
@@ -34,6 +33,8 @@ from functools import lru_cache
 from pathlib import PurePath
 
 from torchvet.containers.buffers import Buffer, TooLarge, whole
+from torchvet.containers.compressed import SUFFIXES as COMPRESSION_SUFFIXES
+from torchvet.containers.compressed import decompressed_head
 from torchvet.containers.sniff import codec_of, sniff
 from torchvet.containers.zipfamily import classify
 from torchvet.containers.zipreader import ZipError, read_archive
@@ -62,7 +63,6 @@ MODEL_SUFFIXES = frozenset(
         ".npz",
     }
 )
-COMPRESSION_SUFFIXES = frozenset({".gz", ".bz2", ".xz", ".lzma", ".zst", ".lz4", ".z"})
 # Names of the members of torch's pre-1.0 tar checkpoints.
 _TORCH_TAR_MEMBERS = frozenset({"pickle", "storages", "tensors", "sys_info"})
 _PICKLE_MEMBER_SUFFIXES = (".pkl", ".pickle")  # members other loaders unpickle
@@ -217,45 +217,10 @@ def _compressed_kind(src: ByteSource) -> str | None:
     codec = codec_of(src.read_at(0, 32))
     if codec == "joblib-zfile":
         return "compressed"  # joblib's own pre-0.10 format: always a pickle inside
-    head = _decompressed_head(codec, src)
+    head = decompressed_head(src, PROBE_BYTES, _MAX_COMPRESSED_INPUT)
     if head is None:
         return None
     return "compressed" if _head_is_model(head) else None
-
-
-def _decompressor(codec: str | None):
-    if codec == "gzip":
-        return zlib.decompressobj(wbits=31)
-    if codec == "zlib":
-        return zlib.decompressobj()
-    if codec == "bz2":
-        return bz2.BZ2Decompressor()
-    if codec == "xz":
-        return lzma.LZMADecompressor(format=lzma.FORMAT_XZ)
-    if codec == "lzma":
-        return lzma.LZMADecompressor(format=lzma.FORMAT_ALONE)
-    return None  # zstd, lz4: optional modules; such files count by extension only
-
-
-def _decompressed_head(codec: str | None, src: ByteSource) -> bytes | None:
-    decoder = _decompressor(codec)
-    if decoder is None:
-        return None
-    out = bytearray()
-    pos = 0
-    try:
-        while len(out) < PROBE_BYTES and pos < min(src.size, _MAX_COMPRESSED_INPUT):
-            chunk = src.read_at(pos, 1 << 16)
-            pos += len(chunk)
-            if isinstance(decoder, bz2.BZ2Decompressor | lzma.LZMADecompressor):
-                out += decoder.decompress(chunk, max_length=PROBE_BYTES - len(out))
-            else:
-                out += decoder.decompress(chunk, PROBE_BYTES - len(out))
-            if getattr(decoder, "eof", False):
-                break
-    except (zlib.error, OSError, EOFError, lzma.LZMAError, ValueError):
-        return bytes(out) if out else None
-    return bytes(out)
 
 
 def _head_is_model(head: bytes) -> bool:

@@ -17,7 +17,8 @@ from pathlib import PurePath
 from pathspec import GitIgnoreSpec
 
 from torchvet.check.settings import CheckSettings
-from torchvet.lint.api import LintWork, plan_lint
+from torchvet.hfcache import is_blob
+from torchvet.lint.api import LintWork, iter_lint
 from torchvet.lint.config import Config
 from torchvet.lint.discover import discover
 from torchvet.lint.sources import SUFFIXES as LINT_SUFFIXES
@@ -56,7 +57,7 @@ def plan_check(
     folders = [p for p in paths if os.path.isdir(p)]
     files = [os.path.normpath(p) for p in paths if not os.path.isdir(p)]
     lint_roots = folders + [f for f in files if is_lint_source(f)]
-    plan = CheckPlan(lint=plan_lint(lint_roots, config, respect_gitignore, default_excludes))
+    plan = CheckPlan(lint=list(iter_lint(lint_roots, config, respect_gitignore, default_excludes)))
     patterns = config.exclude + settings.exclude_models
     exclude = GitIgnoreSpec.from_lines(patterns) if patterns else None
     found = discover(
@@ -88,16 +89,6 @@ def _by_file(paths: list[str]) -> list[Candidate]:
         groups.setdefault(key, []).append(path)
     candidates = []
     for group in groups.values():
-        named = [p for p in group if not is_hf_blob(p)] or group
+        named = [p for p in group if not is_blob(p)] or group
         candidates.append(Candidate(named[0], tuple(named[1:])))
     return candidates
-
-
-def is_hf_blob(path: str) -> bool:
-    """``.../models--ORG--NAME/blobs/<sha>`` in a Hugging Face cache."""
-    parts = PurePath(path).parts
-    return (
-        len(parts) >= 3
-        and parts[-2] == "blobs"
-        and parts[-3].partition("--")[0] in ("models", "datasets", "spaces")
-    )

@@ -135,6 +135,8 @@ class Display(Protocol):
 
     def advance(self, files: int) -> None: ...
 
+    def stop(self) -> None: ...
+
 
 def _tasks(plan: CheckPlan, lint_chunk: int, model_chunk: int) -> list[Task]:
     models = plan.candidates

@@ -15,14 +15,10 @@ models-respect-gitignore = false     # gitignored checkpoints are scanned by def
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from torchvet.config_file import PyprojectError, torchvet_table
 
 
 class SettingsError(ValueError):
@@ -59,11 +55,9 @@ class CheckSettings:
         if path is None:
             return cls()
         try:
-            with open(path, "rb") as handle:
-                data = tomllib.load(handle)
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise SettingsError(f"{path}: {exc}") from exc
-        table = data.get("tool", {}).get("torchvet", {}).get("check", {})
+            table = torchvet_table(path).get("check", {})
+        except PyprojectError as exc:
+            raise SettingsError(str(exc)) from exc
         if not isinstance(table, dict):
             raise SettingsError(f"{path}: [tool.torchvet.check] must be a table")
         known = {"max-size", "exclude-models", "models-respect-gitignore"}

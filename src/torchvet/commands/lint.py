@@ -6,7 +6,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from torchvet.commands.options import add_walk_options, rule_codes
+from torchvet.commands.options import (
+    add_flag,
+    add_jobs,
+    add_paths,
+    add_walk_options,
+    describe,
+    exit_codes,
+    rule_codes,
+)
 
 DESCRIPTION = """\
 Find (and fix) PyTorch model-loading misuse in Python files, Jupyter notebooks,
@@ -19,40 +27,25 @@ Settings come from [tool.torchvet] in the nearest pyproject.toml
 replaces `select`, --extend-select and --ignore add to theirs.
 `torchvet rule CODE` prints a rule's documentation (all rules: docs/rules.md)."""
 
-EPILOG = (
-    "exit codes: 0 = no findings, 1 = findings (or fixes left to apply with --diff), "
-    "2 = usage error"
-)
+EPILOG = exit_codes("no findings", "findings (or fixes left to apply with --diff)")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.description = DESCRIPTION
-    parser.epilog = EPILOG
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument(
-        "paths",
-        nargs="*",
-        metavar="PATH",
-        default=["."],
-        help="files or folders (default: .); '-' reads stdin",
-    )
+    describe(parser, DESCRIPTION, EPILOG)
+    add_paths(parser, "files or folders (default: .); '-' reads stdin")
     parser.add_argument(
         "--format",
         choices=("text", "json", "sarif", "github"),
         default="text",
         help="output format (default: text)",
     )
-    parser.add_argument("--fix", action="store_true", help="apply safe fixes in place")
-    parser.add_argument(
+    add_flag(parser, "--fix", help="apply safe fixes in place")
+    add_flag(
+        parser,
         "--unsafe-fixes",
-        action="store_true",
         help="also apply fixes that may change behaviour (with --fix or --diff)",
     )
-    parser.add_argument(
-        "--diff",
-        action="store_true",
-        help="print the fixes as a unified diff instead of writing them",
-    )
+    add_flag(parser, "--diff", help="print the fixes as a unified diff instead of writing them")
     parser.add_argument(
         "--select",
         type=rule_codes,
@@ -73,18 +66,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="comma-separated codes or prefixes to skip",
     )
-    parser.add_argument(
+    add_flag(
+        parser,
         "--add-noqa",
-        action="store_true",
         help="write `# noqa: CODE` on each line with findings, so that they are suppressed",
     )
-    parser.add_argument(
-        "--exit-zero", action="store_true", help="exit 0 even when there are findings"
-    )
-    parser.add_argument(
-        "--statistics",
-        action="store_true",
-        help="print the number of findings per rule instead of each finding",
+    add_flag(parser, "--exit-zero", help="exit 0 even when there are findings")
+    add_flag(
+        parser, "--statistics", help="print the number of findings per rule instead of each finding"
     )
     parser.add_argument(
         "--config", type=Path, metavar="PYPROJECT", help="read settings from this pyproject.toml"
@@ -95,21 +84,40 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="name (and so file type) to use for code read from stdin",
     )
-    parser.add_argument(
-        "-j", "--jobs", type=int, metavar="N", help="worker processes (default: one per CPU)"
-    )
-    parser.add_argument(
-        "-q", "--quiet", action="store_true", help="do not print notes and the summary"
-    )
-    parser.add_argument(
+    add_jobs(parser)
+    add_flag(parser, "-q", "--quiet", help="do not print notes and the summary")
+    add_flag(
+        parser,
         "-v",
         "--verbose",
-        action="store_true",
         help="also list the code blocks that do not parse (otherwise only counted)",
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    from torchvet.lint.cli import main
+    from torchvet.lint.api import LintRequest, UsageError, run_lint
+    from torchvet.lint.config import ConfigError, configure
+    from torchvet.lint.engine import Options
+    from torchvet.report.lint_report import LintOutput, write_run
 
-    return main(args, sys.stdout, sys.stderr)
+    options = Options(
+        fix=args.fix, unsafe_fixes=args.unsafe_fixes, diff=args.diff, add_noqa=args.add_noqa
+    )
+    request = LintRequest(
+        paths=args.paths,
+        jobs=args.jobs,
+        respect_gitignore=not args.no_respect_gitignore,
+        default_excludes=not args.include_environments,
+        stdin_name=args.stdin_filename,
+    )
+    try:
+        config = configure(args.select, args.ignore, args.extend_select, explicit=args.config)
+        result = run_lint(request, config, options)
+    except (ConfigError, UsageError) as exc:
+        sys.stderr.write(f"torchvet lint: error: {exc}\n")
+        return 2
+    output = LintOutput(args.format, args.statistics, args.quiet, args.verbose)
+    write_run(result, options, output, sys.stdout, sys.stderr)
+    if args.exit_zero:
+        return 0
+    return 1 if result.diagnostics or (options.diff and result.diffs) else 0

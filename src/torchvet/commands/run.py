@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import runpy
 import sys
+
+from torchvet.commands.options import add_allow, describe
 
 DESCRIPTION = """\
 Run a Python script or module with torchvet.guard installed for the whole process:
@@ -20,22 +21,15 @@ EXIT_CODES = "exit codes: the program's own; 1 if it was stopped by the guard; 2
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.description = DESCRIPTION
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = EXIT_CODES
-    parser.add_argument(
-        "--allow",
-        action="append",
-        default=[],
-        metavar="MODULE.NAME",
-        help="also allow this global (repeatable); known gadgets stay refused",
-    )
+    describe(parser, DESCRIPTION, EXIT_CODES)
+    add_allow(parser, "also allow this global (repeatable); known gadgets stay refused")
     parser.add_argument("-m", dest="module", metavar="MODULE", help="run a module as __main__")
     parser.add_argument("program", nargs=argparse.REMAINDER, help="script.py and its arguments")
 
 
 def run(args: argparse.Namespace) -> int:
     from torchvet.errors import BlockedGlobalError
+    from torchvet.guarding import run_guarded
 
     program = list(args.program)
     if program[:1] == ["--"]:
@@ -45,30 +39,8 @@ def run(args: argparse.Namespace) -> int:
             "torchvet run: give a script (torchvet run -- script.py) or -m module", file=sys.stderr
         )
         return 2
-    from torchvet.guarding import install
-
-    install(args.allow)
-    saved = sys.argv[:]
     try:
-        if args.module is not None:
-            sys.argv = [args.module, *program]
-            runpy.run_module(args.module, run_name="__main__", alter_sys=True)
-        else:
-            sys.argv = program
-            sys.path.insert(0, _dir_of(program[0]))
-            runpy.run_path(program[0], run_name="__main__")
-    except SystemExit as exc:
-        code = exc.code
-        return code if isinstance(code, int) else (0 if code is None else 1)
+        return run_guarded(program, args.module, args.allow)
     except BlockedGlobalError as exc:
         print(f"torchvet run: {exc}", file=sys.stderr)
         return 1
-    finally:
-        sys.argv = saved
-    return 0
-
-
-def _dir_of(path: str) -> str:
-    import os
-
-    return os.path.dirname(os.path.abspath(path))

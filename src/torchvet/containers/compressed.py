@@ -46,10 +46,13 @@ MAX_NESTING = 3  # compressed files inside compressed files
 _SPILL = 16 << 20  # decompressed output beyond this goes to a temporary file
 _OUT_CHUNK = 4 << 20  # output per decompressor call (a 1 MiB input can inflate 1000x)
 _CHUNK = 1 << 20
+_HEAD_STEP = 64 << 10  # input per read when only a head is wanted
 _LZMA_MEMLIMIT = 96 << 20  # xz -9 needs 65 MiB; a forged header may ask for 4 GiB
 _ZSTD_WINDOW = 1 << 27  # libzstd's own default limit (levels up to 22, --long=27)
 _ZSTD_STEP = 64  # input bytes per zstd call: one zstd byte expands to <= 32 KiB
-_SUFFIXES = (".gz", ".z", ".zlib", ".bz2", ".xz", ".lzma", ".lz4", ".zst", ".zstd", ".tgz")
+# Names compressed files end in (pandas picks its codec by them; check finds model files
+# behind them).
+SUFFIXES = (".gz", ".z", ".zlib", ".bz2", ".xz", ".lzma", ".lz4", ".zst", ".zstd", ".tgz")
 _depth: contextvars.ContextVar[int] = contextvars.ContextVar("torchvet_compressed_depth", default=0)
 
 
@@ -186,7 +189,7 @@ def _scan_inner(scan: ContainerScan, src: ByteSource, codec: str, ctx: ScanConte
 
 def _strip_suffix(name: str) -> str:
     lower = name.lower()
-    for suffix in _SUFFIXES:
+    for suffix in SUFFIXES:
         if lower.endswith(suffix):
             return name[: -len(suffix)]
     return name
@@ -210,10 +213,13 @@ def _decompress(codec: str, src: ByteSource, limit: int, sink: _Sink) -> None:
     _streams(make, _chunks(src, 0), limit, codec, sink)
 
 
-def _chunks(src: ByteSource, start: int) -> Iterator[bytes]:
+def _chunks(
+    src: ByteSource, start: int, step: int = _CHUNK, end: int | None = None
+) -> Iterator[bytes]:
     pos = start
-    while pos < src.size:
-        data = src.read_at(pos, _CHUNK)
+    end = src.size if end is None else min(end, src.size)
+    while pos < end:
+        data = src.read_at(pos, min(step, end - pos))
         if not data:
             return
         pos += len(data)
@@ -440,3 +446,22 @@ _FACTORIES: dict[str, Callable[[], Callable[[], Any] | None]] = {
     "lz4": _optional("lz4.frame", "LZ4FrameDecompressor"),
     "zstd": _zstd,
 }
+
+
+def decompressed_head(src: ByteSource, size: int, max_input: int) -> bytes | None:
+    """At most the first ``size`` decompressed bytes of a compressed file, reading at most
+    ``max_input`` compressed bytes (less where the data ends or breaks); None when the
+    codec is unknown or its package is missing. For detection by content."""
+    codec = codec_of(src.read_at(0, 32))
+    factory = _FACTORIES.get(codec or "")
+    make = factory() if factory is not None else None
+    if make is None or codec is None:
+        return None
+    sink = _Sink()
+    try:
+        with suppress(_Error):  # a bound, a break or the end of the input: the head so far
+            _streams(make, _chunks(src, 0, _HEAD_STEP, max_input), size, codec, sink)
+        with sink.source() as inner:
+            return inner.read_at(0, sink.size)
+    finally:
+        sink.discard()

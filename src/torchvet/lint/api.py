@@ -1,4 +1,7 @@
-"""Lint many files: choose rules per file, fan out over processes, gather outcomes."""
+"""Lint many files: choose rules per file, fan out over processes, gather outcomes.
+
+``run_lint`` is what ``torchvet lint`` runs: files and folders, or code read from stdin.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from pathspec import GitIgnoreSpec
 
 from torchvet.lint.config import Config, relative_posix, selected
 from torchvet.lint.discover import WalkStats, discover
-from torchvet.lint.engine import FileOutcome, Options, lint_path
+from torchvet.lint.engine import FileOutcome, Options, lint_file_text, lint_path
 from torchvet.lint.model import Diagnostic, Note
 from torchvet.lint.rules import RULES_BY_CODE, select_rules
 
@@ -31,6 +34,19 @@ class LintRun:
     noqa_added: int = 0
     diffs: list[str] = field(default_factory=list)
     skipped: WalkStats = field(default_factory=WalkStats)
+    text: str | None = None  # code read from stdin, after its fixes (None: files were linted)
+
+    def add(self, outcome: FileOutcome) -> None:
+        self.diagnostics.extend(outcome.diagnostics)
+        self.notes.extend(outcome.notes)
+        self.fixed += outcome.fixed
+        self.noqa_added += outcome.noqa_added
+        if outcome.diff:
+            self.diffs.append(outcome.diff)
+
+
+class UsageError(ValueError):
+    """Arguments a lint run cannot start with (the message says which)."""
 
 
 @dataclass
@@ -94,17 +110,6 @@ def iter_lint(
     return ((path, selection.codes_for(path)) for path in files)
 
 
-def plan_lint(
-    paths: Sequence[str],
-    config: Config,
-    respect_gitignore: bool = True,
-    default_excludes: bool = True,
-    stats: WalkStats | None = None,
-) -> list[LintWork]:
-    """``iter_lint`` as a list."""
-    return list(iter_lint(paths, config, respect_gitignore, default_excludes, stats))
-
-
 def lint_paths(
     paths: Sequence[str],
     config: Config,
@@ -124,12 +129,7 @@ def lint_paths(
         outcomes = lint_files([*first, *work], options)
     run = LintRun(files=len(outcomes), skipped=stats)
     for outcome in outcomes:
-        run.diagnostics.extend(outcome.diagnostics)
-        run.notes.extend(outcome.notes)
-        run.fixed += outcome.fixed
-        run.noqa_added += outcome.noqa_added
-        if outcome.diff:
-            run.diffs.append(outcome.diff)
+        run.add(outcome)
     run.diagnostics.sort(key=Diagnostic.sort_key)
     return run
 
@@ -149,3 +149,42 @@ def _parallel(work: Iterator[LintWork], options: Options, workers: int) -> list[
         for future in futures:
             outcomes.extend(future.result())
     return outcomes
+
+
+def lint_stdin(name: str | None, config: Config, options: Options) -> LintRun:
+    """Code read from stdin, as a file called ``name`` (Python when there is none)."""
+    text = sys.stdin.read()
+    rules = select_rules(selected(config), config.ignore)
+    outcome = lint_file_text(name or "-", text, rules, options, None if name else "python")
+    run = LintRun(files=1)
+    run.add(outcome)
+    run.text = outcome.new_text if outcome.new_text is not None else text
+    return run
+
+
+@dataclass(frozen=True)
+class LintRequest:
+    """What ``torchvet lint`` was asked to lint, and how folders are walked for it."""
+
+    paths: Sequence[str] = (".",)  # ["-"]: code read from stdin
+    jobs: int | None = None  # worker processes (None: one per CPU)
+    respect_gitignore: bool = True
+    default_excludes: bool = True  # skip environments and VCS folders
+    stdin_name: str | None = None  # the name (so the file type) of code read from stdin
+
+
+def run_lint(request: LintRequest, config: Config, options: Options) -> LintRun:
+    """``torchvet lint``; UsageError for arguments it cannot run with."""
+    if request.jobs is not None and request.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    if options.add_noqa and (options.fix or options.diff):
+        raise UsageError("--add-noqa cannot be combined with --fix or --diff")
+    paths = list(request.paths)
+    if paths == ["-"]:
+        return lint_stdin(request.stdin_name, config, options)
+    missing = [p for p in paths if p != "-" and not os.path.exists(p)]
+    if missing:
+        raise UsageError(f"no such file or folder: {', '.join(missing)}")
+    return lint_paths(
+        paths, config, options, request.jobs, request.respect_gitignore, request.default_excludes
+    )

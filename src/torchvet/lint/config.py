@@ -4,14 +4,11 @@ per-file-ignores."""
 from __future__ import annotations
 
 import os
-import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from torchvet.config_file import PyprojectError, find_pyproject, torchvet_table
 
 
 class ConfigError(Exception):
@@ -34,15 +31,6 @@ class Config:
     source: Path | None = None
 
 
-def find_pyproject(start: Path) -> Path | None:
-    start = start.resolve()
-    for folder in (start, *start.parents):
-        candidate = folder / "pyproject.toml"
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def _codes(value: object, key: str, where: Path) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{where}: [tool.torchvet] {key} must be a list of strings")
@@ -50,15 +38,13 @@ def _codes(value: object, key: str, where: Path) -> list[str]:
 
 
 def load_config(start: Path | None = None, explicit: Path | None = None) -> Config:
-    path = explicit or find_pyproject(start or Path.cwd())
+    path = explicit or find_pyproject(start)
     if path is None:
         return Config()
     try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
-    table = data.get("tool", {}).get("torchvet", {})
+        table = torchvet_table(path)
+    except PyprojectError as exc:
+        raise ConfigError(str(exc)) from exc
     config = Config(root=path.parent.resolve(), source=path)
     known = {"select", "extend-select", "ignore", "exclude", "per-file-ignores"}
     unknown = sorted(set(table) - known - OTHER_COMMANDS_KEYS)
@@ -80,6 +66,35 @@ def load_config(start: Path | None = None, explicit: Path | None = None) -> Conf
         for pattern, codes in per_file.items()
     }
     return config
+
+
+def configure(
+    select: list[str] | None = None,
+    ignore: Sequence[str] = (),
+    extend_select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    explicit: Path | None = None,
+) -> Config:
+    """The settings of a run: pyproject's, then the command line's on top (``select``
+    replaces, the others add). ConfigError for an unreadable file or an unknown rule code."""
+    _known_codes([*(select or []), *extend_select, *ignore], "")
+    config = load_config(explicit=explicit)
+    codes = [*(config.select or []), *config.extend_select, *config.ignore]
+    _known_codes(codes, f" in {config.source}")
+    if select:
+        config.select = list(select)
+    config.extend_select = config.extend_select + list(extend_select)
+    config.ignore = config.ignore + list(ignore)
+    config.exclude = config.exclude + list(exclude)
+    return config
+
+
+def _known_codes(codes: list[str], where: str) -> None:
+    from torchvet.lint.rules import unknown_codes
+
+    bad = unknown_codes(codes)
+    if bad:
+        raise ConfigError(f"unknown rule code(s){where}: {', '.join(bad)}")
 
 
 def selected(config: Config) -> list[str] | None:

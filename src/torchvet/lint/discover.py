@@ -19,28 +19,8 @@ from pathlib import Path
 from pathspec import GitIgnoreSpec
 
 from torchvet.lint.sources import SUFFIXES
+from torchvet.skipdirs import DEFAULT_EXCLUDED_DIRS
 
-# Folders never worth linting by default: VCS data, caches, installed packages.
-DEFAULT_EXCLUDED_DIRS = frozenset(
-    {
-        ".git",
-        ".hg",
-        ".svn",
-        ".tox",
-        ".nox",
-        ".venv",
-        "venv",
-        ".eggs",
-        "__pycache__",
-        "node_modules",
-        "site-packages",
-        "dist-packages",
-        ".mypy_cache",
-        ".ruff_cache",
-        ".pytest_cache",
-        ".ipynb_checkpoints",
-    }
-)
 Specs = list[tuple[str, "_Ignore"]]
 
 
@@ -204,29 +184,36 @@ class _Walk:
 
     def entry(self, entry: os.DirEntry, specs: Specs, only_tracked: bool) -> Iterator[str]:
         path = entry.path
-        if entry.is_dir(follow_symlinks=False):
-            if self.default_excludes and (
-                entry.name in DEFAULT_EXCLUDED_DIRS or _is_virtualenv(path)
-            ):
-                self.stats.skip("environments", path)
-                return
-            reason = self.skipped(path, True, specs, only_tracked)
-            if reason is not None:
-                self.stats.skip(reason, path)
-                return
+        is_dir = entry.is_dir(follow_symlinks=False)
+        if not is_dir and not entry.is_file():
+            return
+        reason = self._why_skipped(entry, is_dir, specs, only_tracked)
+        if reason is not None:
+            self.stats.skip(reason, path)
+        elif is_dir:
             inside_ignored = only_tracked or _ignored(path, True, specs)
             yield from self.folder(path, specs, inside_ignored)
-        elif entry.is_file():
-            if self.suffixes is not None and (
-                os.path.splitext(entry.name)[1].lower() not in self.suffixes
-            ):
-                self.stats.skip("other_suffix", path)
-                return
-            reason = self.skipped(path, False, specs, only_tracked)
-            if reason is not None:
-                self.stats.skip(reason, path)
-                return
+        else:
             yield os.path.normpath(path)
+
+    def _why_skipped(
+        self, entry: os.DirEntry, is_dir: bool, specs: Specs, only_tracked: bool
+    ) -> str | None:
+        """The WalkStats field an entry is skipped under, or None if it is walked."""
+        if is_dir:
+            if self.default_excludes and _is_environment(entry):
+                return "environments"
+        elif self.suffixes is not None and _suffix(entry.name) not in self.suffixes:
+            return "other_suffix"
+        return self.skipped(entry.path, is_dir, specs, only_tracked)
+
+
+def _is_environment(entry: os.DirEntry) -> bool:
+    return entry.name in DEFAULT_EXCLUDED_DIRS or _is_virtualenv(entry.path)
+
+
+def _suffix(name: str) -> str:
+    return os.path.splitext(name)[1].lower()
 
 
 def discover(

@@ -1,7 +1,8 @@
-"""Render ``docs/rules.md`` from the rule classes' own documentation."""
+"""Render the rules' own documentation: ``docs/rules.md`` and ``torchvet rule [CODE]``."""
 
 from __future__ import annotations
 
+import json
 import re
 
 from torchvet.lint.rules import RULES
@@ -16,6 +17,33 @@ FIX_WORDS = {
 
 def fix_label(rule) -> str:
     return FIX_WORDS.get((rule.fix_availability, rule.fix_safety or ""), "–")
+
+
+def rule_record(rule) -> dict:
+    return {
+        "code": rule.code,
+        "name": rule.name,
+        "summary": rule.summary,
+        "fix": fix_label(rule),
+        "explanation": rule.documentation(),
+    }
+
+
+def rule_index(fmt: str = "text") -> str:
+    """Every rule: one line each (text), or their records (json)."""
+    if fmt == "json":
+        return json.dumps([rule_record(rule) for rule in RULES], indent=2) + "\n"
+    width = max(len(rule.name) for rule in RULES)
+    return "".join(f"{rule.code}  {rule.name:<{width}}  {rule.summary}\n" for rule in RULES)
+
+
+def rule_page(rule, fmt: str = "text") -> str:
+    """One rule's documentation (text), or its record (json)."""
+    if fmt == "json":
+        return json.dumps(rule_record(rule), indent=2) + "\n"
+    label = fix_label(rule)
+    fix = "none" if label == "–" else label
+    return f"# {rule.code} {rule.name}\n\n{rule.summary}. Fix: {fix}.\n\n{rule.documentation()}\n"
 
 
 def render_rules_markdown() -> str:

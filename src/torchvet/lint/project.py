@@ -10,14 +10,10 @@ from __future__ import annotations
 import configparser
 import os
 import re
-import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from torchvet.config_file import read_pyproject
 
 PACKAGING_FILES = ("pyproject.toml", "setup.cfg", "setup.py")
 _REQUIREMENTS = re.compile(r"requirements.*\.txt$", re.IGNORECASE)
@@ -50,8 +46,7 @@ def lower_bound(requirement: str) -> tuple[int, ...] | None:
 
 
 def _pyproject(path: str) -> list[str]:
-    with open(path, "rb") as handle:
-        data = tomllib.load(handle)
+    data = read_pyproject(path)
     project = data.get("project", {})
     found = list(project.get("dependencies", []))
     for extra in project.get("optional-dependencies", {}).values():

@@ -1,21 +1,102 @@
-"""What ``torchvet scan`` does with URLs, ``--from-file`` and ``--dask``: the same scan,
-mapped by ``scan_many``, with a progress bar on a terminal."""
+"""What ``torchvet scan`` scans: local paths as always, URLs, ``--from-file`` lists and
+``--dask`` through ``scan_many`` (with a progress bar on a terminal), and a Hugging Face
+cache."""
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from itertools import chain
+from pathlib import Path
 from typing import Any, TextIO
 
-from torchvet.commands.progress import progress_bar
 from torchvet.policy.judge import Policy
 from torchvet.remote.urls import is_url
+from torchvet.report.progress import progress_bar
 from torchvet.results import Category, ScanResult
 
 
 class UsageError(Exception):
     """Bad arguments, a missing extra, an unreachable scheduler: exit code 2."""
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    """What ``torchvet scan`` was asked to scan."""
+
+    paths: Sequence[str] = ()
+    from_file: str | None = None  # a list of paths and URLs ('-': stdin)
+    dask: str | None = None  # a scheduler address, or local[:N]
+    allow_download: bool = False  # whole files from servers that ignore Range
+    hf_cache: str | None = None  # a Hugging Face cache ("": the default one)
+
+
+@contextmanager
+def scan_results(
+    request: ScanRequest, policy: Policy, skipped: list[str]
+) -> Iterator[Iterable[ScanResult]]:
+    """The results of a scan, as they come; files left out as not models go to
+    ``skipped``. UsageError (before anything is scanned) for bad arguments."""
+    targets = _targets(request)
+    with ExitStack() as stack:
+        results = _results(request, targets, policy, stack, skipped)
+        if request.hf_cache is not None:
+            from torchvet.hfcache import scan_cache
+
+            repos = _hf_repos(request.hf_cache)
+            results = chain(results, scan_cache(repos, policy, skipped))
+        yield results
+
+
+def _targets(request: ScanRequest) -> list[str]:
+    """PATH arguments and --from-file lines; UsageError when there are none or one is missing."""
+    targets = list(request.paths) + (read_list(request.from_file) if request.from_file else [])
+    if not targets and request.hf_cache is None and not request.from_file:
+        raise UsageError("give at least one PATH or URL, or --hf-cache")
+    missing = [p for p in targets if not is_url(p) and not os.path.exists(p)]
+    if missing:
+        raise UsageError(f"no such file or directory: {missing[0]}")
+    return targets
+
+
+def _results(
+    request: ScanRequest,
+    targets: list[str],
+    policy: Policy,
+    stack: ExitStack,
+    skipped: list[str],
+) -> Iterable[ScanResult]:
+    """Local paths only: scanned here, as always. URLs, lists and --dask: scan_many."""
+    from torchvet.scan import scan_paths
+
+    if not wanted(targets, request.dask, request.from_file):
+        return scan_paths(request.paths, policy, skipped)
+    return stack.enter_context(
+        many_results(
+            targets,
+            policy,
+            dask=request.dask,
+            allow_download=request.allow_download,
+            collect=True,
+        )
+    )
+
+
+def _hf_repos(directory: str) -> list[Path]:
+    """The cache repos ``--hf-cache [DIR]`` names (the default cache without DIR)."""
+    from torchvet.hfcache import cache_repos, default_cache_dir
+
+    root = Path(directory) if directory else default_cache_dir()
+    repos = cache_repos(root)
+    if repos is None:
+        raise UsageError(
+            f"{root} is not a Hugging Face cache (expected a hub folder with "
+            "models--ORG--NAME folders, an HF_HOME with hub/ inside, or one such repo folder)"
+        )
+    return repos
 
 
 def read_list(source: str) -> list[str]:

@@ -43,14 +43,6 @@ from torchvet.pickle.values import (
     Value,
 )
 
-# Runtime types torch's BUILD handles itself, whatever the allowlist says.
-_BUILD_SPECIAL = frozenset(
-    {"torch.Tensor", "torch.nn.parameter.Parameter", "collections.OrderedDict"}
-)
-# Exact types torch accepts as SETITEM(S) / APPEND(S) targets.
-_SETITEM_TYPES = frozenset({"builtins.dict", "collections.OrderedDict", "collections.Counter"})
-
-
 PersistentLoader = Callable[[Value, int], Value]
 # Called after BUILD with (machine, instance, state); returns how many bytes to skip
 # before the next opcode (joblib reads array data inline), or -1 to stop reading.
@@ -81,6 +73,7 @@ class Machine(Accounting):
         self.persistent_load = persistent_load
         self.limits = limits or Limits()
         self.knowledge = knowledge or models.Knowledge()
+        self.facts = self.knowledge.facts  # the torch release whose unpickler is predicted
         self.trace = StreamTrace(entry=entry, start=start, end=start)
         self.stack: list[Value] = []
         self.metastack: list[list[Value]] = []
@@ -107,6 +100,7 @@ class Machine(Accounting):
         trace = self.trace
         handlers = _handler_table()  # built once: a zip of 10k pickles runs 10k machines
         max_value = self._max_value
+        weights_only = self.facts.weights_only_opcodes
         self.sync_budget()
         try:
             while True:
@@ -119,17 +113,17 @@ class Machine(Accounting):
                     self._fail(
                         p,
                         f"byte 0x{code:02x} at offset {p} is not a pickle opcode",
-                        torch_message=f"Unsupported operand {code}",
+                        torch_message=self.facts.message("unsupported_operand", code=code),
                     )
                 trace.ops += 1
                 if trace.ops > self.op_limit:
                     self._over_budget(p)
-                if not op.torch_ok:
+                if op.name not in weights_only:
                     self.issue(
                         IssueKind.OPCODE,
                         f"opcode {op.name} (protocol {op.proto}) is not supported by torch's "
                         "weights-only unpickler",
-                        torch_message=f"Unsupported operand {code}",
+                        torch_message=self.facts.message("unsupported_operand", code=code),
                     )
                 arg = None
                 q = p + 1
@@ -396,15 +390,16 @@ class Machine(Accounting):
         self._append(self.top(), items, "extend", "APPENDS")
 
     def _append(self, target: Value, items: list[Value], verb: str, opname: str) -> None:
-        if isinstance(target, ListValue):
-            target.items.extend(items)
+        if target.pytype in self.facts.append_types:
+            if isinstance(target, ListValue):
+                target.items.extend(items)
             return
         kind = target.pytype
         self.issue(
             IssueKind.STRUCTURE,
             f"{opname} at offset {self.pos} targets {target.describe()}; torch only appends to "
             "exact lists",
-            torch_message=f"Can only {verb} lists, but got <class '{kind or 'object'}'>",
+            torch_message=self.facts.message(opname, type=f"<class '{kind or 'object'}'>"),
         )
 
     def op_SETITEM(self, arg: object, op: Opcode) -> None:
@@ -417,14 +412,13 @@ class Machine(Accounting):
         self._setitems(self.top(), items, "SETITEMS")
 
     def _setitems(self, target: Value, items: list[Value], opname: str) -> None:
-        if target.pytype not in _SETITEM_TYPES:
+        if target.pytype not in self.facts.setitem_types:
             self.issue(
                 IssueKind.STRUCTURE,
                 f"{opname} at offset {self.pos} targets {target.describe()}; torch only sets items "
                 "on exact dict, OrderedDict and Counter",
-                torch_message=(
-                    f"Can only {opname} for dict, collections.OrderedDict, collections.Counter, "
-                    f"but got <class '{target.pytype or 'object'}'>"
+                torch_message=self.facts.message(
+                    "SETITEM", opcode=opname, type=f"<class '{target.pytype or 'object'}'>"
                 ),
             )
         if isinstance(target, DictValue):
@@ -575,7 +569,7 @@ class Machine(Accounting):
             self.issue(
                 IssueKind.STRUCTURE,
                 f"REDUCE at offset {self.pos} calls {func.describe()}, which is not a global",
-                torch_message=f"Trying to call reduce for unrecognized function {func.describe()}",
+                torch_message=self.facts.message("REDUCE", value=func.describe()),
             )
         self.push(self.call("REDUCE", func, self._unpack_args(args, "REDUCE")))
 
@@ -586,10 +580,7 @@ class Machine(Accounting):
             self.issue(
                 IssueKind.STRUCTURE,
                 f"NEWOBJ at offset {self.pos} instantiates {cls.describe()}, which is not a global",
-                torch_message=(
-                    "Can only create new object for nn.Parameter or classes allowlisted via "
-                    f"`add_safe_globals` but got {cls.describe()}"
-                ),
+                torch_message=self.facts.message("NEWOBJ", value=cls.describe()),
             )
         self.push(self.call("NEWOBJ", cls, self._unpack_args(args, "NEWOBJ")))
 
@@ -664,7 +655,7 @@ class Machine(Accounting):
         t = inst.pytype
         if t is None:
             return
-        if t in _BUILD_SPECIAL or t in self._seen_types:
+        if t in self.facts.build_types or t in self._seen_types:
             return
         self._seen_types.add(t)
         self.trace.events.append(TypeUse(self.pos, t, "build"))
@@ -682,7 +673,7 @@ class Machine(Accounting):
             self._fail(
                 self.pos,
                 f"persistent id at offset {self.pos} outside a container that defines them",
-                "unsupported persistent id encountered",
+                self.facts.message("persistent_load"),
             )
         self.push(self.persistent_load(pid, self.pos))
 

@@ -1448,8 +1448,7 @@ class Knowledge:
             m.issue(
                 IssueKind.STRUCTURE,
                 f"BUILD at offset {m.pos} applies state to {inst.describe()}",
-                torch_message="Can only build Tensor, Parameter, OrderedDict or types allowlisted "
-                "via `add_safe_globals`, but got <class 'type'>",
+                torch_message=self.facts.message("BUILD", type="<class 'type'>"),
             )
             if isinstance(
                 inst, (GlobalName, ModuleValue)

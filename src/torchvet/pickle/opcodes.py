@@ -8,54 +8,14 @@ GLOBAL names, where pickle and torch read raw UTF-8; they return SHORT_BINSTRING
 latin-1 text, where torch decodes UTF-8 strictly) and they read through a file
 object one call at a time. ``readers.py`` has one small reader per argument kind,
 keyed by the descriptor names below, over a bytes buffer with explicit offsets.
+Which opcodes torch's weights-only unpickler implements is a fact of each torch
+release (``TorchFacts.weights_only_opcodes``).
 """
 
 from __future__ import annotations
 
 import pickletools
 from dataclasses import dataclass
-
-# The 34 opcodes torch's weights-only unpickler (torch/_weights_only_unpickler.py, 2.13)
-# implements; every other opcode makes it raise "Unsupported operand <byte>".
-TORCH_WEIGHTS_ONLY_OPCODES = frozenset(
-    {
-        "PROTO",
-        "STOP",
-        "MARK",
-        "GLOBAL",
-        "REDUCE",
-        "NEWOBJ",
-        "BUILD",
-        "BINPERSID",
-        "APPEND",
-        "APPENDS",
-        "SETITEM",
-        "SETITEMS",
-        "TUPLE",
-        "TUPLE1",
-        "TUPLE2",
-        "TUPLE3",
-        "EMPTY_TUPLE",
-        "EMPTY_LIST",
-        "EMPTY_DICT",
-        "EMPTY_SET",
-        "NONE",
-        "NEWTRUE",
-        "NEWFALSE",
-        "BININT",
-        "BININT1",
-        "BININT2",
-        "LONG1",
-        "BINFLOAT",
-        "BINUNICODE",
-        "SHORT_BINSTRING",
-        "BINGET",
-        "LONG_BINGET",
-        "BINPUT",
-        "LONG_BINPUT",
-    }
-)
-
 
 # pickletools describes PUT's and GET's argument as INT's (decimalnl_short), but both
 # unpicklers read a memo index in base 10 (``p010`` is 10, where INT's ``I010`` is 8).
@@ -68,7 +28,6 @@ class Opcode:
     code: int  # the opcode byte
     arg: str | None  # pickletools ArgumentDescriptor name, None if no argument
     proto: int  # protocol that introduced it
-    torch_ok: bool  # accepted by torch's weights-only unpickler
 
     @property
     def char(self) -> str:
@@ -84,7 +43,6 @@ def _build_table() -> tuple[Opcode, ...]:
                 code=ord(info.code),
                 arg=_ARG_OVERRIDES.get(info.name, info.arg.name if info.arg else None),
                 proto=info.proto,
-                torch_ok=info.name in TORCH_WEIGHTS_ONLY_OPCODES,
             )
         )
     return tuple(table)
@@ -98,4 +56,3 @@ BY_CODE: tuple[Opcode | None, ...] = tuple(
 )
 
 assert len(OPCODES) == 68, "pickletools' opcode table changed; review the machine"
-assert BY_NAME.keys() >= TORCH_WEIGHTS_ONLY_OPCODES

@@ -1,5 +1,7 @@
 """Facts about one torch release, read from the table ``scripts/gen_torch_policy.py``
-generates from torch itself (``policy/data/torch-<version>.json``)."""
+generates from torch itself (``policy/data/torch-<version>.json``): its allowlist, name
+mappings and dtypes, and what its weights-only unpickler does by hand (the opcodes it
+implements, the types BUILD, SETITEM and APPEND accept, its error messages)."""
 
 from __future__ import annotations
 
@@ -29,7 +31,8 @@ class TorchFacts:
     allowed: dict[str, str]  # allowlisted name -> kind (class, function, dtype, ...)
     user_allowed_after_import: frozenset[str]
     blocked_modules: frozenset[str]
-    special: dict[str, tuple[str, ...]]
+    # Names refused until a module is imported (NJTs, DTensors) -> torch's message.
+    must_import: dict[str, str]
     name_mapping: dict[tuple[str, str], tuple[str, str]]
     import_mapping: dict[str, str]
     dtypes: dict[str, DType]
@@ -37,6 +40,16 @@ class TorchFacts:
     layouts: frozenset[str]
     device_types: frozenset[str]
     parameter_attributes: frozenset[str]
+    # What torch's weights-only unpickler does by hand (read from its source):
+    weights_only_opcodes: frozenset[str]  # the opcodes it implements; others fail
+    build_types: frozenset[str]  # runtime types its BUILD handles itself
+    setitem_types: frozenset[str]  # exact types SETITEM(S) accept
+    append_types: frozenset[str]  # exact types APPEND(S) accept
+    messages: dict[str, str]  # its error messages, as str.format templates
+
+    def message(self, key: str, **fields: object) -> str:
+        """torch's error message ``key`` (``messages``) with its fields filled in."""
+        return self.messages[key].format(**fields)
 
 
 def shipped_versions() -> list[str]:
@@ -94,7 +107,7 @@ def load_facts(torch_version: str | None = None) -> TorchFacts:
         allowed=dict(raw["allowed"]),
         user_allowed_after_import=frozenset(raw["user_allowed_after_import"]),
         blocked_modules=frozenset(raw["blocked_modules"]),
-        special={k: tuple(v) for k, v in raw["special"].items()},
+        must_import=dict(raw["must_import"]),
         name_mapping={tuple(k): tuple(v) for k, v in raw["name_mapping"]},  # type: ignore[misc]
         import_mapping=dict(raw["import_mapping"]),
         dtypes={name: DType(name=name, **info) for name, info in raw["dtypes"].items()},
@@ -102,4 +115,9 @@ def load_facts(torch_version: str | None = None) -> TorchFacts:
         layouts=frozenset(raw["layouts"]),
         device_types=frozenset(raw["device_types"]),
         parameter_attributes=frozenset(raw["parameter_attributes"]),
+        weights_only_opcodes=frozenset(raw["weights_only_opcodes"]),
+        build_types=frozenset(raw["build_types"]),
+        setitem_types=frozenset(raw["setitem_types"]),
+        append_types=frozenset(raw["append_types"]),
+        messages=dict(raw["messages"]),
     )

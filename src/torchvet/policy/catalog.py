@@ -36,7 +36,7 @@ from importlib import resources
 from importlib.metadata import PackageNotFoundError, version
 
 from torchvet.policy.gadgets import derived_reason
-from torchvet.policy.names import is_attribute_chain, is_dunder
+from torchvet.policy.names import cpython_resolutions, is_attribute_chain, is_dunder
 
 
 @dataclass(frozen=True)
@@ -433,3 +433,18 @@ def _known_gadget(name: str) -> str | None:
 def reflective_reason(name: str) -> str | None:
     """Why ``name`` hands a pickle a way to reach other objects, or None."""
     return REFLECTIVE_CATALOG.match(name)
+
+
+def allowlisting_hazard(name: str) -> str | None:
+    """Why allowlisting ``name`` (``add_safe_globals``) lets a pickle run code: it is a
+    gadget or a reflective name, under any name CPython's unpicklers map it to
+    (``__builtin__.eval`` is ``builtins.eval``). None if it is neither."""
+    module, _, attr = name.rpartition(".")
+    names = (
+        [name, *(f"{m}.{n}" for m, n in cpython_resolutions(module, attr))] if module else [name]
+    )
+    for candidate in dict.fromkeys(names):
+        reason = gadget_reason(candidate) or reflective_reason(candidate)
+        if reason is not None:
+            return reason
+    return None

@@ -60,8 +60,7 @@ class Policy:
     @cached_property
     def rule(self) -> NameRule:
         """The exact names torch resolves: its allowlist, its import-time additions, --allow."""
-        keyed = frozenset(self.facts.allowed) | self.facts.user_allowed_after_import
-        return NameRule(keyed | self.user_allow, blocked_modules=self.facts.blocked_modules)
+        return NameRule.for_torch(self.facts, self.user_allow)
 
     def allows(self, module: str, name: str) -> bool:
         """A GLOBAL ``module name`` is exactly an allowed object."""
@@ -75,17 +74,12 @@ class Policy:
         return module in self.facts.blocked_modules
 
 
-def unsupported_global_message(full_path: str) -> str:
-    """torch 2.13's message for a refused GLOBAL (it drops a leading ``builtins.``)."""
+def unsupported_global_message(full_path: str, facts: TorchFacts | None = None) -> str:
+    """torch's message for a refused GLOBAL (it drops a leading ``builtins.``)."""
     if full_path.startswith("builtins"):
         rest = full_path[len("builtins") :]
         full_path = rest[1:] if rest.startswith(".") else "builtins" + rest
-    return (
-        f"Unsupported global: GLOBAL {full_path} was not an allowed global by default. "
-        f"Please use `torch.serialization.add_safe_globals([{full_path}])` or the "
-        f"`torch.serialization.safe_globals([{full_path}])` context manager to allowlist this "
-        "global if you trust this class/function."
-    )
+    return (facts or load_facts()).message("unsupported_global", name=full_path)
 
 
 @dataclass
@@ -132,10 +126,9 @@ class _Collector:
 
 def judge(trace: StreamTrace, policy: Policy) -> Judgement:
     out = _Collector(trace.entry)
-    special = policy.facts.special
     for event in trace.events:
         if isinstance(event, GlobalRef):
-            _judge_global(out, policy, special, event)
+            _judge_global(out, policy, event)
         elif isinstance(event, TypeUse):
             _judge_type(out, policy, event)
         elif isinstance(event, CallEvent):
@@ -148,10 +141,11 @@ def judge(trace: StreamTrace, policy: Policy) -> Judgement:
     return out.finish()
 
 
-def _judge_global(out: _Collector, policy: Policy, special: dict, g: GlobalRef) -> None:
+def _judge_global(out: _Collector, policy: Policy, g: GlobalRef) -> None:
     name = g.qualname
+    facts = policy.facts
     if policy.blocked(g.module):
-        out.fatal(f"Trying to load unsupported GLOBAL {name} whose module {g.module} is blocked.")
+        out.fatal(facts.message("blocked_module", name=name, module=g.module))
         reason = gadget_reason(name) or f"module {g.module} is blocked by torch"
         out.add(Category.GADGET, f"{name}: {reason}", g.pos, name)
         return
@@ -159,15 +153,7 @@ def _judge_global(out: _Collector, policy: Policy, special: dict, g: GlobalRef) 
         return
     chain = is_attribute_chain(g.name)
     reason = _global_gadget(g, chain)
-    if name in special.get("njt", ()):
-        out.fatal(
-            "``torch.nested`` and ``torch._dynamo`` must be imported to load nested jagged "
-            "tensors (NJTs)"
-        )
-    elif name in special.get("dtensor", ()):
-        out.fatal("``torch.distributed.tensor`` must be imported to load DTensors")
-    else:
-        out.fatal(unsupported_global_message(name))
+    out.fatal(facts.must_import.get(name) or unsupported_global_message(name, facts))
     if chain and reason is None:
         out.add(
             Category.UNKNOWN_GLOBAL,
@@ -205,10 +191,7 @@ def _judge_type(out: _Collector, policy: Policy, t: TypeUse) -> None:
     name = t.type_name
     if policy.allowed(name):
         return
-    out.fatal(
-        "Can only build Tensor, Parameter, OrderedDict or types allowlisted via "
-        f"`add_safe_globals`, but got <class '{name}'>"
-    )
+    out.fatal(policy.facts.message("BUILD", type=f"<class '{name}'>"))
     if name.rpartition(".")[0] in UNBUILDABLE_MODULES:
         out.add(
             Category.UNSUPPORTED_STRUCTURE,

@@ -13,8 +13,13 @@ from __future__ import annotations
 import _compat_pickle
 import importlib.util
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from torchvet.pickle.torchfacts import TorchFacts
 
 # Parts of a dotted name that CPython refuses to walk or that lead into the interpreter.
 _FORBIDDEN_PARTS = frozenset({"", "<locals>"})
@@ -44,6 +49,15 @@ class NameRule:
     keyed: frozenset[str]
     plain: frozenset[str] = frozenset()
     blocked_modules: frozenset[str] = frozenset()
+
+    @classmethod
+    def for_torch(
+        cls, facts: TorchFacts, allow: Iterable[str] = (), plain: Iterable[str] = ()
+    ) -> NameRule:
+        """torch's allowlist for one release, what ``import torch`` adds to it, and the
+        user's ``allow``, all keyed; ``plain`` names vetted as module + one attribute."""
+        keyed = frozenset(facts.allowed) | facts.user_allowed_after_import | frozenset(allow)
+        return cls(keyed, frozenset(plain), facts.blocked_modules)
 
     def allows(self, module: str, name: str) -> bool:
         if module in self.blocked_modules:

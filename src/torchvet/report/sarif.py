@@ -101,3 +101,10 @@ def build_log(
         "version": SARIF_VERSION,
         "runs": [{"tool": {"driver": driver}, "results": sarif_results}],
     }
+
+
+def torchvet_log(rules: Sequence[SarifRule], results: Iterable[SarifResult]) -> dict:
+    """A log from torchvet (this version, with the project's address)."""
+    from torchvet import __version__
+
+    return build_log("torchvet", __version__, rules, results, information_uri=PROJECT_URI)

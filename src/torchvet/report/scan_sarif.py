@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import PurePath
 from typing import Any
 
-from torchvet import __version__
-from torchvet.report.sarif import SarifResult, SarifRule, build_log
+from torchvet.report.sarif import PROJECT_URI, SarifResult, SarifRule, torchvet_log
 from torchvet.report.scan_text import ADVICE
 from torchvet.results import ScanResult, Verdict
 
-INFORMATION_URI = "https://github.com/torchvet/torchvet"
 LEVEL = {
     Verdict.NEEDS_ALLOWLIST: "warning",
     Verdict.UNSUPPORTED: "note",
@@ -32,7 +30,7 @@ def scan_rules() -> list[SarifRule]:
             name=v.value.replace("-", " ").title().replace(" ", ""),
             short_description=f"model file verdict: {v.value}",
             full_description=ADVICE[v],
-            help_uri=f"{INFORMATION_URI}/blob/main/docs/verdicts.md",
+            help_uri=f"{PROJECT_URI}/blob/main/docs/verdicts.md",
             level=LEVEL[v],
         )
         for v in Verdict
@@ -63,10 +61,4 @@ def scan_results(results: list[ScanResult]) -> list[SarifResult]:
 
 
 def scan_sarif(results: list[ScanResult]) -> dict[str, Any]:
-    return build_log(
-        "torchvet",
-        __version__,
-        scan_rules(),
-        scan_results(results),
-        information_uri=INFORMATION_URI,
-    )
+    return torchvet_log(scan_rules(), scan_results(results))

@@ -113,10 +113,6 @@ def is_true(ctx: Context, node: ast.AST) -> bool:
     return value is not UNKNOWN and value is not None and bool(value)
 
 
-def is_torch_load(ctx: Context, call: ast.Call) -> bool:
-    return ctx.call_name in TORCH_LOAD
-
-
 # --- building edits ------------------------------------------------------------
 
 
@@ -150,19 +146,39 @@ def append_argument(ctx: Context, call: ast.Call, text: str) -> Edit:
     return ctx.edit((line, col - 1), (line, col - 1), text)
 
 
-class UnsafeLoaderCall(Rule):
-    """Base for rules that flag calls to a known unpickling loader (no docstring of its own)."""
+def terminals_of(names: frozenset[str]) -> frozenset[str]:
+    return frozenset(name.rpartition(".")[2] for name in names)
 
-    targets: ClassVar[frozenset[str]]
-    advice: ClassVar[str]
+
+class CallRule(Rule):
+    """Base for rules on calls (no docstring of its own): ``check_call`` sees the calls
+    whose resolved name is in ``callees`` (every call its terminals or keywords select
+    when None); ``terminals`` default to the callees' last components."""
+
+    callees: ClassVar[frozenset[str] | None] = None
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "callees" in cls.__dict__ and "terminals" not in cls.__dict__ and cls.callees:
+            cls.terminals = terminals_of(cls.callees)
 
     def check(self, node: ast.AST, ctx: Context) -> None:
-        if ctx.call_name in self.targets and self.applies(node, ctx):  # type: ignore[arg-type]
-            ctx.report(self, node, f"`{ctx.call_name}` {self.advice}")
+        assert isinstance(node, ast.Call)
+        if self.callees is None or ctx.call_name in self.callees:
+            self.check_call(node, ctx)
+
+    def check_call(self, call: ast.Call, ctx: Context) -> None:
+        raise NotImplementedError
+
+
+class UnsafeLoaderCall(CallRule):
+    """Base for rules that flag calls to a known unpickling loader (no docstring of its own)."""
+
+    advice: ClassVar[str]
+
+    def check_call(self, call: ast.Call, ctx: Context) -> None:
+        if self.applies(call, ctx):
+            ctx.report(self, call, f"`{ctx.call_name}` {self.advice}")
 
     def applies(self, call: ast.Call, ctx: Context) -> bool:
         return True
-
-
-def terminals_of(names: frozenset[str]) -> frozenset[str]:
-    return frozenset(name.rpartition(".")[2] for name in names)

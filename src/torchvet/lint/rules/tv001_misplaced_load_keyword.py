@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 from torchvet.lint.model import Diagnostic
 from torchvet.lint.rules.base import (
     TORCH_LOAD,
-    Rule,
+    CallRule,
     append_argument,
     keyword_value,
     remove_argument,
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 MISPLACED = ("weights_only", "map_location", "mmap", "pickle_module")
 
 
-class MisplacedLoadKeyword(Rule):
+class MisplacedLoadKeyword(CallRule):
     """
     ## What it does
     Finds a `torch.load`-only keyword (`weights_only`, `map_location`, `mmap`,
@@ -60,9 +60,7 @@ class MisplacedLoadKeyword(Rule):
     def __init__(self) -> None:
         self.pending: list[tuple[Diagnostic, str]] = []
 
-    def check(self, node: ast.AST, ctx: Context) -> None:
-        call = node
-        assert isinstance(call, ast.Call)
+    def check_call(self, call: ast.Call, ctx: Context) -> None:
         if not isinstance(call.func, ast.Attribute) or call.func.attr != "load_state_dict":
             return  # a bare `load_state_dict(...)` is some project's own function
         receiver = ctx.qualified_name(call.func.value)

@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING
 from torchvet.lint.project import torch_floor
 from torchvet.lint.rules.base import (
     KNOWN_KEYWORDS,
-    Rule,
+    TORCH_LOAD,
+    CallRule,
     append_argument,
     argument,
     has_opaque_kwargs,
-    is_torch_load,
     keyword_value,
 )
 from torchvet.lint.rules.objects import whole_object_evidence
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 WEIGHTS_ONLY_SINCE = (1, 13)
 
 
-class LoadWithoutWeightsOnly(Rule):
+class LoadWithoutWeightsOnly(CallRule):
     """
     ## What it does
     Finds `torch.load` (or `torch.serialization.load`, under any alias) called
@@ -63,14 +63,12 @@ class LoadWithoutWeightsOnly(Rule):
     code = "TV002"
     name = "load-without-weights-only"
     summary = "`torch.load` without an explicit `weights_only`"
-    terminals = frozenset({"load"})
+    callees = TORCH_LOAD
     fix_availability = "sometimes"
     fix_safety = "unsafe"
 
-    def check(self, node: ast.AST, ctx: Context) -> None:
-        call = node
-        assert isinstance(call, ast.Call)
-        if not is_torch_load(ctx, call) or keyword_value(ctx, call, "weights_only") is not None:
+    def check_call(self, call: ast.Call, ctx: Context) -> None:
+        if keyword_value(ctx, call, "weights_only") is not None:
             return
         if has_opaque_kwargs(ctx, call) or argument(ctx, call, "pickle_module", 2) is not None:
             return  # hidden in **kwargs, or TV005's case

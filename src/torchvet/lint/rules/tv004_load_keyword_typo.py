@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from torchvet.lint.rules.base import (
     KNOWN_KEYWORDS,
-    Rule,
-    is_torch_load,
+    TORCH_LOAD,
+    CallRule,
     keyword_value,
 )
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 SUGGESTIONS = ("weights_only", "map_location", "pickle_module", "mmap", "encoding")
 
 
-class LoadKeywordTypo(Rule):
+class LoadKeywordTypo(CallRule):
     """
     ## What it does
     Finds a keyword passed to `torch.load` that is neither one of its parameters nor
@@ -48,15 +48,11 @@ class LoadKeywordTypo(Rule):
     name = "load-keyword-typo"
     summary = "misspelt `torch.load` keyword swallowed by `**pickle_load_args`"
     level = "error"
-    terminals = frozenset({"load"})
+    callees = TORCH_LOAD
     fix_availability = "sometimes"
     fix_safety = "safe"
 
-    def check(self, node: ast.AST, ctx: Context) -> None:
-        call = node
-        assert isinstance(call, ast.Call)
-        if not is_torch_load(ctx, call):
-            return
+    def check_call(self, call: ast.Call, ctx: Context) -> None:
         for keyword in call.keywords:
             name = keyword.arg
             if name is None or name in KNOWN_KEYWORDS:

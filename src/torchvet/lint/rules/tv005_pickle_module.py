@@ -4,10 +4,10 @@ import ast
 from typing import TYPE_CHECKING
 
 from torchvet.lint.rules.base import (
-    Rule,
+    TORCH_LOAD,
+    CallRule,
     argument,
     has_opaque_kwargs,
-    is_torch_load,
     is_true,
     keyword_value,
 )
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from torchvet.lint.checker import Context
 
 
-class LoadPickleModule(Rule):
+class LoadPickleModule(CallRule):
     """
     ## What it does
     Finds `torch.load(..., pickle_module=...)` together with `weights_only=True`, or
@@ -46,13 +46,9 @@ class LoadPickleModule(Rule):
     name = "load-pickle-module"
     summary = "`pickle_module` with `weights_only=True`, or silently turning it off"
     level = "error"
-    terminals = frozenset({"load"})
+    callees = TORCH_LOAD
 
-    def check(self, node: ast.AST, ctx: Context) -> None:
-        call = node
-        assert isinstance(call, ast.Call)
-        if not is_torch_load(ctx, call):
-            return
+    def check_call(self, call: ast.Call, ctx: Context) -> None:
         pickle_module = argument(ctx, call, "pickle_module", 2)
         if pickle_module is None or isinstance(pickle_module, ast.Constant):
             return  # absent, or `pickle_module=None`

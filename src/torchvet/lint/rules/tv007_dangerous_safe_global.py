@@ -3,7 +3,7 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING
 
-from torchvet.lint.rules.base import Rule, argument
+from torchvet.lint.rules.base import CallRule, argument
 
 if TYPE_CHECKING:
     from torchvet.lint.checker import Context
@@ -11,68 +11,17 @@ if TYPE_CHECKING:
 ALLOWLISTERS = frozenset(
     {"torch.serialization.add_safe_globals", "torch.serialization.safe_globals"}
 )
-DANGEROUS_NAMES = frozenset(
-    {
-        "builtins.eval",
-        "builtins.exec",
-        "builtins.compile",
-        "builtins.getattr",
-        "builtins.setattr",
-        "builtins.delattr",
-        "builtins.__import__",
-        "builtins.open",
-        "builtins.globals",
-        "builtins.vars",
-        "builtins.breakpoint",
-        "builtins.input",
-        "functools.partial",
-        "operator.attrgetter",
-        "operator.methodcaller",
-        "types.FunctionType",
-        "types.CodeType",
-        "torch.storage._load_from_bytes",
-        "torch.load",
-        "torch.serialization.load",
-        "torch.jit.load",
-        "numpy.load",
-    }
-)
-DANGEROUS_MODULES = (
-    "os",
-    "posix",
-    "nt",
-    "sys",
-    "subprocess",
-    "pickle",
-    "_pickle",
-    "cPickle",
-    "dill",
-    "cloudpickle",
-    "marshal",
-    "importlib",
-    "runpy",
-    "shutil",
-    "ctypes",
-    "code",
-    "codeop",
-    "pty",
-    "socket",
-    "webbrowser",
-    "multiprocessing",
-    "asyncio",
-    "pydoc",
-)
 
 
 def is_dangerous(qualified: str) -> bool:
-    qualified = qualified.replace("__builtin__.", "builtins.")
-    if qualified in DANGEROUS_NAMES:
-        return True
-    root = qualified.split(".", 1)[0]
-    return root in DANGEROUS_MODULES
+    """A gadget or reflective name of the scanner's catalog (``torchvet.policy.catalog``),
+    so that the lint and the scanner agree on which names run code."""
+    from torchvet.policy.catalog import allowlisting_hazard  # loaded on first use
+
+    return allowlisting_hazard(qualified) is not None
 
 
-class DangerousSafeGlobal(Rule):
+class DangerousSafeGlobal(CallRule):
     """
     ## What it does
     Finds `torch.serialization.add_safe_globals([...])` or `safe_globals([...])`
@@ -104,13 +53,9 @@ class DangerousSafeGlobal(Rule):
     code = "TV007"
     name = "dangerous-safe-global"
     summary = "allowlisting a code-running callable for `weights_only` loading"
-    terminals = frozenset({"add_safe_globals", "safe_globals"})
+    callees = ALLOWLISTERS
 
-    def check(self, node: ast.AST, ctx: Context) -> None:
-        call = node
-        assert isinstance(call, ast.Call)
-        if ctx.call_name not in ALLOWLISTERS:
-            return
+    def check_call(self, call: ast.Call, ctx: Context) -> None:
         entries = argument(ctx, call, "safe_globals", 0)
         if not isinstance(entries, (ast.List, ast.Tuple, ast.Set)):
             return

@@ -3,7 +3,7 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING
 
-from torchvet.lint.rules.base import TORCH_SAVE, UNKNOWN, Rule, argument
+from torchvet.lint.rules.base import TORCH_SAVE, UNKNOWN, CallRule, argument
 
 if TYPE_CHECKING:
     from torchvet.lint.checker import Context
@@ -17,7 +17,7 @@ _NAMED_PROTOCOLS = {
 }
 
 
-class SavePickleProtocol(Rule):
+class SavePickleProtocol(CallRule):
     """
     ## What it does
     Finds `torch.save(..., pickle_protocol=N)` with `N` of 3 or more
@@ -47,13 +47,9 @@ class SavePickleProtocol(Rule):
     code = "TV008"
     name = "save-pickle-protocol"
     summary = "`torch.save` with a pickle protocol `weights_only` loading cannot read"
-    terminals = frozenset({"save"})
+    callees = TORCH_SAVE
 
-    def check(self, node: ast.AST, ctx: Context) -> None:
-        call = node
-        assert isinstance(call, ast.Call)
-        if ctx.call_name not in TORCH_SAVE:
-            return
+    def check_call(self, call: ast.Call, ctx: Context) -> None:
         protocol = argument(ctx, call, "pickle_protocol", 3)
         if protocol is None:
             return

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from torchvet.lint.rules.base import UnsafeLoaderCall, terminals_of
+from torchvet.lint.rules.base import UnsafeLoaderCall
 
 TARGETS = frozenset({"joblib.load", "sklearn.externals.joblib.load"})
 
@@ -31,6 +31,5 @@ class JoblibLoad(UnsafeLoaderCall):
     code = "TV103"
     name = "joblib-load"
     summary = "`joblib.load` of a pickle"
-    targets = TARGETS
-    terminals = terminals_of(TARGETS)
+    callees = TARGETS
     advice = "unpickles the file and runs any code it names; load only trusted files"

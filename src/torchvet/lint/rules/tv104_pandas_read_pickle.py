@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from torchvet.lint.rules.base import UnsafeLoaderCall, terminals_of
+from torchvet.lint.rules.base import UnsafeLoaderCall
 
 TARGETS = frozenset({"pandas.read_pickle", "pandas.io.pickle.read_pickle"})
 
@@ -31,6 +31,5 @@ class PandasReadPickle(UnsafeLoaderCall):
     code = "TV104"
     name = "pandas-read-pickle"
     summary = "`pandas.read_pickle`"
-    targets = TARGETS
-    terminals = terminals_of(TARGETS)
+    callees = TARGETS
     advice = "unpickles the file; use Parquet, Feather or CSV for data from elsewhere"

@@ -38,7 +38,7 @@ class NumpyAllowPickle(UnsafeLoaderCall):
     code = "TV105"
     name = "numpy-allow-pickle"
     summary = "`numpy.load` with `allow_pickle=True`"
-    targets = TARGETS
+    callees = TARGETS
     terminals = frozenset({"load"})
     advice = "with `allow_pickle=True` unpickles object arrays; drop it for untrusted files"
 

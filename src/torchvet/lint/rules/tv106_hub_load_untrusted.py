@@ -3,13 +3,19 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING
 
-from torchvet.lint.rules.base import UNKNOWN, Rule, argument, has_opaque_kwargs, keyword_value
+from torchvet.lint.rules.base import (
+    UNKNOWN,
+    CallRule,
+    argument,
+    has_opaque_kwargs,
+    keyword_value,
+)
 
 if TYPE_CHECKING:
     from torchvet.lint.checker import Context
 
 
-class HubLoadUntrusted(Rule):
+class HubLoadUntrusted(CallRule):
     """
     ## What it does
     Finds `torch.hub.load` of a GitHub repository with `trust_repo=True`, or with no
@@ -41,12 +47,9 @@ class HubLoadUntrusted(Rule):
     name = "hub-load-untrusted"
     summary = "`torch.hub.load` trusting a GitHub repository's code"
     terminals = frozenset({"load"})
+    callees = frozenset({"torch.hub.load", "torch.hub._load_local"})
 
-    def check(self, node: ast.AST, ctx: Context) -> None:
-        call = node
-        assert isinstance(call, ast.Call)
-        if ctx.call_name not in ("torch.hub.load", "torch.hub._load_local"):
-            return
+    def check_call(self, call: ast.Call, ctx: Context) -> None:
         source = argument(ctx, call, "source")
         if source is not None and ctx.constant(source) != "github":
             return  # "local", or not known statically

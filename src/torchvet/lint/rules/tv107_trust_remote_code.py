@@ -4,7 +4,7 @@ import ast
 import re
 from typing import TYPE_CHECKING
 
-from torchvet.lint.rules.base import Rule, argument, is_true, keyword_value
+from torchvet.lint.rules.base import CallRule, argument, is_true, keyword_value
 from torchvet.lint.rules.localdirs import saved_here_into_temp_dir
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ def is_pinned_commit(value: object) -> bool:
     return isinstance(value, str) and _COMMIT_SHA.fullmatch(value) is not None
 
 
-class TrustRemoteCode(Rule):
+class TrustRemoteCode(CallRule):
     """
     ## What it does
     Finds `trust_remote_code=True` in any call: `from_pretrained`, `from_config`,
@@ -67,9 +67,7 @@ class TrustRemoteCode(Rule):
     summary = "`trust_remote_code=True` imports code from a model repository"
     keywords = frozenset({"trust_remote_code"})
 
-    def check(self, node: ast.AST, ctx: Context) -> None:
-        call = node
-        assert isinstance(call, ast.Call)
+    def check_call(self, call: ast.Call, ctx: Context) -> None:
         if ctx.call_name == "builtins.dict" and ctx.judged_where_unpacked(call):
             return
         found = keyword_value(ctx, call, "trust_remote_code")

@@ -3,14 +3,14 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING
 
-from torchvet.lint.rules.base import Rule, is_false, keyword_value
+from torchvet.lint.rules.base import CallRule, is_false, keyword_value
 from torchvet.lint.rules.tv107_trust_remote_code import is_pretrained_loader
 
 if TYPE_CHECKING:
     from torchvet.lint.checker import Context
 
 
-class UseSafetensorsFalse(Rule):
+class UseSafetensorsFalse(CallRule):
     """
     ## What it does
     Finds `from_pretrained(..., use_safetensors=False)`.
@@ -39,9 +39,7 @@ class UseSafetensorsFalse(Rule):
     summary = "`use_safetensors=False` prefers pickled weights"
     terminals = frozenset({"from_pretrained", "pipeline"})
 
-    def check(self, node: ast.AST, ctx: Context) -> None:
-        call = node
-        assert isinstance(call, ast.Call)
+    def check_call(self, call: ast.Call, ctx: Context) -> None:
         if not is_pretrained_loader(ctx, call):
             return
         found = keyword_value(ctx, call, "use_safetensors")

@@ -1,16 +1,22 @@
-"""Lint output formats: text, json, sarif, github."""
+"""Lint output: the findings as text, json, sarif or github; notes and the summary."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import PurePath
+from typing import TYPE_CHECKING, TextIO
 
-from torchvet import __version__
 from torchvet.lint.model import Diagnostic, Note
 from torchvet.lint.rules import RULES, RULES_BY_CODE
-from torchvet.report.sarif import PROJECT_URI, SarifResult, SarifRule, build_log
+from torchvet.report.sarif import PROJECT_URI, SarifResult, SarifRule, torchvet_log
+
+if TYPE_CHECKING:
+    from torchvet.lint.api import LintRun
+    from torchvet.lint.discover import WalkStats
+    from torchvet.lint.engine import Options
 
 FORMATS = ("text", "json", "sarif", "github")
 RULES_DOC = f"{PROJECT_URI}/blob/main/docs/rules.md"
@@ -111,13 +117,7 @@ def sarif_results(diagnostics: Sequence[Diagnostic]) -> list[SarifResult]:
 
 
 def as_sarif(diagnostics: Sequence[Diagnostic]) -> str:
-    log = build_log(
-        "torchvet",
-        __version__,
-        sarif_rules(),
-        sarif_results(diagnostics),
-        information_uri=PROJECT_URI,
-    )
+    log = torchvet_log(sarif_rules(), sarif_results(diagnostics))
     return json.dumps(log, indent=2) + "\n"
 
 
@@ -162,3 +162,73 @@ def render(fmt: str, diagnostics: Sequence[Diagnostic], show_fixes: bool = False
     if fmt == "github":
         return as_github(diagnostics)
     return text(diagnostics, show_fixes)
+
+
+@dataclass(frozen=True)
+class LintOutput:
+    """How ``torchvet lint`` shows a run."""
+
+    fmt: str = "text"  # text, json, sarif or github
+    statistics: bool = False  # counts per rule instead of each finding
+    quiet: bool = False  # no notes, no summary
+    verbose: bool = False  # also the code blocks that do not parse
+
+
+def write_run(run: LintRun, options: Options, output: LintOutput, out: TextIO, err: TextIO) -> None:
+    """What ``torchvet lint`` prints: the fixed stdin text, the diff, the statistics or
+    the findings on ``out``; notes and the summary on ``err``."""
+    fixed_stdin = run.text if options.fix or options.add_noqa else None
+    if fixed_stdin is not None:
+        out.write(fixed_stdin)
+    if options.diff:
+        out.write("".join(run.diffs))
+    elif output.statistics:
+        out.write(statistics(run.diagnostics))
+    elif fixed_stdin is None and not options.add_noqa:
+        out.write(render(output.fmt, run.diagnostics, show_fixes=True))
+    if output.quiet:
+        return
+    for note in run.notes:
+        if output.verbose or not note.verbose:
+            err.write(note_text(note) + "\n")
+    if run.files == 0 and run.text is None:
+        err.write(_nothing_linted(run.skipped) + "\n")
+    err.write(_summary(run, options, output.verbose) + "\n")
+
+
+def _nothing_linted(skipped: WalkStats) -> str:
+    reasons = [
+        (skipped.gitignored, ".gitignore (untracked)", "--no-respect-gitignore"),
+        (skipped.excluded, "`exclude`", "name the files, or change `exclude`"),
+        (skipped.environments, "environment/VCS folders", "--include-environments"),
+    ]
+    parts = [f"{count} by {why} ({how})" for count, why, how in reasons if count]
+    if not parts:
+        return "torchvet lint: nothing to lint: no .py, .ipynb, .md or .rst files under the paths"
+    example = f"; e.g. {skipped.examples[0]}" if skipped.examples else ""
+    return "torchvet lint: nothing was linted: skipped " + ", ".join(parts) + example
+
+
+def _summary(run: LintRun, options: Options, verbose: bool) -> str:
+    count = len(run.diagnostics)
+    parts = [f"{run.files} file{'s' if run.files != 1 else ''} checked"]
+    if options.fix and not options.diff:
+        parts.append(f"{run.fixed} fixed")
+    if options.add_noqa:
+        parts.append(f"{run.noqa_added} `# noqa` added")
+    if count:
+        safe = sum(1 for d in run.diagnostics if d.fix is not None and d.fix.safe)
+        unsafe = sum(1 for d in run.diagnostics if d.fix is not None and not d.fix.safe)
+        found = f"{count} finding{'s' if count != 1 else ''}"
+        hints = []
+        if safe and not options.fix:
+            hints.append(f"{safe} fixable with --fix")
+        if unsafe and not options.unsafe_fixes:
+            hints.append(f"{unsafe} more with --unsafe-fixes")
+        parts.append(found + (f" ({'; '.join(hints)})" if hints else ""))
+    else:
+        parts.append("no findings")
+    unparsed = sum(1 for note in run.notes if note.verbose)
+    if unparsed and not verbose:
+        parts.append(f"{unparsed} code block{'s' if unparsed != 1 else ''} not parsed (--verbose)")
+    return "torchvet lint: " + ", ".join(parts)

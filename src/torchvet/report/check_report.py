@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import PurePath
 from typing import Any, TextIO
@@ -13,10 +14,10 @@ from rich.table import Table
 
 from torchvet import __version__
 from torchvet.check.runner import CheckRun
-from torchvet.lint import report as lint_report
 from torchvet.lint.rules import RULES
-from torchvet.report.sarif import SarifResult, SarifRule, build_log
-from torchvet.report.scan_sarif import INFORMATION_URI, scan_results, scan_rules
+from torchvet.report import lint_report
+from torchvet.report.sarif import SarifResult, SarifRule, torchvet_log
+from torchvet.report.scan_sarif import scan_results, scan_rules
 from torchvet.report.scan_text import STYLE, TextReporter
 from torchvet.results import Verdict
 
@@ -121,6 +122,21 @@ def summary_line(run: CheckRun) -> str:
     return f"{head}: {linted}, {scanned}: {found}"
 
 
+def write_report(
+    run: CheckRun, out: TextIO, err: TextIO, fmt: str, torch_version: str, quiet: bool = False
+) -> None:
+    """The report in ``fmt`` (text, json or sarif) on ``out``; with text, lint notes on
+    ``err`` unless ``quiet``."""
+    if fmt == "text":
+        if not quiet:
+            write_notes(run, err)
+        write_text(run, out)
+        return
+    doc = as_json(run, torch_version) if fmt == "json" else as_sarif(run)
+    json.dump(doc, out, indent=2)
+    out.write("\n")
+
+
 def write_notes(run: CheckRun, stream: TextIO) -> None:
     for note in run.notes:
         if not note.verbose:  # code blocks that do not parse: `torchvet lint -v` lists them
@@ -176,7 +192,7 @@ def as_sarif(run: CheckRun) -> dict[str, Any]:
             for model in run.skipped
         ),
     ]
-    log = build_log("torchvet", __version__, rules, results, information_uri=INFORMATION_URI)
+    log = torchvet_log(rules, results)
     log["runs"][0]["invocations"] = [{"executionSuccessful": not run.interrupted}]
     return log
 

@@ -1,9 +1,13 @@
-"""The progress bar that ``check`` and ``scan`` show on stderr when it is a terminal."""
+"""Progress bars on stderr when it is a terminal: files (``check``, ``scan``) and bytes
+(``convert``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 
 class RichDisplay:
@@ -47,3 +51,41 @@ def progress_bar(label: str, enabled: bool = True) -> Iterator[RichDisplay | Non
     finally:
         if display is not None:
             display.stop()
+
+
+def transfer_bar(
+    label: str, enabled: bool = True
+) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
+    """``(update(done, total), finish())`` for a bytes progress bar on a terminal's stderr
+    (``update`` is None, and ``finish`` does nothing, elsewhere)."""
+    if not enabled or not sys.stderr.isatty() or os.environ.get("TERM") == "dumb":
+        return None, lambda: None
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    bar = Progress(
+        label,
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+    )
+    state: dict[str, Any] = {}
+
+    def update(done: int, total: int) -> None:
+        if "task" not in state:
+            bar.start()
+            state["task"] = bar.add_task(label, total=total)
+        bar.update(state["task"], completed=done)
+
+    def finish() -> None:
+        if "task" in state:
+            bar.stop()
+
+    return update, finish
