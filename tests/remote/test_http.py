@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.remote.conftest import run_cli, same_verdict
-from tests.remote.servers import LoopbackServer
+from tests.support.remote import run_cli, same_verdict
+from tests.support.servers import LoopbackServer
 from torchvet.remote.options import RemoteOptions
 from torchvet.remote.scanning import scan_remote, scan_url
 from torchvet.scan import scan_file

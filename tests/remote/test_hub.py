@@ -9,8 +9,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from tests.remote.conftest import run_cli, same_verdict
-from tests.remote.servers import LoopbackServer
+from tests.support.remote import run_cli, same_verdict
+from tests.support.servers import LoopbackServer
 from torchvet.many import scan_many
 from torchvet.scan import scan_file
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.remote.servers import LoopbackServer
+from tests.support.servers import LoopbackServer
 from torchvet.remote.rangesource import COALESCE_GAP, MIN_READ_AHEAD, UNCACHED_READ
 from torchvet.remote.scanning import scan_url
 from torchvet.remote.stores import open_source

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.remote.conftest import ROOT, run_cli
-from tests.remote.servers import LoopbackServer
+from tests.support.remote import ROOT, run_cli
+from tests.support.servers import LoopbackServer
 
 if sys.version_info >= (3, 11):
     import tomllib

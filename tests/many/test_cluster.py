@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.remote.conftest import ROOT, run_cli
-from tests.remote.servers import LoopbackServer, Rule
+from tests.support.remote import ROOT, run_cli
+from tests.support.servers import LoopbackServer, Rule
 from torchvet.many import scan_many
 
 distributed = pytest.importorskip("distributed")

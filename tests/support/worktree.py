@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # What `pip install .`, the README's example and pre-commit's manifest need.
 PARTS = ("pyproject.toml", "README.md", ".pre-commit-hooks.yaml", "src", "examples")
 _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build", "dist")

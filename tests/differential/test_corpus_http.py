@@ -6,8 +6,8 @@ from __future__ import annotations
 from urllib.parse import unquote, urlsplit
 
 from tests.corpus import Corpus
-from tests.remote.conftest import same_verdict
-from tests.remote.servers import LoopbackServer
+from tests.support.remote import same_verdict
+from tests.support.servers import LoopbackServer
 from torchvet.many import scan_many
 from torchvet.scan import scan_file
 

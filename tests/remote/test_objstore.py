@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.remote.conftest import same_verdict
+from tests.support.remote import same_verdict
 from torchvet.many import scan_many
 from torchvet.scan import scan_file
 

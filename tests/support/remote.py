@@ -1,4 +1,5 @@
-"""Servers for the remote tests: started once per session, on loopback only."""
+"""The loopback server fixture (started once per session, on loopback only) and the helpers
+of the tests that read files over a network: remote/, many/, commands/test_urls.py."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.remote.servers import LoopbackServer
+from tests.support.servers import LoopbackServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
