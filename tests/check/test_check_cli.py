@@ -307,7 +307,7 @@ def test_pickles_found_by_content_whatever_their_name(tmp_path: Path, capsys, mo
     import io
     import zipfile
 
-    from tests.scan.test_views import POLYGLOTS, payload
+    from tests.containers.test_views import POLYGLOTS, payload
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "notes.txt").write_bytes(payload(protocol=0))

@@ -9,9 +9,9 @@ from collections import OrderedDict
 import pytest
 
 from tests.corpus import Asm
-from tests.scan.helpers import kinds, run
-from torchvet.pickle.machine import Limits, Machine
-from torchvet.pickle.opcodes import BY_NAME, OPCODES, TORCH_WEIGHTS_ONLY_OPCODES
+from tests.pickle.helpers import kinds, run
+from torchvet.pickle.machine import Limits
+from torchvet.pickle.opcodes import BY_NAME
 from torchvet.pickle.trace import IssueKind
 from torchvet.pickle.values import Const, DictValue, GlobalName, ListValue, SetValue, TupleValue
 from torchvet.results import Verdict
@@ -27,14 +27,6 @@ SAMPLE = {
     "od": OrderedDict(a=1),
     "complex": 1 + 2j,
 }
-
-
-def test_table_is_pickletools() -> None:
-    assert len(OPCODES) == len(pickletools.opcodes) == 68
-    assert len(TORCH_WEIGHTS_ONLY_OPCODES) == 34
-    # one effect method per opcode name
-    for op in OPCODES:
-        assert callable(getattr(Machine, "op_" + op.name, None)), op.name
 
 
 @pytest.mark.parametrize("protocol", range(0, pickle.HIGHEST_PROTOCOL + 1))

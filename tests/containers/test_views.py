@@ -1,7 +1,7 @@
 """Every reading a loader could take of a file is scanned, and the worst wins.
 
 Each file here hides a payload where torch.load does not look but another real loader
-does; the loaders themselves (tests/scan/loaders.py) confirm which global they would
+does; the loaders themselves (tests/containers/loaders.py) confirm which global they would
 resolve, and the scan must be dangerous, with the finding naming that loader's view.
 """
 
@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 import torch
 
+from tests.containers.loaders import first_globals
 from tests.corpus.pickle_asm import Asm
-from tests.scan.loaders import first_globals
 from torchvet.containers.zipreader import read_archive
 from torchvet.results import Category, Verdict
 from torchvet.scan import scan_file

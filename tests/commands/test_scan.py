@@ -118,11 +118,3 @@ def test_scan_imports_neither_torch_nor_numpy(corpus: Corpus) -> None:
         text=True,
     )
     assert proc.returncode == 0, proc.stderr
-
-
-@pytest.mark.parametrize("command", ["scan", "lint", "check", "convert"])
-def test_a_bad_flag_prints_that_commands_usage(command: str) -> None:
-    proc = run_cli(command, "--no-such-flag", "x", "y.safetensors")
-    assert proc.returncode == 2
-    assert proc.stderr.startswith(f"usage: torchvet {command} ")
-    assert "unrecognized arguments: --no-such-flag" in proc.stderr

@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 from benchmarks import bomb_families as bombs
+from tests.support.worktree import REPO as ROOT
 from torchvet.budget import Budget, spending
 from torchvet.pickle.machine import Limits
 from torchvet.scan import scan_bytes
 
-ROOT = Path(__file__).resolve().parents[2]
 PEAK_BOUND = 256 << 20
 _CHILD = r"""
 import ctypes, gc, json, sys

@@ -19,7 +19,7 @@ import pytest
 
 from benchmarks import bomb_families as bombs
 from benchmarks.bomb_families import PROTO2, _global, _long1, _p, _stored, _torch_zip, _unicode
-from tests.scan.helpers import CTX
+from tests.pickle.helpers import CTX
 from torchvet.pickle.machine import Machine
 from torchvet.scan import scan_file
 

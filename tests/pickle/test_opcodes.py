@@ -1,0 +1,16 @@
+"""The opcode table: CPython's pickletools table, torch's subset, one machine effect each."""
+
+from __future__ import annotations
+
+import pickletools
+
+from torchvet.pickle.machine import Machine
+from torchvet.pickle.opcodes import OPCODES, TORCH_WEIGHTS_ONLY_OPCODES
+
+
+def test_table_is_pickletools() -> None:
+    assert len(OPCODES) == len(pickletools.opcodes) == 68
+    assert len(TORCH_WEIGHTS_ONLY_OPCODES) == 34
+    # one effect method per opcode name
+    for op in OPCODES:
+        assert callable(getattr(Machine, "op_" + op.name, None)), op.name
