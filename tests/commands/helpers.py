@@ -1,4 +1,4 @@
-"""Shared helpers for the `torchvet check` tests."""
+"""Shared helpers for the command tests: a small project, `python -m torchvet` on it."""
 
 from __future__ import annotations
 
