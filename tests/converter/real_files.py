@@ -76,7 +76,7 @@ def joblib_files(out: Path) -> list[Made]:
 def export_file(out: Path) -> list[Made]:
     import torch
 
-    from tests.convert.netdefs import Tied
+    from tests.converter.netdefs import Tied
 
     torch.manual_seed(0)
     with warnings.catch_warnings():
@@ -90,7 +90,7 @@ def dcp_folder(out: Path) -> list[Made]:
     import torch
     import torch.distributed.checkpoint as dcp
 
-    from tests.convert.netdefs import Block
+    from tests.converter.netdefs import Block
 
     torch.manual_seed(0)
     net = Block()
@@ -118,7 +118,7 @@ def dcp_folder(out: Path) -> list[Made]:
 def torch_files(out: Path) -> list[Made]:
     import torch
 
-    from tests.convert.netdefs import Block
+    from tests.converter.netdefs import Block
 
     torch.manual_seed(0)
     net = Block().eval()

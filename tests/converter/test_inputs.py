@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.convert.real_files import REPO, Made, ultralytics_package
+from tests.converter.real_files import REPO, Made, ultralytics_package
 from torchvet.converter import ConvertError, ConvertReport, convert
 
 torch = pytest.importorskip("torch")
@@ -49,7 +49,7 @@ def test_every_file_matches_the_library_that_wrote_it(converted: Converted, tmp_
     site = ultralytics_package(tmp_path)  # the classes the ultralytics pickle names
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(site)])}
     proc = subprocess.run(
-        [sys.executable, "-m", "tests.convert.real_oracle", str(spec)],
+        [sys.executable, "-m", "tests.converter.real_oracle", str(spec)],
         capture_output=True,
         text=True,
         env=env,
@@ -63,7 +63,7 @@ def test_every_file_matches_the_library_that_wrote_it(converted: Converted, tmp_
 
 
 def test_names_are_the_ones_load_state_dict_expects(converted: Converted):
-    from tests.convert.netdefs import Block
+    from tests.converter.netdefs import Block
 
     block_names = set(Block().state_dict())
     # (TorchScript archives are named by torch.jit.load(f).state_dict(), which also keeps

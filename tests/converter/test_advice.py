@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.convert.real_files import Made
+from tests.converter.real_files import Made
 from torchvet.cli import main
 from torchvet.report.scan_text import CONVERTIBLE_VERDICTS
 from torchvet.results import ScanResult

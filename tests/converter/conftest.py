@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.convert.real_files import Made, all_files
+from tests.converter.real_files import Made, all_files
 
 
 @pytest.fixture(scope="session")

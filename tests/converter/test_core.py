@@ -1,4 +1,4 @@
-"""convert on generated files: naming rules, header layout, safety rules, CLI."""
+"""convert() on generated files: naming rules, header layout, safety rules."""
 
 from __future__ import annotations
 
@@ -224,26 +224,3 @@ def test_core_path_imports_neither_torch_nor_numpy(tmp_path):
     env = {**os.environ, "PYTHONPATH": SRC}
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert res.stdout.strip() == "clean", res.stderr
-
-
-def test_cli_exit_codes_and_messages(tmp_path):
-    src = _save({"w": torch.ones(2)}, tmp_path / "a.pt")
-    env = {**os.environ, "PYTHONPATH": SRC}
-
-    def cli(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "torchvet", "convert", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-        )
-
-    ok = cli(str(src), str(tmp_path / "o.safetensors"))
-    assert ok.returncode == 0 and "wrote" in ok.stdout and ok.stderr == ""
-    again = cli(str(src), str(tmp_path / "o.safetensors"))
-    assert again.returncode == 1 and "--force" in again.stderr and "Traceback" not in again.stderr
-    bad = tmp_path / "bad.pt"
-    bad.write_bytes(b"version https://git-lfs.github.com/spec/v1\n")
-    res = cli(str(bad), str(tmp_path / "b.safetensors"))
-    assert res.returncode == 1 and "git lfs" in res.stderr and "Traceback" not in res.stderr
-    assert cli().returncode == 2

@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 
-from tests.convert.oracle import flatten, same
+from tests.converter.oracle import flatten, same
 from torchvet.converter import ConvertError, convert
 
 pytest.importorskip("torch")

@@ -1,7 +1,7 @@
 """The oracle process: load each source with the library that wrote it (pickles run here,
 never in the test process) and compare its tensors, bit for bit, with what torchvet wrote.
 
-Usage: python -m tests.convert.real_oracle REQUESTS.json -> one JSON line per request:
+Usage: python -m tests.converter.real_oracle REQUESTS.json -> one JSON line per request:
 {"id", "ok", "detail"}. A request: id, source, loader, select, output, aliases, skipped.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 def load_expected(loader: str, path: str, select: list[str]) -> dict[str, Any]:
     import torch
 
-    from tests.convert.oracle import flatten
+    from tests.converter.oracle import flatten
 
     if loader == "torch":
         obj = torch.load(path, weights_only=False, map_location="cpu")
@@ -47,7 +47,7 @@ def load_expected(loader: str, path: str, select: list[str]) -> dict[str, Any]:
 def compare(req: dict[str, Any]) -> tuple[bool, str]:
     from safetensors.torch import load_file
 
-    from tests.convert.oracle import same
+    from tests.converter.oracle import same
 
     expected = load_expected(req["loader"], req["source"], req["select"])
     got = load_file(req["output"])
