@@ -6,9 +6,8 @@ import shutil
 
 import pytest
 
+from tests.lint.helpers import FIXTURES, check_snapshot, lint_dir, relative, render_run
 from torchvet.lint.rules import RULES, RULES_BY_CODE
-
-from .helpers import FIXTURES, check_snapshot, lint_dir, relative, render_run
 
 RULE_DIRS = sorted(p.name for p in FIXTURES.iterdir() if p.name in RULES_BY_CODE)
 

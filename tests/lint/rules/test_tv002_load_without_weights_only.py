@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from torchvet.lint.engine import Options, lint_file_text
-from torchvet.lint.project import lower_bound, torch_floor_in
+from torchvet.lint.project import torch_floor_in
 from torchvet.lint.rules import RULES_BY_CODE
 
 CODE = "import torch\nstate = torch.load('a.pt')\n"
@@ -55,20 +55,6 @@ def test_fix_offered_without_a_declared_floor(tmp_path: Path) -> None:
     (tmp_path / "requirements.txt").write_text("torch\ntorchvision>=0.2\n")
     torch_floor_in.cache_clear()
     assert tv002(tmp_path / "a.py").fix is not None
-
-
-@pytest.mark.parametrize(
-    ("requirement", "floor"),
-    [
-        ("torch>=2.1", (2, 1)),
-        ("torch ~= 1.13.1", (1, 13, 1)),
-        ("torch[opt]>=2.0; python_version >= '3.9'", (2, 0)),
-        ("torch<2", None),
-        ("torchaudio>=0.1", None),
-    ],
-)
-def test_lower_bound(requirement: str, floor) -> None:
-    assert lower_bound(requirement) == floor
 
 
 WHOLE = """\

@@ -1,4 +1,5 @@
-"""Any input text, of any source kind, yields findings and notes, never an exception."""
+"""Linting one file: any input text, of any source kind, yields findings and notes, never an
+exception; a fix that would break the code is not applied."""
 
 from __future__ import annotations
 
@@ -46,3 +47,15 @@ def test_never_raises(text: str, suffix: str, fix: bool) -> None:
     outcome = lint_file_text("f" + suffix, text, list(RULES), Options(diff=fix, unsafe_fixes=fix))
     for diagnostic in outcome.diagnostics:
         assert diagnostic.line >= 1 and diagnostic.column >= 1
+
+
+def test_fix_is_not_applied_when_it_would_break_the_code(monkeypatch) -> None:
+    from torchvet.lint import engine
+
+    text = "import torch\nx = torch.load(p),\n"
+    monkeypatch.setattr(
+        engine, "compile_failures", lambda path, text, kind: 0 if "p)," in text else 1
+    )
+    outcome = lint_file_text("a.py", text, list(RULES), Options(fix=True))
+    assert outcome.new_text is None
+    assert any("would break" in n.message for n in outcome.notes)
