@@ -7,6 +7,8 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
+
 from tests.corpus import Corpus
 from torchvet.cli import main
 from torchvet.hfcache import default_cache_dir, iter_cache
@@ -83,7 +85,7 @@ def test_hf_home_or_one_repo_folder_is_accepted(
 def _real_model_repo(root: Path) -> Path:
     """A cache as huggingface_hub lays out a transformers model: weights as safetensors
     and pickle, config and tokenizer files beside them, each a symlink to its blob."""
-    import torch
+    torch = pytest.importorskip("torch")
     from safetensors.torch import save_file
 
     repo = root / "models--acme--bert"

@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from tests.support.remote import ROOT, run_cli
 from tests.support.servers import LoopbackServer
+
+torch = pytest.importorskip("torch")
 
 if sys.version_info >= (3, 11):
     import tomllib

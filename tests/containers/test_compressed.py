@@ -32,7 +32,7 @@ CODECS: dict[str, Callable[[bytes], bytes]] = {
 
 @pytest.fixture(scope="module")
 def torch_file() -> bytes:
-    import torch
+    torch = pytest.importorskip("torch")
 
     buf = io.BytesIO()
     torch.save({"w": torch.ones(2)}, buf)

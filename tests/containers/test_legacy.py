@@ -143,7 +143,7 @@ def test_agrees_with_torch(oracle: dict, name: str) -> None:
 
 
 def test_torch_saved_legacy_files(tmp_path: Path) -> None:
-    import torch
+    torch = pytest.importorskip("torch")
 
     from tests.corpus.containers import torch_save
 

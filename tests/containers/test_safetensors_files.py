@@ -219,7 +219,7 @@ def test_torch_view(tmp_path: Path) -> None:
 
 
 def test_torch_zip_named_safetensors(tmp_path: Path) -> None:
-    import torch
+    torch = pytest.importorskip("torch")
 
     path = tmp_path / "model.safetensors"
     torch.save({"w": torch.ones(2)}, str(path))

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from tests.containers.loaders import first_globals
 from tests.corpus.pickle_asm import Asm
@@ -23,6 +22,8 @@ from torchvet.containers.zipreader import read_archive
 from torchvet.results import Category, Verdict
 from torchvet.scan import scan_file
 from torchvet.source import BytesSource
+
+torch = pytest.importorskip("torch")
 
 GADGET = "os.system"
 

@@ -29,7 +29,7 @@ def make_zip(records: dict[str, bytes], compression: int = zipfile.ZIP_STORED) -
 
 @pytest.fixture(scope="module")
 def torch_file() -> bytes:
-    import torch
+    torch = pytest.importorskip("torch")
 
     buf = io.BytesIO()
     torch.save({"w": torch.ones(2)}, buf)
@@ -93,7 +93,7 @@ def test_nesting_is_bounded(torch_file: bytes) -> None:
 
 
 def test_torch_package(tmp_path: Path) -> None:
-    import torch
+    torch = pytest.importorskip("torch")
     from torch.package import PackageExporter
 
     path = tmp_path / "pkg.pt"

@@ -20,6 +20,7 @@ import pytest
 from benchmarks import bomb_families as bombs
 from benchmarks.bomb_families import PROTO2, _global, _long1, _p, _stored, _torch_zip, _unicode
 from tests.pickle.helpers import CTX
+from tests.support.markers import needs_torch
 from torchvet.pickle.machine import Machine
 from torchvet.scan import scan_file
 
@@ -75,9 +76,12 @@ for path in sys.argv[2:]:
 print(json.dumps(out))
 """
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists("/proc/self/clear_refs"), reason="needs Linux /proc to measure memory"
-)
+pytestmark = [
+    needs_torch,
+    pytest.mark.skipif(
+        not os.path.exists("/proc/self/clear_refs"), reason="needs Linux /proc to measure memory"
+    ),
+]
 
 
 def _zip_of(pickle_bytes: bytes, **records: bytes) -> bytes:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.markers import needs_torch
 from torchvet.lint.engine import Options, lint_file_text
 from torchvet.lint.fix import apply_to_units, atomic_write
 from torchvet.lint.model import Edit, Fix
@@ -149,6 +150,7 @@ def _package_dir(name: str) -> Path | None:
 
 
 @pytest.mark.slow
+@needs_torch  # its tree has findings to fix; sympy's alone has none
 def test_fix_real_trees(tmp_path: Path) -> None:
     roots = [(name, _package_dir(name)) for name in PACKAGES]
     roots = [(name, path) for name, path in roots if path is not None]

@@ -13,11 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import torch
 
 from tests.support.remote import ROOT, run_cli
 from tests.support.servers import LoopbackServer, Rule
 from torchvet.many import scan_many
+
+torch = pytest.importorskip("torch")
 
 distributed = pytest.importorskip("distributed")
 dask = pytest.importorskip("dask")

@@ -8,10 +8,12 @@ import sys
 
 import pytest
 
+from tests.support.markers import needs_torch
 from tests.support.worktree import REPO as ROOT
 from torchvet.pickle.torchfacts import installed_torch_version, load_facts, pick_version
 
 
+@needs_torch
 def test_allowlist_is_torchs_plus_import_time_additions() -> None:
     # A fresh process: other tests import torch submodules that add more user globals.
     code = (

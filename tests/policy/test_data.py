@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from tests.support.markers import needs_torch
 from tests.support.worktree import REPO as ROOT
 
 
@@ -14,13 +15,13 @@ from tests.support.worktree import REPO as ROOT
     ("script", "flag"),
     [
         # The generators read torch, numpy and the sources themselves, never retyped.
-        ("gen_torch_policy.py", "--check"),
+        pytest.param("gen_torch_policy.py", "--check", marks=needs_torch),
         ("gen_inert.py", "--check"),
         # The gadget table records a fingerprint of everything it is derived from (each
         # source file, the Python version, the derivation code and its sinks); the
         # derivation is deterministic, so an equal fingerprint means an equal table.
         # `gen_gadgets.py --check` re-derives it in full (about a minute).
-        ("gen_gadgets.py", "--check-inputs"),
+        pytest.param("gen_gadgets.py", "--check-inputs", marks=needs_torch),
     ],
 )
 def test_generated_tables_match_the_installed_libraries(script: str, flag: str) -> None:

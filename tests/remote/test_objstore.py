@@ -7,11 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
 from tests.support.remote import same_verdict
 from torchvet.many import scan_many
 from torchvet.scan import scan_file
+
+torch = pytest.importorskip("torch")
 
 pytest.importorskip("s3fs")
 moto_server = pytest.importorskip("moto.server")
