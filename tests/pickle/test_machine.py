@@ -11,7 +11,7 @@ import pytest
 from tests.corpus import Asm
 from tests.pickle.helpers import kinds, run
 from torchvet.pickle.machine import Limits
-from torchvet.pickle.opcodes import BY_NAME
+from torchvet.pickle.opcodes import BY_NAME, TORCH_WEIGHTS_ONLY_OPCODES
 from torchvet.pickle.trace import IssueKind
 from torchvet.pickle.values import Const, DictValue, GlobalName, ListValue, SetValue, TupleValue
 from torchvet.results import Verdict
@@ -52,8 +52,13 @@ def test_protocol_opcodes_torch_refuses_are_reported() -> None:
 def test_all_opcodes_of_python_output_are_visited() -> None:
     seen = set()
     for protocol in range(6):
-        for op, _, _ in pickletools.genops(pickle.dumps(SAMPLE, protocol=protocol)):
-            seen.add(op.name)
+        data = pickle.dumps(SAMPLE, protocol=protocol)
+        names = {op.name for op, _, _ in pickletools.genops(data)}
+        seen |= names
+        # The machine read every opcode: it reports each one torch refuses, and no other.
+        reported = {i.torch_message for i in run(data).issues() if i.kind is IssueKind.OPCODE}
+        refused = names - TORCH_WEIGHTS_ONLY_OPCODES
+        assert reported == {f"Unsupported operand {BY_NAME[n].code}" for n in refused}, protocol
     assert len(seen) >= 40  # the sample exercises most of the table
 
 
@@ -189,15 +194,19 @@ def test_unhashable_dict_key_is_invalid() -> None:
     assert IssueKind.INVALID in kinds(run(data))
 
 
-def test_values_are_symbolic_never_imported() -> None:
-    data = (
-        Asm().global_("torchvet_never_exists_module", "Thing").empty_tuple().reduce().stop().bytes()
-    )
+def test_values_are_symbolic_never_imported(tmp_path, monkeypatch) -> None:
+    # A module that can be imported, and whose import would leave a mark.
+    mark = tmp_path / "imported"
+    module = tmp_path / "torchvet_probe_module.py"
+    module.write_text(f"open({str(mark)!r}, 'w').close()\nclass Thing:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    data = Asm().global_("torchvet_probe_module", "Thing").empty_tuple().reduce().stop().bytes()
     trace = run(data)
     assert isinstance(trace.calls()[0].func, GlobalName)
+    assert scan_bytes(data).verdict is Verdict.UNKNOWN  # the whole scan, judge included
     import sys
 
-    assert "torchvet_never_exists_module" not in sys.modules
+    assert "torchvet_probe_module" not in sys.modules and not mark.exists()
 
 
 def test_python2_names_are_mapped_like_torch() -> None:
