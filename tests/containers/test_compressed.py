@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import io
 import lzma
 import zlib
 from collections.abc import Callable
@@ -28,15 +27,6 @@ CODECS: dict[str, Callable[[bytes], bytes]] = {
     "lzma": lambda d: lzma.compress(d, format=lzma.FORMAT_ALONE),
     "zlib": zlib.compress,
 }
-
-
-@pytest.fixture(scope="module")
-def torch_file() -> bytes:
-    torch = pytest.importorskip("torch")
-
-    buf = io.BytesIO()
-    torch.save({"w": torch.ones(2)}, buf)
-    return buf.getvalue()
 
 
 def test_compressed_checkpoints(torch_file: bytes, tmp_path: Path) -> None:

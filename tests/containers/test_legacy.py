@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.corpus import Asm, OracleResult, weights_only_batch
+from tests.corpus import Asm, OracleResult, weights_only_batch, weights_only_files
 from torchvet.containers.legacy import MAGIC_NUMBER
 from torchvet.pickle.values import Storage
 from torchvet.scan import scan_bytes, scan_file
@@ -121,13 +121,7 @@ SAME_MESSAGE = {
 
 @pytest.fixture(scope="module")
 def oracle(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, OracleResult]]:
-    root = tmp_path_factory.mktemp("legacy")
-    paths = {}
-    for name, data in CASES.items():
-        paths[name] = root / f"{name}.pt"
-        paths[name].write_bytes(data)
-    results = weights_only_batch([(p, (), ()) for p in paths.values()])
-    return {name: (paths[name], res) for name, res in zip(paths, results, strict=True)}
+    return weights_only_files(CASES, tmp_path_factory.mktemp("legacy"))
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -27,15 +27,6 @@ def make_zip(records: dict[str, bytes], compression: int = zipfile.ZIP_STORED) -
     return out.getvalue()
 
 
-@pytest.fixture(scope="module")
-def torch_file() -> bytes:
-    torch = pytest.importorskip("torch")
-
-    buf = io.BytesIO()
-    torch.save({"w": torch.ones(2)}, buf)
-    return buf.getvalue()
-
-
 def pt2(nested: bytes, weights: bytes = b"\x00" * 8, pickled: bool = False) -> bytes:
     config = {"config": {"w": {"path_name": "weight_0", "use_pickle": pickled}}}
     return make_zip(

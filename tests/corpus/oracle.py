@@ -185,6 +185,16 @@ def weights_only_batch(
     return [_wo_cache[k] for k in keys]
 
 
+def weights_only_files(files: dict[str, bytes], root: Path) -> dict[str, tuple[Path, OracleResult]]:
+    """Write each of ``files`` to ``root/NAME.pt`` and judge them all in one batch."""
+    paths = {}
+    for name, data in files.items():
+        paths[name] = root / f"{name}.pt"
+        paths[name].write_bytes(data)
+    results = weights_only_batch([(p, (), ()) for p in paths.values()])
+    return {name: (paths[name], res) for name, res in zip(paths, results, strict=True)}
+
+
 def weights_only_accepts(
     path: Path | str, *, preimport: Sequence[str] = (), allow: Sequence[str] = ()
 ) -> OracleResult:
