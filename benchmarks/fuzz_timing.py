@@ -3,7 +3,7 @@
     python benchmarks/fuzz_timing.py [--mutants 3000] [--append benchmarks/RESULTS.md]
 
 Builds the test corpus (scripts/build_corpus.py, no oracle), mutates its benign files the
-way tests/scan/test_fuzz.py does, and times every scan in this process. Timing lives here,
+way tests/differential/test_fuzz.py does, and times every scan in this process. Timing lives here,
 not in the test suite.
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
-from tests.scan.test_fuzz import _mutate, _mutate_pickle  # noqa: E402
+from tests.differential.test_fuzz import _mutate, _mutate_pickle  # noqa: E402
 from torchvet.scan import scan_bytes  # noqa: E402
 
 

@@ -8,7 +8,7 @@
    LocalCluster with 1 and 2 worker processes, with and without simulated store latency;
    and how the time grows with the file count.
 
-Servers are the test suite's loopback servers (tests/remote/servers.py); the throughput
+Servers are the test suite's loopback servers (tests/support/servers.py); the throughput
 server runs in its own process so that it does not share the scanner's GIL. Nothing
 leaves the machine. These are measurements, not tests: nothing here asserts a time.
 
@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "src"), str(REPO)]
 
 from benchmarks.results_file import replace_section  # noqa: E402
-from tests.remote.servers import LoopbackServer  # noqa: E402
+from tests.support.servers import LoopbackServer  # noqa: E402
 
 SHARDS = 4
 COUNTS = (250, 500, 1000)  # the time-vs-count curve, up to --files
@@ -304,7 +304,7 @@ def main() -> None:
     lines = [
         "## remote",
         "",
-        f"`{command}` (loopback HTTP servers from tests/remote/servers.py; 2 shared cores)",
+        f"`{command}` (loopback HTTP servers from tests/support/servers.py; 2 shared cores)",
         "",
         "### Transfer per file vs size (range reads vs whole-file download)",
         "",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.worktree import REPO, commit_all, copy_tree
+from tests.support.worktree import REPO, commit_all, copy_tree
 from torchvet.check.detect import has_model_suffix
 
 HOOKS = {hook["id"]: hook for hook in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.worktree import REPO, copy_tree
+from tests.support.worktree import REPO, copy_tree
 from torchvet.lint.rules import RULES
 
 README = (REPO / "README.md").read_text()

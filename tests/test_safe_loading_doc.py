@@ -10,6 +10,8 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
+from tests.support.markers import needs_torch
+
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "safe-loading.md"
 # What each documented command must exit with (scan: 1, whole_model.pt is not safe).
@@ -21,6 +23,7 @@ def _blocks() -> list[tuple[str, str]]:
     return [(t.info.strip(), t.content) for t in tokens if t.type == "fence"]
 
 
+@needs_torch  # the snippets save and load with torch
 def test_every_snippet_and_command_runs(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "PYTHONWARNINGS": "ignore"}
     ran = {"python": 0, "console": 0}

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.commands.helpers import make_project
 from torchvet.check.api import CheckRequest, prepare_check, run_prepared
 from torchvet.results import Verdict
-
-from .helpers import make_project
 
 
 @pytest.fixture

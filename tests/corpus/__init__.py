@@ -11,6 +11,7 @@ from tests.corpus.oracle import (
     payload_fires_batch,
     weights_only_accepts,
     weights_only_batch,
+    weights_only_files,
 )
 from tests.corpus.pickle_asm import Asm, disassemble, embeddable
 from tests.corpus.record import TRIGGERS, CorpusFile
@@ -29,4 +30,5 @@ __all__ = [
     "payload_fires_batch",
     "weights_only_accepts",
     "weights_only_batch",
+    "weights_only_files",
 ]

@@ -3,7 +3,7 @@
 Every generator takes the output directory, writes exactly one file and returns its
 `CorpusFile`. `generate_benign(out)` runs them all with a fixed torch seed each.
 `expect_weights_only` is the hand-written expectation of torch 2.13's verdict; the
-oracle checks it (tests/test_corpus.py).
+oracle checks it (tests/corpus/test_corpus.py).
 """
 
 from __future__ import annotations

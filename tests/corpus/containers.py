@@ -20,7 +20,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from tests.corpus.oracle import skip_without_torch
+
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # zip timestamps fixed so rewrites are deterministic
+
+
+def _torch():  # type: ignore[no-untyped-def]
+    """torch, imported when a writer needs it; a test without torch is skipped there."""
+    skip_without_torch()
+    import torch
+
+    return torch
 
 
 # -- splicing raw opcodes into a real pickler ------------------------------------------
@@ -81,7 +91,7 @@ def torch_save(
     Legacy files name storages by pointer value and order them by that name; they are
     renamed by first appearance and reordered so that regeneration gives the same bytes.
     """
-    import torch
+    torch = _torch()
 
     extra: dict[str, Any] = {"pickle_protocol": protocol, **kwargs}
     if splice or legacy:
@@ -121,7 +131,7 @@ def canonical_legacy(data: bytes, pids: list[Any]) -> tuple[bytes, bool]:
     new names are zero-padded) so pickle 4 keeps its layout; pickle 5 (the key list)
     and the blobs are rewritten in the new order.
     """
-    import torch
+    torch = _torch()
 
     order = list(dict.fromkeys(pid[2] for pid in pids))
     stype = {pid[2]: pid[1] for pid in pids}
@@ -200,7 +210,7 @@ def write_torch_zip(path: Path, records: list[tuple[str, bytes]]) -> None:
     Names are relative to the archive folder, which torch derives from `path`'s stem.
     torch adds `version` and `.data/serialization_id` itself.
     """
-    import torch
+    torch = _torch()
 
     writer = torch._C.PyTorchFileWriter(str(path), True, 64)
     for name, content in records:
@@ -259,7 +269,7 @@ def tamper_local_flags(data: bytes, suffix: str = "data.pkl", bits: int = 0x0001
 @functools.cache
 def torchscript_bytes(extra_files: bool = False) -> bytes:
     """`torch.jit.save` of a scripted Linear(2, 2), optionally with two extra files."""
-    import torch
+    torch = _torch()
 
     torch.manual_seed(0)
     with warnings.catch_warnings():

@@ -16,6 +16,7 @@ Results are cached per process by file content hash (and options).
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import subprocess
@@ -114,6 +115,14 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def skip_without_torch() -> None:
+    """Skip the calling test where torch is not installed: the oracle *is* real torch."""
+    if importlib.util.find_spec("torch") is None:
+        import pytest  # only tests reach here without torch; scripts need torch anyway
+
+        pytest.skip("the oracle needs torch")
+
+
 def _wo_key(path: Path, preimport: Sequence[str], allow: Sequence[str]) -> str:
     return json.dumps([_digest(path), Path(path).suffix, sorted(preimport), sorted(allow)])
 
@@ -136,6 +145,7 @@ def weights_only_batch(
     in torch), the file being loaded is reported as `error_type="Crash"` and the rest
     continue in a new process.
     """
+    skip_without_torch()
     requests = [(Path(p), tuple(pre), tuple(allow)) for p, pre, allow in requests]
     keys = [_wo_key(*r) for r in requests]
     todo = {k: r for k, r in zip(keys, requests, strict=True) if k not in _wo_cache}
@@ -173,6 +183,16 @@ def weights_only_batch(
             elif todo:
                 raise RuntimeError("oracle child exited cleanly without answering")
     return [_wo_cache[k] for k in keys]
+
+
+def weights_only_files(files: dict[str, bytes], root: Path) -> dict[str, tuple[Path, OracleResult]]:
+    """Write each of ``files`` to ``root/NAME.pt`` and judge them all in one batch."""
+    paths = {}
+    for name, data in files.items():
+        paths[name] = root / f"{name}.pt"
+        paths[name].write_bytes(data)
+    results = weights_only_batch([(p, (), ()) for p in paths.values()])
+    return {name: (paths[name], res) for name, res in zip(paths, results, strict=True)}
 
 
 def weights_only_accepts(
@@ -280,6 +300,7 @@ def payload_fires_batch(
     (payloads that start a process without waiting) get up to `grace` seconds for the
     marker to appear after the load returns. Returns results by record id.
     """
+    skip_without_torch()
     results: dict[str, FireResult] = {}
     todo = []
     for rec in records:

@@ -21,7 +21,7 @@ class CorpusFile:
     """One generated file and what the corpus author expects of it.
 
     `expect_weights_only` and `expected_verdict` are expectations written by hand; the
-    oracle (real torch) is the authority, and tests/test_corpus.py checks the two agree.
+    oracle (real torch) is the authority, and tests/corpus/test_corpus.py checks the two agree.
     """
 
     path: Path

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 
-from tests.worktree import REPO as REPO_ROOT
+from tests.support.worktree import REPO as REPO_ROOT
 
 STREAMS = 6000
 SEED = 20260515

@@ -19,7 +19,7 @@ from tests.corpus.containers import write_torch_zip
 from tests.corpus.oracle import payload_fires
 from tests.corpus.record import CorpusFile
 from tests.decoder.oracle import MODES, check, run_loader, torchvet_view
-from tests.scan.helpers import kinds, run
+from tests.pickle.helpers import kinds, run
 from torchvet.check.detect import model_reason
 from torchvet.pickle.textnum import HugeDecimal, parse_float_line, parse_int_line
 from torchvet.pickle.trace import IssueKind

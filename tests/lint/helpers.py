@@ -1,4 +1,5 @@
-"""Shared helpers for the lint tests: running the linter in-process and snapshots.
+"""Shared helpers for the lint tests: running the linter in-process, on text or on a folder,
+and snapshots.
 
 Snapshots live beside the fixtures (``tests/fixtures/lint/<rule>/expected.txt`` and
 ``expected.diff``). Regenerate them after an intended change with::
@@ -15,7 +16,8 @@ from pathlib import Path
 
 from torchvet.lint.api import lint_paths
 from torchvet.lint.config import Config
-from torchvet.lint.engine import Options
+from torchvet.lint.engine import Options, lint_file_text
+from torchvet.lint.rules import RULES
 from torchvet.report import lint_report as report
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,3 +60,17 @@ def run_cli(*args: str, cwd: Path | None = None, stdin: str | None = None):
         env=env,
         check=False,
     )
+
+
+def lint(path: str, text: str, **options):
+    return lint_file_text(path, text, list(RULES), Options(**options))
+
+
+def positions(outcome):
+    return [
+        (d.code, d.cell, d.line, d.column, d.end_line, d.end_column) for d in outcome.diagnostics
+    ]
+
+
+NOTEBOOK = FIXTURES / "TV001" / "notebook.ipynb"
+SAMPLE = "import torch\nx = torch.load(p)\ny = torch.load(p, weights_only=False)\n"

@@ -1,15 +1,16 @@
-"""The command line: exit codes, formats, selection, config, discovery, stdin."""
+"""`torchvet lint` on the command line: exit codes, formats, selection, config, discovery,
+stdin, --verbose, and a start-up that imports neither torch nor numpy."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from .helpers import FIXTURES, run_cli
-
-SAMPLE = "import torch\nx = torch.load(p)\ny = torch.load(p, weights_only=False)\n"
+from .helpers import FIXTURES, REPO, SAMPLE, run_cli
 
 
 @pytest.fixture
@@ -168,3 +169,30 @@ def test_many_files_go_through_worker_processes(tmp_path: Path) -> None:
     serial = run_cli(".", "--jobs", "1", "--format", "json", cwd=tmp_path)
     assert json.loads(serial.stdout) == records
     assert "80 files checked" in serial.stderr
+
+
+def test_lint_imports_neither_torch_nor_numpy() -> None:
+    code = (
+        "import sys, json\n"
+        "from torchvet.cli import main\n"
+        "rc = main(['lint', '--exit-zero', '-q', sys.argv[1]])\n"
+        "heavy = [m for m in sys.modules if m.split('.')[0] in ('torch', 'numpy')]\n"
+        "print(json.dumps(sorted(heavy)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(FIXTURES)],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"},
+        check=True,
+    )
+    assert json.loads(result.stdout.splitlines()[-1]) == []
+
+
+def test_unparsed_blocks_are_listed_only_with_verbose(tmp_path: Path) -> None:
+    (tmp_path / "doc.md").write_text("```python\ntorch.load(\n```\n")
+    quiet = run_cli("doc.md", cwd=tmp_path)
+    assert "does not parse" not in quiet.stderr
+    assert "1 code block not parsed (--verbose)" in quiet.stderr
+    verbose = run_cli("-v", "doc.md", cwd=tmp_path)
+    assert "doc.md:2: note: markdown fence does not parse" in verbose.stderr

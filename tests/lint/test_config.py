@@ -1,4 +1,5 @@
-"""Lint settings: pyproject's [tool.torchvet], with the command line's codes on top."""
+"""Lint settings: pyproject's [tool.torchvet], with the command line's codes on top;
+extend-select adds to select."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from torchvet.lint.config import ConfigError, configure
+
+from .helpers import SAMPLE, run_cli
 
 
 def _project(tmp_path: Path, table: str) -> Path:
@@ -35,3 +38,14 @@ def test_an_unreadable_pyproject_is_a_config_error(tmp_path: Path, monkeypatch) 
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match=r"pyproject\.toml"):
         configure()
+
+
+def test_extend_select_adds_to_select(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text(SAMPLE)
+    out = run_cli("--select", "TV003", "--extend-select", "TV002", "a.py", cwd=tmp_path).stdout
+    assert "TV002" in out and "TV003" in out
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.torchvet]\nselect = ["TV003"]\nextend-select = ["TV002"]\n'
+    )
+    out = run_cli("a.py", cwd=tmp_path).stdout
+    assert "TV002" in out and "TV003" in out

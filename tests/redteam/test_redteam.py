@@ -23,7 +23,9 @@ from tests.redteam import known_misses
 from tests.redteam.cases import Case, all_cases
 from tests.redteam.fam_dos import HASH_MODULUS, colliding_ints
 from tests.redteam.loaders import LOADERS, NOT_SAFE, FileResult, run_all, run_check
+from tests.support.markers import needs_torch
 
+pytestmark = needs_torch  # every file goes through torch.load, among other loaders
 CASES = all_cases(full=False)
 PAYLOAD_CASES = [c for c in CASES if c.payload]
 DOS_CASES = [c for c in CASES if not c.payload]

@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
-from tests.remote.conftest import run_cli, same_verdict
-from tests.remote.servers import LoopbackServer
+from tests.support.remote import run_cli, same_verdict
+from tests.support.servers import LoopbackServer
 from torchvet.remote.options import RemoteOptions
 from torchvet.remote.scanning import scan_remote, scan_url
 from torchvet.scan import scan_file
@@ -19,6 +18,7 @@ FAST = RemoteOptions(backoff=0.01)
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch = pytest.importorskip("torch")
     path = tmp_path_factory.mktemp("http") / "model.pt"
     torch.save({"w": torch.arange(5000.0), "b": torch.zeros(3)}, path)
     return path
@@ -90,6 +90,7 @@ def test_an_empty_file_is_judged_like_a_local_one(server: LoopbackServer, tmp_pa
 
 
 def test_a_small_file_from_a_server_without_ranges(server: LoopbackServer, tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
     small = tmp_path / "small.pt"
     torch.save({"w": torch.ones(2)}, small)
     assert small.stat().st_size <= 4096

@@ -6,13 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
-from safetensors.torch import save_file
 
-from tests.remote.conftest import run_cli, same_verdict
-from tests.remote.servers import LoopbackServer
+from tests.support.remote import run_cli, same_verdict
+from tests.support.servers import LoopbackServer
 from torchvet.many import scan_many
 from torchvet.scan import scan_file
+
+torch = pytest.importorskip("torch")
+save_file = pytest.importorskip("safetensors.torch").save_file
 
 # Never loaded: a pickle that names os.system, for the scanner to find.
 DANGEROUS = b"\x80\x02cposix\nsystem\nq\x00X\x04\x00\x00\x00trueq\x01\x85q\x02Rq\x03."

@@ -7,9 +7,8 @@ import random
 from pathlib import Path
 
 import pytest
-import torch
 
-from tests.remote.servers import LoopbackServer
+from tests.support.servers import LoopbackServer
 from torchvet.remote.rangesource import COALESCE_GAP, MIN_READ_AHEAD, UNCACHED_READ
 from torchvet.remote.scanning import scan_url
 from torchvet.remote.stores import open_source
@@ -76,6 +75,7 @@ def test_large_reads_are_fetched_exactly(server: LoopbackServer, blob: Path) -> 
 def test_a_big_checkpoint_costs_its_directory_and_pickle(
     server: LoopbackServer, tmp_path: Path
 ) -> None:
+    torch = pytest.importorskip("torch")
     path = tmp_path / "big.pt"
     torch.save({f"layer{i}.weight": torch.zeros(256, 256) for i in range(160)}, path)
     assert os.path.getsize(path) > 40 << 20

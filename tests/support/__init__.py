@@ -1,0 +1,1 @@
+"""Helpers shared by test packages: loopback servers, copies of the working tree."""
