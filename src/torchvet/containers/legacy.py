@@ -19,22 +19,25 @@ from dataclasses import dataclass
 
 from torchvet.containers import joblib_files, rawpickle
 from torchvet.containers.allocation import Allocations
-from torchvet.containers.base import (
-    ContainerScan,
-    ScanContext,
-    note_devices,
-    storage_location,
-)
+from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.containers.buffers import Buffer, TooLarge, whole
 from torchvet.containers.safetensors_files import check_safetensors_suffix
 from torchvet.containers.sniff import describe_not_model
-from torchvet.containers.views import could_exist
+from torchvet.containers.storage_ids import (
+    LEGACY_ITEMS,
+    Refused,
+    legacy_dtype,
+    module_class,
+    note_devices,
+    storage_items,
+    storage_location,
+)
+from torchvet.observations import Seen
 from torchvet.pickle.machine import Limits, run_stream
 from torchvet.pickle.trace import CallEvent, GlobalRef, StreamTrace
 from torchvet.pickle.values import (
     Const,
     DictValue,
-    GlobalName,
     ListValue,
     Opaque,
     SetValue,
@@ -42,7 +45,7 @@ from torchvet.pickle.values import (
     TupleValue,
     Value,
 )
-from torchvet.results import Category
+from torchvet.policy.readings import could_exist
 from torchvet.source import ByteSource, BytesSource
 
 MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
@@ -51,7 +54,6 @@ PROTOCOL_VERSION = 1001
 # never costs a real scan.
 _PROBE = Limits(max_ops=256)
 _INT64 = struct.Struct("<q")
-_UNTYPED = ("torch.storage.UntypedStorage", "torch.storage.TypedStorage", "torch.UntypedStorage")
 _ENTRIES = ("magic number", "protocol version", "sys_info", "data", "storage keys")
 
 
@@ -61,7 +63,7 @@ def scan_pickle_or_legacy(src: ByteSource, ctx: ScanContext) -> ContainerScan:
             scan = _scan(buf, ctx)
     except TooLarge as exc:
         scan = ContainerScan("pickle")
-        scan.add(Category.LIMIT, f"pickle file of {exc}; not read")
+        scan.observe(Seen.LIMIT, f"pickle file of {exc}; not read")
         scan.torch_fails("file too large for torchvet to read")
     check_safetensors_suffix(scan, src, ctx)
     return scan
@@ -102,7 +104,7 @@ def _plausible(raw: tuple[str, str]) -> bool:
 def _not_a_model(buf: Buffer) -> ContainerScan:
     scan = ContainerScan("not-a-model")
     what = describe_not_model(BytesSource(bytes(buf[:64])))
-    scan.add(Category.NOT_A_MODEL, f"not a model file: {what}")
+    scan.observe(Seen.NOT_A_MODEL, f"not a model file: {what}")
     scan.torch_fails("UnpicklingError: invalid load key")
     return scan
 
@@ -127,7 +129,6 @@ def _equals(v: Value | None, number: int) -> bool:
 
 def _scan_legacy(buf: Buffer, ctx: ScanContext) -> ContainerScan:
     scan = ContainerScan("torch-legacy")
-    scan.extra["byteorder"] = "little"
     reads = True  # torch.load is still reading (it stops at a bad magic or protocol)
     pos = 0
     for index, entry in enumerate(_ENTRIES[:3]):
@@ -138,7 +139,7 @@ def _scan_legacy(buf: Buffer, ctx: ScanContext) -> ContainerScan:
         problem = _header_problem(index, trace) if reads else None
         if problem is not None:
             message, torch_message = problem
-            scan.add(Category.MALFORMED, message, entry, trace.start)
+            scan.observe(Seen.BROKEN, message, entry, trace.start)
             scan.torch_fails(torch_message)
             reads = False  # a loader reading pickles in a loop goes on: so do we
         if index == 2:
@@ -146,7 +147,6 @@ def _scan_legacy(buf: Buffer, ctx: ScanContext) -> ContainerScan:
     storages = LegacyStorages(scan, ctx)
     trace = scan.run_pickle(ctx, buf, "data", storages, pos, torch_reads=reads)
     scan.root = trace.root
-    scan.extra["storages"] = storages
     storages.report(reads)
     if not trace.stopped:
         return scan
@@ -157,8 +157,8 @@ def _scan_legacy(buf: Buffer, ctx: ScanContext) -> ContainerScan:
     if keys is not None:
         end = _read_blobs(scan, buf, storages, keys, keys_trace.end)
         if end is not None and end < len(buf):
-            scan.add(
-                Category.NOTE,
+            scan.observe(
+                Seen.NOTE,
                 f"{len(buf) - end} bytes after the last storage (ignored by torch)",
                 "",
                 end,
@@ -190,8 +190,8 @@ def _note_sys_info(scan: ContainerScan, trace: StreamTrace) -> None:
     if isinstance(info, DictValue):
         little = info.lookup("little_endian")
         if isinstance(little, Const) and little.value is False:
-            scan.add(
-                Category.NOTE,
+            scan.observe(
+                Seen.NOTE,
                 "saved on a big-endian machine: torch ignores sys_info "
                 "and reads the storages as little-endian",
                 "sys_info",
@@ -215,18 +215,18 @@ class LegacyStorages:
         self.loaded: dict[object, Storage] = {}  # torch's deserialized_objects
         self.views: list[_View] = []
         self.locations: set[str] = set()
-        self._errors: list[tuple[int, str, str, Category]] = []
+        self._errors: list[tuple[int, str, str, Seen]] = []
         self.failed = False  # some persistent id was refused or could not be followed
         # torch allocates each new root storage at its persistent id, data or not.
         self.allocations = Allocations()
 
     def _invalid(self, pos: int, message: str, torch_message: str) -> Value:
-        self._errors.append((pos, message, torch_message, Category.MALFORMED))
+        self._errors.append((pos, message, torch_message, Seen.BROKEN))
         self.failed = True
         return Opaque(pos, "bad persistent id")
 
     def _unverified(self, pos: int, message: str) -> Value:
-        self.scan.add(Category.UNVERIFIED, message, "data", pos)
+        self.scan.observe(Seen.UNMODELLED, message, "data", pos)
         self.failed = True
         return Opaque(pos, "unverified persistent id")
 
@@ -234,13 +234,13 @@ class LegacyStorages:
         """Add the persistent-id errors (after the stream, so a refused global found by
         the policy earlier in the stream stays torch's first error)."""
         self.allocations.report(self.scan, "data")
-        for pos, message, torch_message, category in self._errors:
-            self.scan.add(category, message, "data", pos)
+        for pos, message, torch_message, kind in self._errors:
+            self.scan.observe(kind, message, "data", pos)
             if torch_reads:
                 self.scan.torch_fails(torch_message)
 
     def __call__(self, pid: Value, pos: int) -> Value:
-        cls = _module_class(pid)
+        cls = module_class(pid)
         if cls is not None:  # weights_only refuses it; an unrestricted load goes on
             self._errors.append(
                 (
@@ -248,16 +248,19 @@ class LegacyStorages:
                     f"persistent id at offset {pos} names the module class {cls.describe()} "
                     "(a whole nn.Module saved in the legacy format)",
                     "Only persistent_load of storage is allowed",
-                    Category.UNSUPPORTED_STRUCTURE,
+                    Seen.STRUCTURE_REFUSED,
                 )
             )
             return cls
-        items = self._check_pid(pid, pos)
-        if items is None:
+        try:
+            stype, key_v, loc_v, numel_v, view_v = storage_items(pid, pos, LEGACY_ITEMS)
+        except Refused as refused:
+            self._invalid(pos, refused.message, refused.torch_message)
             return Opaque(pos, "bad persistent id")
-        stype, key_v, loc_v, numel_v, view_v = items
-        dtype = self._dtype(stype, pos)
-        if dtype is None:
+        try:
+            dtype = legacy_dtype(stype, pos, self.ctx.policy.facts)
+        except Refused as refused:
+            self._invalid(pos, refused.message, refused.torch_message)
             return Opaque(pos, "bad storage type")
         try:
             location = storage_location(loc_v)
@@ -270,88 +273,32 @@ class LegacyStorages:
         numel = numel_v.value if isinstance(numel_v, Const) else None
         if type(numel) not in (int, bool):
             return self._unverified(pos, f"storage size at offset {pos} is {numel_v.describe()}")
-        itemsize = self.ctx.policy.facts.dtypes[dtype].itemsize
-        nbytes = int(numel) * itemsize  # type: ignore[arg-type]
-        if nbytes < 0:
-            return self._invalid(
-                pos,
-                f"storage at offset {pos} has a negative size {numel}",
-                "alloc_cpu() seems to have been called with negative number",
-            )
-        root = self.loaded.get(key_v.value)
+        root = self._root(pos, key_v.value, dtype, int(numel), str(location))  # type: ignore[call-overload]
         if root is None:
-            root = Storage(pos, str(key_v.value), dtype, nbytes, str(location))
-            self.loaded[key_v.value] = root
-            self.allocations.add(nbytes, f"storage {str(key_v.value)[:40]!r}", pos)
-        elif root.nbytes == 0:
-            # torch re-creates an empty storage (no data pointer) instead of sharing it.
-            root = Storage(pos, str(key_v.value), dtype, 0, str(location))
+            return Opaque(pos, "bad persistent id")
         if isinstance(view_v, Const) and view_v.value is None:
             return root
         return self._view(pos, root, view_v)
 
-    def _check_pid(self, pid: Value, pos: int) -> tuple[Value, ...] | None:
-        # The weights-only unpickler's own checks come first, then _legacy_load's.
-        if isinstance(pid, Const) and type(pid.value) is int:
+    def _root(self, pos: int, key: object, dtype: str, numel: int, location: str) -> Storage | None:
+        """The storage of ``key``: created (and allocated) at its first persistent id."""
+        nbytes = numel * self.ctx.policy.facts.dtypes[dtype].itemsize
+        if nbytes < 0:
             self._invalid(
                 pos,
-                f"persistent id at offset {pos} is an int, not a storage tuple",
-                "AssertionError: saved_id must be a tuple, got int",
+                f"storage at offset {pos} has a negative size {numel}",
+                "alloc_cpu() seems to have been called with negative number",
             )
             return None
-        if not isinstance(pid, TupleValue):
-            self._invalid(
-                pos,
-                f"persistent id at offset {pos} is {pid.describe()}, not a tuple",
-                f"persistent_load id must be tuple or int, but got <class '{pid.pytype}'>",
-            )
-            return None
-        if not pid.items:
-            self._invalid(
-                pos,
-                f"persistent id at offset {pos} is an empty tuple",
-                "IndexError: tuple index out of range",
-            )
-            return None
-        typename = pid.items[0]
-        if not (isinstance(typename, Const) and typename.value in ("storage", b"storage")):
-            self._invalid(
-                pos,
-                f"persistent id at offset {pos} is not a ('storage', ...) tuple",
-                "Only persistent_load of storage is allowed",
-            )
-            return None
-        if len(pid.items) != 6:
-            n = len(pid.items) - 1
-            detail = "not enough" if n < 5 else "too many"
-            self._invalid(
-                pos,
-                f"storage persistent id at offset {pos} has {n + 1} items, not 6",
-                f"ValueError: {detail} values to unpack (expected 5, got {n})",
-            )
-            return None
-        return pid.items[1:]
-
-    def _dtype(self, stype: Value, pos: int) -> str | None:
-        facts = self.ctx.policy.facts
-        if isinstance(stype, GlobalName) and stype.qualname in facts.storage_types:
-            return facts.storage_types[stype.qualname]
-        if isinstance(stype, GlobalName) and stype.qualname in _UNTYPED:
-            # Legacy persistent_load reads storage_type.dtype: new dtypes (uint16, float8,
-            # ...) were saved as UntypedStorage and can never be read back.
-            self._invalid(
-                pos,
-                f"storage at offset {pos} is a {stype.name}: torch's legacy loader cannot read "
-                "it back (dtypes newer than the legacy format, e.g. uint16 or float8)",
-                f"AttributeError: type object '{stype.qualname}' has no attribute 'dtype'",
-            )
-            return None
-        self._invalid(
-            pos,
-            f"storage type {stype.describe()} at offset {pos} is not a storage class",
-            f"AttributeError: '{stype.describe()}' has no attribute 'dtype'",
-        )
-        return None
+        root = self.loaded.get(key)
+        if root is None:
+            root = Storage(pos, str(key), dtype, nbytes, location)
+            self.loaded[key] = root
+            self.allocations.add(nbytes, f"storage {str(key)[:40]!r}", pos)
+        elif root.nbytes == 0:
+            # torch re-creates an empty storage (no data pointer) instead of sharing it.
+            root = Storage(pos, str(key), dtype, 0, location)
+        return root
 
     def _view(self, pos: int, root: Storage, view_v: Value) -> Value:
         if not (isinstance(view_v, TupleValue) and len(view_v.items) == 3):
@@ -379,16 +326,6 @@ class LegacyStorages:
         return view
 
 
-def _module_class(pid: Value) -> Value | None:
-    """The legacy format pickles each nn.Module class as a persistent id
-    ``('module', cls, source_file, source)``; an unrestricted load returns ``cls`` (after
-    comparing the source), so the module is built from that class, not from an unknown."""
-    if not (isinstance(pid, TupleValue) and len(pid.items) == 4):
-        return None
-    kind = pid.items[0]
-    return pid.items[1] if isinstance(kind, Const) and kind.value in ("module", b"module") else None
-
-
 def _storage_keys(scan: ContainerScan, trace: StreamTrace) -> list[object] | None:
     """The keys torch iterates over, in order (None when torch fails or it is unknowable)."""
     root = trace.root
@@ -402,7 +339,7 @@ def _storage_keys(scan: ContainerScan, trace: StreamTrace) -> list[object] | Non
         return list(root.value)
     elif isinstance(root, Const):
         kind = type(root.value).__name__
-        scan.add(Category.MALFORMED, f"the storage key list is {root.describe()}", entry, pos)
+        scan.observe(Seen.BROKEN, f"the storage key list is {root.describe()}", entry, pos)
         scan.torch_fails(f"TypeError: '{kind}' object is not iterable")
         return None
     else:
@@ -411,13 +348,13 @@ def _storage_keys(scan: ContainerScan, trace: StreamTrace) -> list[object] | Non
             if isinstance(root, SetValue)
             else (root.describe() if root is not None else "nothing")
         )
-        scan.add(Category.UNVERIFIED, f"the storage key list is {what}", entry, pos)
+        scan.observe(Seen.UNMODELLED, f"the storage key list is {what}", entry, pos)
         return None
     keys = []
     for item in items:
         if not isinstance(item, Const):
-            scan.add(
-                Category.UNVERIFIED,
+            scan.observe(
+                Seen.UNMODELLED,
                 f"storage key {item.describe()} is not a constant",
                 entry,
                 item.pos,
@@ -435,8 +372,8 @@ def _read_blobs(
     for key in keys:
         storage = storages.loaded.get(key)
         if storage is None:
-            scan.add(
-                Category.MALFORMED,
+            scan.observe(
+                Seen.BROKEN,
                 f"storage key {key!r} is listed but no persistent id declares it",
                 "storage keys",
             )
@@ -448,8 +385,8 @@ def _read_blobs(
         itemsize = storages.ctx.policy.facts.dtypes[storage.dtype].itemsize
         file_nbytes = _int64(count * itemsize)
         if file_nbytes != storage.nbytes:
-            scan.add(
-                Category.MALFORMED,
+            scan.observe(
+                Seen.BROKEN,
                 f"blob of storage {key!r} holds {count} elements ({file_nbytes} bytes) but the "
                 f"pickle declares {storage.nbytes} bytes",
                 "",
@@ -476,8 +413,8 @@ def _read_blobs(
         if s.nbytes and k not in listed and id(s) not in views
     ]
     if unread:
-        scan.add(
-            Category.NOTE,
+        scan.observe(
+            Seen.NOTE,
             f"storages {', '.join(unread[:5])} have no data blob: torch leaves their memory "
             "uninitialised",
             "storage keys",
@@ -487,8 +424,8 @@ def _read_blobs(
 
 
 def _eof(scan: ContainerScan, key: object, pos: int, missing: int) -> None:
-    scan.add(
-        Category.MALFORMED,
+    scan.observe(
+        Seen.BROKEN,
         f"file ends inside the blob of storage {key!r} ({missing} bytes missing)",
         "",
         pos,

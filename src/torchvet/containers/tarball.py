@@ -20,10 +20,12 @@ from torchvet.containers import rawpickle
 from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.containers.buffers import Buffer, TooLarge, whole
 from torchvet.containers.safetensors_files import check_safetensors_suffix
+from torchvet.containers.storage_ids import tar_persistent_load
+from torchvet.observations import Seen
+from torchvet.pickle.machine import PersistentLoader
 from torchvet.pickle.opcodes import BY_CODE
 from torchvet.pickle.trace import StreamTrace
-from torchvet.pickle.values import Const, GlobalName, Opaque, TupleValue, Value
-from torchvet.results import Category
+from torchvet.pickle.values import Const, GlobalName, TupleValue
 from torchvet.source import ByteSource, ReadTooLarge, SourceFile
 
 MAX_MEMBERS = 10_000
@@ -40,8 +42,8 @@ _MAX_LINK_HOPS = 64  # chains of links, as tarfile follows them
 def scan_tar(src: ByteSource, ctx: ScanContext) -> ContainerScan:
     scan = ContainerScan("tar")
     scan.torch_fails(TORCH_ERROR)
-    scan.add(
-        Category.UNSUPPORTED_FORM,
+    scan.observe(
+        Seen.FORM_REFUSED,
         "a tar archive (torch's pre-1.0 checkpoint format): torch.load(weights_only=True) "
         "refuses it, and torch.load(weights_only=False) runs its pickles; load it only if you "
         "trust it",
@@ -52,7 +54,7 @@ def scan_tar(src: ByteSource, ctx: ScanContext) -> ContainerScan:
             with whole(src, ctx.max_pickle_bytes) as buf:
                 _scan_members(scan, buf, members, ctx)
         except TooLarge as exc:
-            scan.add(Category.LIMIT, f"tar archive of {exc}; members not read")
+            scan.observe(Seen.LIMIT, f"tar archive of {exc}; members not read")
     check_safetensors_suffix(scan, src, ctx)
     return scan
 
@@ -69,8 +71,8 @@ def _list(scan: ContainerScan, src: ByteSource) -> dict[str, tuple[int, int]]:
             infos = []
             for count, info in enumerate(tar):
                 if count >= MAX_MEMBERS:
-                    scan.add(
-                        Category.LIMIT, f"more than {MAX_MEMBERS} tar members; the rest unread"
+                    scan.observe(
+                        Seen.LIMIT, f"more than {MAX_MEMBERS} tar members; the rest unread"
                     )
                     break
                 infos.append(info)
@@ -79,12 +81,10 @@ def _list(scan: ContainerScan, src: ByteSource) -> dict[str, tuple[int, int]]:
                 if target is not None:
                     members[info.name] = (target.offset_data, target.size)
     except (tarfile.TarError, ReadTooLarge, EOFError, OSError, ValueError) as exc:
-        scan.add(Category.MALFORMED, f"tar archive unreadable: {exc}")
+        scan.observe(Seen.BROKEN, f"tar archive unreadable: {exc}")
     for name, (offset, size) in members.items():
         if offset + size > src.size:
-            scan.add(
-                Category.MALFORMED, f"tar member {name!r} extends past the end of the file", name
-            )
+            scan.observe(Seen.BROKEN, f"tar member {name!r} extends past the end of the file", name)
     return members
 
 
@@ -114,7 +114,7 @@ def _scan_members(
         elif name == "tensors":
             _tensors(scan, buf, offset, end, ctx)
         elif name == "pickle":
-            trace = _run(scan, buf, offset, name, ctx, _persistent_ids)
+            trace = _run(scan, buf, offset, name, ctx, tar_persistent_load)
             scan.root = trace.root
         elif offset < end and BY_CODE[buf[offset]] is not None:
             # Any other member may be a pickle for someone (pandas.read_pickle reads the
@@ -128,42 +128,37 @@ def _scan_members(
             )
 
 
-def _persistent_ids(pid: Value, pos: int) -> Value:
-    # The tar loader's persistent_load: ('module', cls, file, source) -> cls, else a
-    # storage or tensor by key; nothing to check beyond the globals the pickle names.
-    if isinstance(pid, TupleValue) and pid.items:
-        return pid.items[0]
-    return Opaque(pos, "storage or tensor by key")
-
-
 def _run(
     scan: ContainerScan,
     buf: Buffer,
     start: int,
     entry: str,
     ctx: ScanContext,
-    loader: object = None,
+    loader: PersistentLoader | None = None,
 ) -> StreamTrace:
     return scan.run_pickle(ctx, buf, entry, loader, start, torch_reads=False)  # type: ignore[arg-type]
 
 
-def _count(scan: ContainerScan, trace: StreamTrace, entry: str) -> int | None:
+def _counted(
+    scan: ContainerScan, buf: Buffer, pos: int, entry: str, ctx: ScanContext
+) -> tuple[int, int] | None:
+    """A member that starts with a pickled count: (the count, where its records start)."""
+    trace = _run(scan, buf, pos, entry, ctx)
     root = trace.root
     is_int = isinstance(root, Const) and type(root.value) is int
     if trace.stopped and is_int and 0 <= root.value <= _MAX_ITEMS:  # type: ignore[union-attr]
-        return root.value  # type: ignore[union-attr]
+        return root.value, trace.end  # type: ignore[union-attr]
     if trace.stopped:
-        scan.add(Category.MALFORMED, f"{entry} does not start with a count", entry, trace.start)
+        scan.observe(Seen.BROKEN, f"{entry} does not start with a count", entry, trace.start)
     return None
 
 
 def _storages(scan: ContainerScan, buf: Buffer, pos: int, end: int, ctx: ScanContext) -> None:
     entry = "storages"
-    trace = _run(scan, buf, pos, entry, ctx)
-    count = _count(scan, trace, entry)
-    if count is None:
+    counted = _counted(scan, buf, pos, entry, ctx)
+    if counted is None:
         return
-    pos = trace.end
+    count, pos = counted
     facts = ctx.policy.facts
     for _ in range(count):
         trace = _run(scan, buf, pos, entry, ctx)
@@ -173,8 +168,8 @@ def _storages(scan: ContainerScan, buf: Buffer, pos: int, end: int, ctx: ScanCon
         stype = root.items[2] if isinstance(root, TupleValue) and len(root.items) == 3 else None
         dtype = facts.storage_types.get(stype.qualname) if isinstance(stype, GlobalName) else None
         if dtype is None or trace.end + 8 > end:
-            scan.add(
-                Category.MALFORMED,
+            scan.observe(
+                Seen.BROKEN,
                 "a storage record is not (key, location, storage type) followed by its data",
                 entry,
                 trace.start,
@@ -183,8 +178,8 @@ def _storages(scan: ContainerScan, buf: Buffer, pos: int, end: int, ctx: ScanCon
         (numel,) = struct.unpack_from("<q", buf, trace.end)
         pos = trace.end + 8 + max(0, numel) * facts.dtypes[dtype].itemsize
         if pos > end:
-            scan.add(
-                Category.MALFORMED, "storage data runs past the end of the member", entry, trace.end
+            scan.observe(
+                Seen.BROKEN, "storage data runs past the end of the member", entry, trace.end
             )
             return
     _run(scan, buf, pos, entry, ctx)  # the storage views
@@ -192,11 +187,10 @@ def _storages(scan: ContainerScan, buf: Buffer, pos: int, end: int, ctx: ScanCon
 
 def _tensors(scan: ContainerScan, buf: Buffer, pos: int, end: int, ctx: ScanContext) -> None:
     entry = "tensors"
-    trace = _run(scan, buf, pos, entry, ctx)
-    count = _count(scan, trace, entry)
-    if count is None:
+    counted = _counted(scan, buf, pos, entry, ctx)
+    if counted is None:
         return
-    pos = trace.end
+    count, pos = counted
     for _ in range(count):
         trace = _run(scan, buf, pos, entry, ctx)
         if not trace.stopped or trace.end + 8 > end:
@@ -204,10 +198,7 @@ def _tensors(scan: ContainerScan, buf: Buffer, pos: int, end: int, ctx: ScanCont
         (ndim,) = struct.unpack_from("<i", buf, trace.end)
         pos = trace.end + 8 + 16 * max(0, ndim) + 8
         if ndim < 0 or pos > end:
-            scan.add(
-                Category.MALFORMED,
-                "tensor record runs past the end of the member",
-                entry,
-                trace.end,
+            scan.observe(
+                Seen.BROKEN, "tensor record runs past the end of the member", entry, trace.end
             )
             return
