@@ -18,7 +18,6 @@ import struct
 from dataclasses import dataclass
 
 from torchvet.containers import joblib_files, rawpickle
-from torchvet.containers.allocation import Allocations
 from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.containers.buffers import Buffer, TooLarge, whole
 from torchvet.containers.safetensors_files import check_safetensors_suffix
@@ -26,11 +25,10 @@ from torchvet.containers.sniff import describe_not_model
 from torchvet.containers.storage_ids import (
     LEGACY_ITEMS,
     Refused,
+    StorageIds,
     legacy_dtype,
     module_class,
-    note_devices,
     storage_items,
-    storage_location,
 )
 from torchvet.observations import Seen
 from torchvet.pickle.machine import Limits, run_stream
@@ -206,19 +204,14 @@ class _View:
     offset_bytes: int
 
 
-class LegacyStorages:
+class LegacyStorages(StorageIds):
     """torch's legacy ``persistent_load`` emulated: storages by key, views of them."""
 
     def __init__(self, scan: ContainerScan, ctx: ScanContext) -> None:
-        self.scan = scan
-        self.ctx = ctx
-        self.loaded: dict[object, Storage] = {}  # torch's deserialized_objects
+        super().__init__(scan, ctx)  # loaded: torch's deserialized_objects
         self.views: list[_View] = []
-        self.locations: set[str] = set()
         self._errors: list[tuple[int, str, str, Seen]] = []
         self.failed = False  # some persistent id was refused or could not be followed
-        # torch allocates each new root storage at its persistent id, data or not.
-        self.allocations = Allocations()
 
     def _invalid(self, pos: int, message: str, torch_message: str) -> Value:
         self._errors.append((pos, message, torch_message, Seen.BROKEN))
@@ -254,20 +247,10 @@ class LegacyStorages:
             return cls
         try:
             stype, key_v, loc_v, numel_v, view_v = storage_items(pid, pos, LEGACY_ITEMS)
-        except Refused as refused:
-            self._invalid(pos, refused.message, refused.torch_message)
-            return Opaque(pos, "bad persistent id")
-        try:
             dtype = legacy_dtype(stype, pos, self.ctx.policy.facts)
+            location = self.location(loc_v)
         except Refused as refused:
-            self._invalid(pos, refused.message, refused.torch_message)
-            return Opaque(pos, "bad storage type")
-        try:
-            location = storage_location(loc_v)
-        except UnicodeDecodeError:
-            return self._invalid(pos, "storage location is not ASCII", "UnicodeDecodeError")
-        if location is not None:
-            self.locations.add(location)
+            return self._invalid(pos, refused.message, refused.torch_message)
         if not isinstance(key_v, Const):
             return self._unverified(pos, f"storage key at offset {pos} is {key_v.describe()}")
         numel = numel_v.value if isinstance(numel_v, Const) else None
@@ -419,7 +402,7 @@ def _read_blobs(
             "uninitialised",
             "storage keys",
         )
-    note_devices(scan, storages.locations, "data")
+    storages.note_devices("data")
     return pos
 
 

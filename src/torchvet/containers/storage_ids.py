@@ -11,7 +11,8 @@ legacy loaders word an error differently, both wordings are kept here.
 
 from __future__ import annotations
 
-from torchvet.containers.base import ContainerScan
+from torchvet.containers.allocation import Allocations
+from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.observations import Seen
 from torchvet.pickle.torchfacts import TorchFacts
 from torchvet.pickle.values import Const, GlobalName, Opaque, Storage, TupleValue, Value
@@ -103,13 +104,42 @@ def legacy_dtype(stype: Value, pos: int, facts: TorchFacts) -> str:
     )
 
 
-def storage_location(v: Value) -> str | None:
-    """A persistent id's location as torch reads it (``_maybe_decode_ascii``): bytes must
-    be ASCII (UnicodeDecodeError otherwise, as in torch); non-strings are ignored."""
-    location = v.value if isinstance(v, Const) else None
-    if isinstance(location, bytes):
-        location = location.decode("ascii")
-    return location if isinstance(location, str) else None
+class StorageIds:
+    """What a storage ``persistent_load`` keeps while a pickle is read: the storages by
+    key (torch's ``loaded_storages`` / ``deserialized_objects``), the devices they were
+    saved on, and what torch allocates for them."""
+
+    def __init__(self, scan: ContainerScan, ctx: ScanContext) -> None:
+        self.scan = scan
+        self.ctx = ctx
+        self.loaded: dict[object, Storage] = {}
+        self.locations: set[str] = set()
+        self.allocations = Allocations()
+
+    def location(self, v: Value) -> str | None:
+        """A persistent id's location as torch reads it (``_maybe_decode_ascii``): bytes
+        must be ASCII; non-strings are ignored."""
+        location = v.value if isinstance(v, Const) else None
+        if isinstance(location, bytes):
+            try:
+                location = location.decode("ascii")
+            except UnicodeDecodeError:
+                raise Refused("storage location is not ASCII", "UnicodeDecodeError") from None
+        if not isinstance(location, str):
+            return None
+        self.locations.add(location)
+        return location
+
+    def note_devices(self, entry: str) -> None:
+        """Storages saved on another device load only with a map_location there."""
+        remote = sorted(loc for loc in self.locations if loc != "cpu")
+        if remote:
+            self.scan.observe(
+                Seen.NOTE,
+                f"storages were saved on {', '.join(remote)}; pass map_location "
+                "when loading on a machine without that device",
+                entry,
+            )
 
 
 def const_int(v: Value) -> int | None:
@@ -147,15 +177,3 @@ def tar_persistent_load(pid: Value, pos: int) -> Value:
     if isinstance(pid, TupleValue) and pid.items:
         return pid.items[0]
     return Opaque(pos, "storage or tensor by key")
-
-
-def note_devices(scan: ContainerScan, locations: set[str], entry: str) -> None:
-    """Storages saved on another device load only with a map_location there."""
-    remote = sorted(loc for loc in locations if loc != "cpu")
-    if remote:
-        scan.observe(
-            Seen.NOTE,
-            f"storages were saved on {', '.join(remote)}; pass map_location "
-            "when loading on a machine without that device",
-            entry,
-        )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import struct
 import tarfile
+from collections.abc import Callable
 
 from torchvet.containers import rawpickle
 from torchvet.containers.base import ContainerScan, ScanContext
@@ -139,66 +140,67 @@ def _run(
     return scan.run_pickle(ctx, buf, entry, loader, start, torch_reads=False)  # type: ignore[arg-type]
 
 
-def _counted(
-    scan: ContainerScan, buf: Buffer, pos: int, entry: str, ctx: ScanContext
-) -> tuple[int, int] | None:
-    """A member that starts with a pickled count: (the count, where its records start)."""
+# Where the next record starts, or (what is wrong, where), or None to stop quietly.
+_Step = Callable[[StreamTrace], "int | tuple[str, int] | None"]
+
+
+def _records(
+    scan: ContainerScan, buf: Buffer, pos: int, entry: str, ctx: ScanContext, step: _Step
+) -> int | None:
+    """A member that holds a pickled count, then that many records: a pickle each, and
+    raw bytes that ``step`` skips. Returns where the records end (None: they do not)."""
     trace = _run(scan, buf, pos, entry, ctx)
-    root = trace.root
-    is_int = isinstance(root, Const) and type(root.value) is int
-    if trace.stopped and is_int and 0 <= root.value <= _MAX_ITEMS:  # type: ignore[union-attr]
-        return root.value, trace.end  # type: ignore[union-attr]
-    if trace.stopped:
-        scan.observe(Seen.BROKEN, f"{entry} does not start with a count", entry, trace.start)
-    return None
+    count = trace.root.value if isinstance(trace.root, Const) else None
+    if not (trace.stopped and type(count) is int and 0 <= count <= _MAX_ITEMS):
+        if trace.stopped:
+            scan.observe(Seen.BROKEN, f"{entry} does not start with a count", entry, trace.start)
+        return None
+    pos = trace.end
+    for _ in range(count):
+        trace = _run(scan, buf, pos, entry, ctx)
+        after = step(trace) if trace.stopped else None
+        if not isinstance(after, int):
+            if after is not None:
+                scan.observe(Seen.BROKEN, after[0], entry, after[1])
+            return None
+        pos = after
+    return pos
 
 
 def _storages(scan: ContainerScan, buf: Buffer, pos: int, end: int, ctx: ScanContext) -> None:
-    entry = "storages"
-    counted = _counted(scan, buf, pos, entry, ctx)
-    if counted is None:
-        return
-    count, pos = counted
+    """(key, location, storage type), then an int64 element count and the data."""
     facts = ctx.policy.facts
-    for _ in range(count):
-        trace = _run(scan, buf, pos, entry, ctx)
-        if not trace.stopped:
-            return
+
+    def step(trace: StreamTrace) -> int | tuple[str, int]:
         root = trace.root
         stype = root.items[2] if isinstance(root, TupleValue) and len(root.items) == 3 else None
         dtype = facts.storage_types.get(stype.qualname) if isinstance(stype, GlobalName) else None
         if dtype is None or trace.end + 8 > end:
-            scan.observe(
-                Seen.BROKEN,
+            return (
                 "a storage record is not (key, location, storage type) followed by its data",
-                entry,
                 trace.start,
             )
-            return
         (numel,) = struct.unpack_from("<q", buf, trace.end)
-        pos = trace.end + 8 + max(0, numel) * facts.dtypes[dtype].itemsize
-        if pos > end:
-            scan.observe(
-                Seen.BROKEN, "storage data runs past the end of the member", entry, trace.end
-            )
-            return
-    _run(scan, buf, pos, entry, ctx)  # the storage views
+        after = trace.end + 8 + max(0, numel) * facts.dtypes[dtype].itemsize
+        return (
+            after if after <= end else ("storage data runs past the end of the member", trace.end)
+        )
+
+    views = _records(scan, buf, pos, "storages", ctx, step)
+    if views is not None:
+        _run(scan, buf, views, "storages", ctx)  # the storage views
 
 
 def _tensors(scan: ContainerScan, buf: Buffer, pos: int, end: int, ctx: ScanContext) -> None:
-    entry = "tensors"
-    counted = _counted(scan, buf, pos, entry, ctx)
-    if counted is None:
-        return
-    count, pos = counted
-    for _ in range(count):
-        trace = _run(scan, buf, pos, entry, ctx)
-        if not trace.stopped or trace.end + 8 > end:
-            return
+    """(key, storage id, type), then int32 ndim, padding, shape, stride and offset."""
+
+    def step(trace: StreamTrace) -> int | tuple[str, int] | None:
+        if trace.end + 8 > end:
+            return None
         (ndim,) = struct.unpack_from("<i", buf, trace.end)
-        pos = trace.end + 8 + 16 * max(0, ndim) + 8
-        if ndim < 0 or pos > end:
-            scan.observe(
-                Seen.BROKEN, "tensor record runs past the end of the member", entry, trace.end
-            )
-            return
+        after = trace.end + 8 + 16 * max(0, ndim) + 8
+        if ndim < 0 or after > end:
+            return "tensor record runs past the end of the member", trace.end
+        return after
+
+    _records(scan, buf, pos, "tensors", ctx, step)

@@ -20,10 +20,9 @@ from torchvet.containers.rawpickle import warn_dormant
 from torchvet.containers.storage_ids import (
     ZIP_ITEMS,
     Refused,
+    StorageIds,
     const_int,
-    note_devices,
     storage_items,
-    storage_location,
     zip_dtype,
 )
 from torchvet.containers.tensordata import settle_deferred
@@ -202,7 +201,7 @@ def _check_records(archive: ZipArchive, prefix: str, scan: ContainerScan) -> str
     return byteorder
 
 
-class ZipStorages:
+class ZipStorages(StorageIds):
     """torch's ``persistent_load`` for zip checkpoints, emulated over the archive."""
 
     def __init__(
@@ -214,19 +213,14 @@ class ZipStorages:
         folder: str = "data",
         strict: bool = True,
     ) -> None:
+        super().__init__(scan, ctx)
         self.archive = archive
         self.prefix = prefix
-        self.scan = scan
-        self.ctx = ctx
         self.folder = folder  # a pickle's storages live in <prefix>/<its name>/<key>
         # strict: torch.load reads these storages and fails on a bad one. TorchScript's
         # other pickles (traced_inputs.pkl) are read lazily, if at all: only notes there.
         self.strict = strict
-        self.loaded: dict[object, Storage] = {}
-        self.locations: set[str] = set()
         self.entry = f"{prefix}/{folder}.pkl"
-        # torch reads each record it needs into a buffer of the record's declared size.
-        self.allocations = Allocations()
 
     def _invalid(self, pos: int, message: str, torch_message: str) -> Value:
         if self.strict:
@@ -240,27 +234,17 @@ class ZipStorages:
         try:
             stype, key_v, loc_v, numel_v = storage_items(pid, pos, ZIP_ITEMS)
             dtype = zip_dtype(stype, pos, self.ctx.policy.facts)
-        except Refused as refused:
-            return self._invalid(pos, refused.message, refused.torch_message)
-        if not (isinstance(key_v, Const) and type(key_v.value) in (str, int)):
-            return self._unmodelled(
-                pos, f"storage key at offset {pos} is {key_v.describe()}", "key"
-            )
-        key = key_v.value
-        if key in self.loaded:
-            return self.loaded[key]
-        try:
-            location = storage_location(loc_v)
-        except UnicodeDecodeError:
-            return self._invalid(pos, "storage location is not ASCII", "UnicodeDecodeError")
-        if location is not None:
-            self.locations.add(location)
-        numel = const_int(numel_v)
-        if numel is None:
-            return self._unmodelled(
-                pos, f"storage size at offset {pos} is {numel_v.describe()}", "size"
-            )
-        try:
+            if not (isinstance(key_v, Const) and type(key_v.value) in (str, int)):
+                return self._unmodelled(pos, f"storage key at offset {pos} is {key_v.describe()}")
+            key = key_v.value
+            if key in self.loaded:
+                return self.loaded[key]
+            location = self.location(loc_v)
+            numel = const_int(numel_v)
+            if numel is None:
+                return self._unmodelled(
+                    pos, f"storage size at offset {pos} is {numel_v.describe()}"
+                )
             storage = self._storage(pos, key, dtype, numel, location)
         except Refused as refused:
             return self._invalid(pos, refused.message, refused.torch_message)
@@ -268,9 +252,9 @@ class ZipStorages:
             self.loaded[key] = storage
         return storage
 
-    def _unmodelled(self, pos: int, message: str, what: str) -> Value:
+    def _unmodelled(self, pos: int, message: str) -> Value:
         self.scan.observe(Seen.UNMODELLED, message, self.entry, pos)
-        return Opaque(pos, f"unusual storage {what}")
+        return Opaque(pos, "unusual storage id")
 
     def _storage(
         self, pos: int, key: str | int, dtype: str, numel: int, location: str | None
@@ -324,7 +308,7 @@ def _scan_data_pkl(
             trace.end,
         )
         warn_dormant(scan, buf, trace.end, ctx, entry.name, "after STOP in data.pkl")
-    note_devices(scan, storages.locations, entry.name)
+    storages.note_devices(entry.name)
 
 
 def _scan_other_copies(

@@ -13,19 +13,8 @@ import os
 from collections.abc import Callable
 from dataclasses import replace
 
-from torchvet.observations import (
-    AlternateStream,
-    Dormant,
-    Included,
-    Item,
-    Observation,
-    Reading,
-    Seen,
-    Stream,
-    TorchFails,
-    TorchProbe,
-    Vouched,
-)
+from torchvet import observations as observed
+from torchvet.observations import Item, Observation, Seen
 from torchvet.pickle.trace import StreamTrace
 from torchvet.policy.catalog import gadget_reason
 from torchvet.policy.judge import Judgement, Policy, judge
@@ -103,10 +92,10 @@ class _Walk:
     def observation(self, o: Observation) -> None:
         self.out.findings.append(finding(o))
 
-    def torch_failure(self, t: TorchFails) -> None:
+    def torch_failure(self, t: observed.TorchFails) -> None:
         self.torch_fails(t.message, t.replaces)
 
-    def stream(self, s: Stream) -> None:
+    def stream(self, s: observed.Stream) -> None:
         judged = judge(s.trace, self.policy)
         self.out.findings.extend(judged.findings)
         self.add_allowlist(judged.allowlist)
@@ -114,16 +103,16 @@ class _Walk:
             self.torch_fails(judged.torch_error)
         self.streams.append(s.trace)
 
-    def alternate(self, a: AlternateStream) -> None:
+    def alternate(self, a: observed.AlternateStream) -> None:
         judged = judge(a.trace, self.policy)
         self.out.findings.extend(replace(f, view=a.view) for f in judged.findings)
 
-    def probe(self, p: TorchProbe) -> None:
+    def probe(self, p: observed.TorchProbe) -> None:
         error = judge(p.trace, self.policy).torch_error
         if error is not None:
             self.torch_fails(error)
 
-    def dormant(self, d: Dormant) -> None:
+    def dormant(self, d: observed.Dormant) -> None:
         judged = judge_observations(d.observations, self.policy)
         gadgets = [f for f in judged.findings if f.category is Category.GADGET]
         names = sorted({f.global_name for f in gadgets if f.global_name})
@@ -138,7 +127,7 @@ class _Walk:
                 )
             )
 
-    def vouched(self, v: Vouched) -> None:
+    def vouched(self, v: observed.Vouched) -> None:
         """The format's own placeholders run no code: what was said of them is a note."""
         categories = {Category.UNKNOWN_GLOBAL} | ({Category.UNVERIFIED} if v.as_keys else set())
         findings = self.out.findings
@@ -147,11 +136,11 @@ class _Walk:
             if name in v.names and f.category in categories:
                 findings[i] = replace(f, category=Category.NOTE, message=f"{name}: {v.reason}")
 
-    def reading(self, r: Reading) -> None:
+    def reading(self, r: observed.Reading) -> None:
         other = judge_observations(r.observations, self.policy)
         absorb(self.out, self.streams, other, r.view)
 
-    def included(self, inc: Included) -> None:
+    def included(self, inc: observed.Included) -> None:
         inner = judge_observations(inc.observations, self.policy)
         failed = inner.torch_error is not None
         for f in inner.findings if inc.findings else ():
@@ -175,14 +164,14 @@ class _Walk:
 _DAMAGE = frozenset({Category.MALFORMED, Category.NOTE})
 _HANDLERS: dict[type, Callable[[_Walk, object], None]] = {
     Observation: _Walk.observation,
-    TorchFails: _Walk.torch_failure,
-    Stream: _Walk.stream,
-    AlternateStream: _Walk.alternate,
-    TorchProbe: _Walk.probe,
-    Dormant: _Walk.dormant,
-    Vouched: _Walk.vouched,
-    Reading: _Walk.reading,
-    Included: _Walk.included,
+    observed.TorchFails: _Walk.torch_failure,
+    observed.Stream: _Walk.stream,
+    observed.AlternateStream: _Walk.alternate,
+    observed.TorchProbe: _Walk.probe,
+    observed.Dormant: _Walk.dormant,
+    observed.Vouched: _Walk.vouched,
+    observed.Reading: _Walk.reading,
+    observed.Included: _Walk.included,
 }  # type: ignore[dict-item]
 
 
@@ -221,26 +210,20 @@ def conclude(
 
 def unreadable(path: str, why: str, size: int = 0, bytes_read: int | None = None) -> ScanResult:
     """Nothing could be read: ``malformed``, saying why."""
-    return ScanResult(
-        path=path,
-        format="unreadable",
-        verdict=Verdict.MALFORMED,
-        findings=[Finding(Category.MALFORMED, f"cannot read file: {why}")],
-        size=size,
-        bytes_read=bytes_read,
-    )
+    problem = Finding(Category.MALFORMED, f"cannot read file: {why}")
+    return _stopped(path, "unreadable", problem, size, bytes_read)
 
 
 def incomplete(path: str, why: object, size: int, bytes_read: int | None) -> ScanResult:
     """The scan started but could not finish: never better than unknown."""
-    return ScanResult(
-        path=path,
-        format="error",
-        verdict=Verdict.UNKNOWN,
-        findings=[Finding(Category.LIMIT, f"the scan could not finish: {why}")],
-        size=size,
-        bytes_read=bytes_read,
-    )
+    problem = Finding(Category.LIMIT, f"the scan could not finish: {why}")
+    return _stopped(path, "error", problem, size, bytes_read)
+
+
+def _stopped(
+    path: str, format: str, problem: Finding, size: int, bytes_read: int | None
+) -> ScanResult:
+    return ScanResult(path, format, problem.verdict, [problem], size=size, bytes_read=bytes_read)
 
 
 def add_note(result: ScanResult, message: str) -> None:
