@@ -156,12 +156,8 @@ class _SizedHead:
 
     def __init__(self, head: bytes, size: int, name: str) -> None:
         self._head = head
-        self._size = size
+        self.size = size
         self.name = name
-
-    @property
-    def size(self) -> int:
-        return self._size
 
     def read_at(self, offset: int, length: int) -> bytes:
         return self._head[offset : offset + length]
