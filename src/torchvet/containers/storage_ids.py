@@ -42,35 +42,33 @@ def storage_items(pid: Value, pos: int, count: int) -> tuple[Value, ...]:
             "AssertionError: saved_id must be a tuple, got int",
         )
     if not isinstance(pid, TupleValue):
+        kind = (pid.pytype or "object").removeprefix("builtins.")
         raise Refused(
             f"persistent id at offset {pos} is {pid.describe()}, not a tuple",
-            f"persistent_load id must be tuple or int, but got <class '{pid.pytype}'>",
+            f"persistent_load id must be tuple or int, but got <class '{kind}'>",
         )
     items = pid.items
-    if not items and count == LEGACY_ITEMS:
+    if not items:  # the loaders read saved_id[0]
         raise Refused(
             f"persistent id at offset {pos} is an empty tuple",
             "IndexError: tuple index out of range",
         )
-    typename = items[0] if items else None
+    typename = items[0]
     if not (isinstance(typename, Const) and typename.value in ("storage", b"storage")):
         raise Refused(
             f"persistent id at offset {pos} is not a ('storage', ...) tuple",
             "Only persistent_load of storage is allowed",
         )
     if len(items) != count:
+        # The loaders unpack the items after the first (CPython 3.11-3.13's wording).
+        got, expected = len(items) - 1, count - 1
         raise Refused(
             f"storage persistent id at offset {pos} has {len(items)} items, not {count}",
-            _unpack_error(len(items) - 1, count - 1),
+            f"ValueError: not enough values to unpack (expected {expected}, got {got})"
+            if got < expected
+            else f"ValueError: too many values to unpack (expected {expected})",
         )
     return items[1:]
-
-
-def _unpack_error(got: int, expected: int) -> str:
-    if expected == ZIP_ITEMS - 1:
-        return "ValueError: wrong number of values to unpack in persistent_load"
-    detail = "not enough" if got < expected else "too many"
-    return f"ValueError: {detail} values to unpack (expected {expected}, got {got})"
 
 
 def zip_dtype(stype: Value, pos: int, facts: TorchFacts) -> str:
