@@ -110,10 +110,12 @@ def test_the_work_budget_is_shared_by_every_stream_of_a_file() -> None:
         from torchvet.containers.base import ContainerScan, ScanContext
         from torchvet.containers.rawpickle import scan_pickle_streams
         from torchvet.policy.judge import Policy
+        from torchvet.policy.verdict import judge_observations
 
         scan = ContainerScan("pickle")
         ctx = ScanContext(Policy.for_torch(), Limits())
         scan_pickle_streams(stream * 10, ctx, scan, "")
     assert budget.work <= 0
     assert sum(t.ops for t in scan.streams) <= budget.work_total + 1
-    assert sum("work budget" in f.message for f in scan.findings) == 1
+    findings = judge_observations(scan.observations, ctx.policy).findings
+    assert sum("work budget" in f.message for f in findings) == 1

@@ -20,6 +20,7 @@ from torchvet.source import (
     SliceSource,
     SourceFile,
     iter_range,
+    readable,
 )
 
 DATA = bytes(range(256)) * 4
@@ -80,3 +81,33 @@ def test_one_read_larger_than_the_bound_is_refused() -> None:
     assert reader.read(100) == DATA[:100]
     with pytest.raises(ReadTooLarge):
         reader.read(101)
+
+
+def test_readable_counts_what_is_left(offset: int, length: int, expected: int) -> None:
+    assert readable(offset, length, len(DATA)) == expected
+
+
+def test_every_source_reads_the_same_ranges(tmp_path: Path) -> None:
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"head" + DATA + b"tail")
+    with FileSource(path) as whole:
+        for src in (BytesSource(DATA), SliceSource(whole, 4, len(DATA))):
+            assert src.size == len(DATA)
+            for offset, length in [(0, 0), (0, 7), (190, 50), (200, 1), (999, 3)]:
+                assert src.read_at(offset, length) == DATA[offset : offset + length]
+            with pytest.raises(ValueError):
+                src.read_at(-1, 3)
+            with pytest.raises(ValueError):
+                src.read_at(3, -1)
+
+
+def test_a_file_source_reads_to_its_end(tmp_path: Path) -> None:
+    path = tmp_path / "data.bin"
+    path.write_bytes(DATA)
+    with FileSource(path) as src:
+        assert src.size == len(DATA) and src.read_at(190, 50) == DATA[190:]
+
+
+def test_a_slice_must_lie_inside_its_source() -> None:
+    with pytest.raises(ValueError):
+        SliceSource(BytesSource(DATA), 150, 51)

@@ -8,15 +8,18 @@ from typing import Any
 
 
 class Verdict(str, enum.Enum):
-    """One verdict per file; a file gets the worst verdict among its findings."""
+    """One verdict per file; a file gets the worst verdict among its findings.
+
+    Declared from best to worst (``rank``). NOT_A_MODEL: not a model file at all (text,
+    an image, a Git LFS pointer, an empty file). MALFORMED ranks below UNKNOWN because it
+    promises that no loader can execute anything from the file, so anything executable
+    found before the damage (an unknown class) outranks it.
+    """
 
     SAFE = "safe"
     NEEDS_ALLOWLIST = "needs-allowlist"
     UNSUPPORTED = "unsupported"
-    # Not a model file at all (text, an image, a Git LFS pointer, an empty file).
     NOT_A_MODEL = "not-a-model"
-    # Below UNKNOWN: "malformed" promises that no loader can execute anything from the
-    # file, so anything executable found before the damage (an unknown class) outranks it.
     MALFORMED = "malformed"
     UNKNOWN = "unknown"
     DANGEROUS = "dangerous"
@@ -42,63 +45,50 @@ def worst(verdicts: Any) -> Verdict:
 
 
 class Category(str, enum.Enum):
-    """Why a finding exists. Each category implies the verdict it forces."""
+    """Why a finding exists; each category forces a verdict (its second value)."""
+
+    verdict: Verdict
+
+    def __new__(cls, value: str, verdict: Verdict) -> Category:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.verdict = verdict
+        return member
 
     # Explains, does not change the verdict.
-    NOTE = "note"
+    NOTE = "note", Verdict.SAFE
     # Does not change the verdict (torch behaves the same), but deserves attention:
     # e.g. a payload hidden where no loader reads it.
-    WARNING = "warning"
+    WARNING = "warning", Verdict.SAFE
     # A global that torch refuses but that torchvet's catalog knows to be inert.
-    INERT_GLOBAL = "inert-global"
+    INERT_GLOBAL = "inert-global", Verdict.NEEDS_ALLOWLIST
     # torch refuses the form, not the content: protocol >= 3 opcodes, tar, plain pickles,
     # a file torch.load does not read at all (numpy, safetensors without the suffix).
-    UNSUPPORTED_FORM = "unsupported-form"
+    UNSUPPORTED_FORM = "unsupported-form", Verdict.UNSUPPORTED
     # A structure torch's weights-only unpickler refuses even when every global is allowed
     # (SETITEM on a defaultdict, APPEND on a non-list, ...).
-    UNSUPPORTED_STRUCTURE = "unsupported-structure"
+    UNSUPPORTED_STRUCTURE = "unsupported-structure", Verdict.UNSUPPORTED
     # A class or callable torchvet cannot vouch for (a user's class, a pickled nn.Module).
-    UNKNOWN_GLOBAL = "unknown-global"
+    UNKNOWN_GLOBAL = "unknown-global", Verdict.UNKNOWN
     # A call to an allowed callable with arguments torchvet does not model, so it cannot
     # confirm that torch accepts them.
-    UNVERIFIED = "unverified"
-    # TorchScript code, which torch.jit.load runs.
-    CODE = "code"
+    UNVERIFIED = "unverified", Verdict.UNKNOWN
+    # Code its loader runs: TorchScript (torch.jit.load), torch.package.
+    CODE = "code", Verdict.UNKNOWN
     # torchvet stopped reading before the end: one of its bounds (ops, stack, memo, nesting,
     # decompressed size) or an internal error. What was read is judged; the rest is not,
     # so the file is at least unknown.
-    LIMIT = "limit"
+    LIMIT = "limit", Verdict.UNKNOWN
     # A load would allocate or compute far out of proportion to the file (declared
     # storage sizes, dict keys that all hash alike): a denial of service on the loader.
-    RESOURCE = "resource"
+    RESOURCE = "resource", Verdict.UNKNOWN
     # Not readable as the format it claims, truncated, or beyond resource bounds; or a
     # construct torch is known to reject (storage bounds, record sizes).
-    MALFORMED = "malformed"
+    MALFORMED = "malformed", Verdict.MALFORMED
     # Not a model file at all (Git LFS pointer, HTML page, gzip, image, empty).
-    NOT_A_MODEL = "not-a-model"
+    NOT_A_MODEL = "not-a-model", Verdict.NOT_A_MODEL
     # A known code-execution gadget, or a call chain that reaches one.
-    GADGET = "gadget"
-
-    @property
-    def verdict(self) -> Verdict:
-        return _CATEGORY_VERDICT[self]
-
-
-_CATEGORY_VERDICT = {
-    Category.NOTE: Verdict.SAFE,
-    Category.WARNING: Verdict.SAFE,
-    Category.INERT_GLOBAL: Verdict.NEEDS_ALLOWLIST,
-    Category.UNSUPPORTED_FORM: Verdict.UNSUPPORTED,
-    Category.UNSUPPORTED_STRUCTURE: Verdict.UNSUPPORTED,
-    Category.UNKNOWN_GLOBAL: Verdict.UNKNOWN,
-    Category.UNVERIFIED: Verdict.UNKNOWN,
-    Category.CODE: Verdict.UNKNOWN,
-    Category.LIMIT: Verdict.UNKNOWN,
-    Category.RESOURCE: Verdict.UNKNOWN,
-    Category.MALFORMED: Verdict.MALFORMED,
-    Category.NOT_A_MODEL: Verdict.NOT_A_MODEL,
-    Category.GADGET: Verdict.DANGEROUS,
-}
+    GADGET = "gadget", Verdict.DANGEROUS
 
 
 @dataclass(frozen=True)

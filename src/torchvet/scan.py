@@ -14,33 +14,15 @@ from pathlib import Path
 from torchvet.budget import Budget, spending
 from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.containers.dispatch import guarded, scan_container
+from torchvet.observations import Seen
 from torchvet.policy.judge import Policy
+from torchvet.policy.verdict import conclude, unreadable
 from torchvet.remote.urls import is_url
-from torchvet.results import Category, Finding, ScanResult, Verdict, worst
+from torchvet.results import ScanResult
 from torchvet.skipdirs import TOOL_DIRS
 from torchvet.source import ByteSource, BytesSource, FileSource
 
-
-def conclude(path: str, scan: ContainerScan, size: int) -> ScanResult:
-    """Verdict = the worst finding; SAFE needs torch to load the file as well."""
-    verdict = worst(f.verdict for f in scan.findings)
-    findings = list(scan.findings)
-    if verdict is Verdict.SAFE and scan.torch_error is not None:
-        # torch fails for a reason no finding explains: never call that safe.
-        findings.append(Finding(Category.MALFORMED, f"torch.load would fail: {scan.torch_error}"))
-        verdict = Verdict.MALFORMED
-    findings.sort(
-        key=lambda f: (-f.verdict.rank, f.entry, f.offset if f.offset is not None else -1)
-    )
-    return ScanResult(
-        path=path,
-        format=scan.format,
-        verdict=verdict,
-        findings=findings,
-        torch_error=scan.torch_error,
-        allowlist=list(scan.allowlist) if verdict is Verdict.NEEDS_ALLOWLIST else [],
-        size=size,
-    )
+__all__ = ["iter_files", "scan_bytes", "scan_container", "scan_file", "scan_paths", "scan_source"]
 
 
 def scan_source(
@@ -55,8 +37,8 @@ def _scan_with(src: ByteSource, ctx: ScanContext) -> ScanResult:
     with spending(budget):
         scan = guarded("torchvet", src, ctx, _read)
     for note in budget.notes:
-        scan.add(Category.LIMIT, note)
-    return conclude(ctx.path, scan, src.size)
+        scan.observe(Seen.LIMIT, note)
+    return conclude(ctx.path, scan.format, scan.observations, src.size, ctx.policy)
 
 
 def _read(src: ByteSource, ctx: ScanContext) -> ContainerScan:
@@ -90,12 +72,7 @@ def scan_file(
         with FileSource(name) as src:
             return _scan_with(src, ScanContext(policy, path=name))
     except OSError as exc:
-        return ScanResult(
-            path=name,
-            format="unreadable",
-            verdict=Verdict.MALFORMED,
-            findings=[Finding(Category.MALFORMED, f"cannot read file: {exc.strerror or exc}")],
-        )
+        return unreadable(name, exc.strerror or str(exc))
 
 
 def iter_files(

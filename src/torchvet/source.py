@@ -28,21 +28,24 @@ class ByteSource(Protocol):
         ...
 
 
+def readable(offset: int, length: int, size: int) -> int:
+    """How many of ``length`` bytes at ``offset`` a source of ``size`` bytes has (fewer
+    only at its end); a negative offset or length is a caller's bug."""
+    if offset < 0 or length < 0:
+        raise ValueError("negative offset or length")
+    return max(0, min(length, size - offset))
+
+
 class BytesSource:
     """A source over bytes already in memory (nested payloads, tests)."""
 
     def __init__(self, data: bytes | bytearray | memoryview, name: str = "<bytes>") -> None:
         self._data = bytes(data)
         self.name = name
-
-    @property
-    def size(self) -> int:
-        return len(self._data)
+        self.size = len(self._data)
 
     def read_at(self, offset: int, length: int) -> bytes:
-        if offset < 0 or length < 0:
-            raise ValueError("negative offset or length")
-        return self._data[offset : offset + length]
+        return self._data[offset : offset + readable(offset, length, self.size)]
 
 
 class FileSource:
@@ -51,16 +54,10 @@ class FileSource:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.name = os.fspath(path)
         self._fd = os.open(self.name, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-        self._size = os.fstat(self._fd).st_size
-
-    @property
-    def size(self) -> int:
-        return self._size
+        self.size = os.fstat(self._fd).st_size
 
     def read_at(self, offset: int, length: int) -> bytes:
-        if offset < 0 or length < 0:
-            raise ValueError("negative offset or length")
-        length = max(0, min(length, self._size - offset))
+        length = readable(offset, length, self.size)
         if length == 0:
             return b""
         if hasattr(os, "pread"):
@@ -94,29 +91,14 @@ class SliceSource:
     def __init__(self, base: ByteSource, start: int, length: int, name: str = "") -> None:
         if start < 0 or length < 0 or start + length > base.size:
             raise ValueError("slice outside its source")
-        self._base = base
-        self._start = start
-        self._length = length
+        self.base = base
+        self.start = start  # where the window starts in ``base``
+        self.size = length
         self.name = name or f"{base.name}[{start}:{start + length}]"
 
-    @property
-    def size(self) -> int:
-        return self._length
-
-    @property
-    def base(self) -> ByteSource:
-        return self._base
-
-    @property
-    def start(self) -> int:
-        """Where the window starts in ``base``."""
-        return self._start
-
     def read_at(self, offset: int, length: int) -> bytes:
-        if offset < 0 or length < 0:
-            raise ValueError("negative offset or length")
-        length = max(0, min(length, self._length - offset))
-        return self._base.read_at(self._start + offset, length) if length else b""
+        length = readable(offset, length, self.size)
+        return self.base.read_at(self.start + offset, length) if length else b""
 
 
 def iter_range(src: ByteSource, start: int, length: int, chunk: int) -> Iterator[bytes]:

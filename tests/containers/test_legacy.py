@@ -165,17 +165,17 @@ def test_torch_saved_legacy_files(tmp_path: Path) -> None:
 def test_storage_records_point_at_blob_bytes() -> None:
     from torchvet.containers.base import ScanContext
     from torchvet.containers.legacy import scan_pickle_or_legacy
+    from torchvet.pickle.models import tensor_info
     from torchvet.policy.judge import Policy
     from torchvet.source import BytesSource
 
     data = legacy(one({"view": ("v", 2, 3)}, (3,)), ["0"], [blob(6)])
     scan = scan_pickle_or_legacy(BytesSource(data), ScanContext(Policy.for_torch()))
-    loaded = scan.extra["storages"].loaded  # type: ignore[attr-defined]
-    root, view = loaded["0"], loaded["v"]
-    assert isinstance(root, Storage) and isinstance(view, Storage)
-    start, nbytes = root.record
-    assert nbytes == 24 and data[start - 8 : start] == struct.pack("<q", 6)
-    assert view.record == (start + 8, 12)
+    view = tensor_info(scan.root.lookup("a")).storage  # type: ignore[union-attr]
+    start = len(data) - 24  # the blob of storage "0": 6 floats after their count
+    assert data[start - 8 : start] == struct.pack("<q", 6)
+    assert isinstance(view, Storage) and view.key == "v"
+    assert view.record == (start + 8, 12)  # elements 2..4 of storage "0"
 
 
 @pytest.mark.parametrize("slot", ["magic", "protocol", "sys_info", "data", "keys"])

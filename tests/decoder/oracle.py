@@ -35,6 +35,7 @@ from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.containers.rawpickle import MAX_STREAMS, scan_pickle_streams
 from torchvet.pickle.naming import pickle_reading
 from torchvet.policy.judge import Policy
+from torchvet.policy.verdict import judge_observations
 from torchvet.results import Verdict, worst
 
 POLICY = Policy.for_torch("2.13.0")
@@ -210,7 +211,7 @@ def torchvet_view(data: bytes) -> TorchvetView:
             ends.add(t.end)
             if t.frame_end is not None:
                 ends.add(max(t.end, t.frame_end))
-    verdict = worst(f.verdict for f in scan.findings)
+    verdict = worst(f.verdict for f in judge_observations(scan.observations, CTX.policy).findings)
     return TorchvetView(raws, ends, verdict, len(scan.alternates))
 
 

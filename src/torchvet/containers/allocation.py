@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from torchvet import budget as budgets
 from torchvet.containers.base import ContainerScan
-from torchvet.results import Category
+from torchvet.observations import Seen
 
 # More than any machine can allocate: torch certainly fails.
 _IMPOSSIBLE = 1 << 48
@@ -51,8 +51,8 @@ class Allocations:
             else "torch fails where that much memory cannot be had"
         )
         where = f" at offset {offset}" if offset is not None else ""
-        scan.add(
-            Category.RESOURCE,
+        scan.observe(
+            Seen.RESOURCE,
             f"torch.load allocates about {budgets.human(self.total)} for what the file "
             f"declares ({self.count} buffer{'s' if self.count > 1 else ''}; the largest, "
             f"{what}{where}, is "

@@ -1,19 +1,29 @@
-"""What every container reader shares: the scan context and the result it fills in."""
+"""What every container reader shares: the scan context and what it observed."""
 
 from __future__ import annotations
 
 import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
+from torchvet.containers.zipreader import ZipArchive
+from torchvet.observations import (
+    AlternateStream,
+    Item,
+    Observation,
+    Reading,
+    Seen,
+    Stream,
+    TorchFails,
+    Vouched,
+)
 from torchvet.pickle.frames import READINGS
 from torchvet.pickle.machine import AfterBuild, Limits, Naming, PersistentLoader, run_stream
 from torchvet.pickle.models import Knowledge
 from torchvet.pickle.trace import StreamTrace
-from torchvet.pickle.values import Const, Value
-from torchvet.policy.judge import Policy, judge
-from torchvet.results import Category, Finding
+from torchvet.pickle.values import Value
+from torchvet.policy.judge import Policy
 
 
 @dataclass
@@ -65,17 +75,17 @@ def collecting_scans() -> Iterator[list[ContainerScan]]:
 
 @dataclass
 class ContainerScan:
-    """What a container reader found in one file."""
+    """What a container reader observed in one file, in order (``torchvet.observations``),
+    and what the converter needs from it; ``policy.verdict`` judges the observations."""
 
     format: str
-    findings: list[Finding] = field(default_factory=list)
-    # torch.load(weights_only=True)'s first error, in torch's words; None if it loads.
-    torch_error: str | None = None
-    allowlist: list[str] = field(default_factory=list)
-    streams: list[StreamTrace] = field(default_factory=list)
+    observations: list[Item] = field(default_factory=list)
+    streams: list[StreamTrace] = field(default_factory=list)  # the streams run, in order
     root: Value | None = None  # the object torch.load would return (symbolically)
-    # Extra data a converter needs (e.g. the zip archive and its prefix).
-    extra: dict[str, object] = field(default_factory=dict)
+    # The converter's: the zip whose records hold the storages, and their byte order.
+    archive: ZipArchive | None = None
+    byteorder: str = "little"
+    inner: ContainerScan | None = None  # a compressed file's: the decompressed file's scan
     # BUILD hook used for every stream this scan runs unless one is passed
     # (joblib: arrays written inline after their wrappers).
     after_build: AfterBuild | None = field(default=None, repr=False)
@@ -91,20 +101,37 @@ class ContainerScan:
         if opened is not None:
             opened.append(self)
 
-    def add(
+    def observe(
         self,
-        category: Category,
+        kind: Seen,
         message: str,
         entry: str = "",
         offset: int | None = None,
         global_name: str | None = None,
     ) -> None:
-        self.findings.append(Finding(category, message, entry, offset, global_name))
+        self.observations.append(Observation(kind, message, entry, offset, global_name))
 
-    def torch_fails(self, message: str) -> None:
-        """Record torch's error unless an earlier one was already recorded."""
-        if self.torch_error is None:
-            self.torch_error = message
+    def observed_beyond_notes(self) -> bool:
+        """Whether this reader itself observed anything but notes."""
+        return any(
+            isinstance(o, Observation) and o.kind is not Seen.NOTE for o in self.observations
+        )
+
+    def torch_fails(self, message: str, replaces: bool = False) -> None:
+        """torch.load(weights_only=True) fails here (the first failure counts, unless
+        ``replaces``: torch never reads as far as the earlier one)."""
+        self.observations.append(TorchFails(message, replaces))
+
+    def record(self, item: Item) -> None:
+        """Record any other item (an ``Included`` reading, a ``TorchProbe``, ...)."""
+        self.observations.append(item)
+
+    def absorb(self, other: ContainerScan, view: str) -> None:
+        """Merge another loader's reading of the same bytes (``policy.readings``)."""
+        self.observations.append(Reading(other.observations, view))
+
+    def vouch(self, names: frozenset[str], reason: str, as_keys: bool = False) -> None:
+        self.observations.append(Vouched(names, reason, as_keys))
 
     def run_pickle(
         self,
@@ -116,7 +143,7 @@ class ContainerScan:
         torch_reads: bool = True,
         after_build: AfterBuild | None = None,
     ) -> StreamTrace:
-        """Run the machine over one stream, judge it and merge the findings.
+        """Run the machine over one stream and record it.
 
         ``torch_reads``: whether torch.load(weights_only=True) reads this stream, so that
         its first failure becomes torch's error for the file. ``after_build``: see
@@ -126,13 +153,7 @@ class ContainerScan:
         trace = run_stream(
             buf, entry, ctx.naming, persistent_load, start, ctx.limits, ctx.knowledge, hook
         )
-        verdict = judge(trace, ctx.policy)
-        self.findings.extend(verdict.findings)
-        for name in verdict.allowlist:
-            if name not in self.allowlist:
-                self.allowlist.append(name)
-        if torch_reads and verdict.torch_error is not None:
-            self.torch_fails(verdict.torch_error)
+        self.observations.append(Stream(trace, torch_reads))
         self.streams.append(trace)
         if trace.straddles:
             self._read_frames_as_c(ctx, buf, entry, persistent_load, start)
@@ -151,26 +172,5 @@ class ContainerScan:
                 buf, entry, ctx.naming, persistent_load, start, ctx.limits, ctx.knowledge,
                 splice=policy,
             )  # fmt: skip
-            self.findings.extend(replace(f, view=view) for f in judge(trace, ctx.policy).findings)
+            self.observations.append(AlternateStream(trace, view))
             self.alternates.append(trace)
-
-
-def storage_location(v: Value) -> str | None:
-    """A persistent id's location as torch reads it (``_maybe_decode_ascii``): bytes must
-    be ASCII (UnicodeDecodeError otherwise, as in torch); non-strings are ignored."""
-    location = v.value if isinstance(v, Const) else None
-    if isinstance(location, bytes):
-        location = location.decode("ascii")
-    return location if isinstance(location, str) else None
-
-
-def note_devices(scan: ContainerScan, locations: set[str], entry: str) -> None:
-    """Storages saved on another device load only with a map_location there."""
-    remote = sorted(loc for loc in locations if loc != "cpu")
-    if remote:
-        scan.add(
-            Category.NOTE,
-            f"storages were saved on {', '.join(remote)}; pass map_location "
-            "when loading on a machine without that device",
-            entry,
-        )

@@ -14,9 +14,9 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from torchvet.containers.base import ScanContext
+from torchvet.containers.base import ContainerScan, ScanContext
+from torchvet.observations import TorchProbe
 from torchvet.pickle.machine import Limits, run_stream
-from torchvet.policy.judge import judge
 from torchvet.source import ByteSource, FileSource
 
 Buffer = bytes | mmap.mmap
@@ -59,9 +59,9 @@ def _map(src: ByteSource) -> mmap.mmap | None:
         os.close(fd)
 
 
-def pickle_view_error(src: ByteSource, ctx: ScanContext) -> str:
+def read_as_pickle_by_torch(scan: ContainerScan, src: ByteSource, ctx: ScanContext) -> None:
     """torch.load's error for a non-zip file it reads as a legacy pickle (npy, safetensors
     without its suffix, compressed files): the first pickle's first failure."""
     head = src.read_at(0, 1 << 16)
-    trace = run_stream(head, "", ctx.naming, None, 0, _VIEW_LIMITS, ctx.knowledge)
-    return judge(trace, ctx.policy).torch_error or "Invalid magic number; corrupt file?"
+    scan.record(TorchProbe(run_stream(head, "", ctx.naming, None, 0, _VIEW_LIMITS, ctx.knowledge)))
+    scan.torch_fails("Invalid magic number; corrupt file?")  # when the pickle reads

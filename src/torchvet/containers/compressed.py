@@ -4,8 +4,8 @@ torch.load never decompresses: it reads the first byte as a pickle opcode and fa
 ("Unsupported operand 31" for gzip, 120 for zlib). Loaders that do decompress
 (joblib.load picks the codec from the magic bytes, pandas.read_pickle from the suffix,
 as do people who gunzip a checkpoint) see the inner file, so it is decompressed here,
-incrementally, sniffed, and scanned like any file; its findings are added to the
-outer file's.
+incrementally, sniffed, and scanned like any file; what is observed in it counts
+for the outer file.
 
 Decompression is bounded three ways, because a 1 MB file can expand a millionfold:
 output comes in bounded chunks, the total is taken from the file's ``Budget`` (a capped
@@ -35,10 +35,10 @@ from typing import Any
 
 from torchvet import budget as budgets
 from torchvet.containers.base import ContainerScan, ScanContext
-from torchvet.containers.buffers import pickle_view_error
+from torchvet.containers.buffers import read_as_pickle_by_torch
 from torchvet.containers.safetensors_files import check_safetensors_suffix
 from torchvet.containers.sniff import codec_of
-from torchvet.results import Category
+from torchvet.observations import Included, Seen
 from torchvet.source import ByteSource, BytesSource, FileSource
 
 MAX_OUTPUT = 1 << 30  # decompressed bytes kept, at most (also bounded by the budget)
@@ -57,13 +57,11 @@ _depth: contextvars.ContextVar[int] = contextvars.ContextVar("torchvet_compresse
 
 
 class _Error(Exception):
-    """Decompression stopped; ``category`` says what that means for the file."""
+    """Decompression stopped; ``seen`` says what that means for the file."""
 
-    def __init__(
-        self, message: str, category: Category = Category.MALFORMED, scan_output: bool = True
-    ) -> None:
+    def __init__(self, message: str, seen: Seen = Seen.BROKEN, scan_output: bool = True) -> None:
         super().__init__(message)
-        self.category = category
+        self.seen = seen
         self.scan_output = scan_output  # does a loader unpickle what came out before it?
 
 
@@ -72,9 +70,9 @@ def scan_compressed(src: ByteSource, ctx: ScanContext, codec: str | None = None)
     head = src.read_at(0, 32)
     codec = codec or codec_of(head) or "unknown"
     scan = ContainerScan(codec)
-    scan.torch_fails(pickle_view_error(src, ctx))
-    scan.add(
-        Category.UNSUPPORTED_FORM,
+    read_as_pickle_by_torch(scan, src, ctx)
+    scan.observe(
+        Seen.FORM_REFUSED,
         f"a {codec}-compressed file: torch.load(weights_only=True) refuses it; decompress it "
         "first (joblib.load decompresses and runs the pickle inside)",
     )
@@ -95,7 +93,7 @@ def scan_compressed(src: ByteSource, ctx: ScanContext, codec: str | None = None)
             with sink.source() as inner:
                 _scan_inner(scan, inner, codec, ctx)
         if stopped is not None:
-            scan.add(stopped.category, str(stopped))
+            scan.observe(stopped.seen, str(stopped))
     finally:
         sink.discard()
     check_safetensors_suffix(scan, src, ctx)
@@ -165,8 +163,8 @@ def _scan_inner(scan: ContainerScan, src: ByteSource, codec: str, ctx: ScanConte
     inner_name = _strip_suffix(ctx.path.rsplit("/", 1)[-1]) or "inner"
     depth = _depth.get()
     if depth >= MAX_NESTING:
-        scan.add(
-            Category.LIMIT,
+        scan.observe(
+            Seen.LIMIT,
             f"compressed more than {MAX_NESTING} times over: the innermost file was not scanned",
             inner_name,
         )
@@ -178,13 +176,8 @@ def _scan_inner(scan: ContainerScan, src: ByteSource, codec: str, ctx: ScanConte
         _depth.reset(token)
     scan.format = f"{codec}:{inner.format}"
     scan.root = inner.root
-    scan.extra["inner"] = inner
-    for f in inner.findings:
-        where = f"{inner_name}:{f.entry}" if f.entry else inner_name
-        scan.add(f.category, f.message, where, f.offset, f.global_name)
-    for name in inner.allowlist:
-        if name not in scan.allowlist:
-            scan.allowlist.append(name)
+    scan.inner = inner
+    scan.record(Included(inner.observations, prefix=inner_name, keep_view=False, allowlist=True))
 
 
 def _strip_suffix(name: str) -> str:
@@ -208,7 +201,7 @@ def _decompress(codec: str, src: ByteSource, limit: int, sink: _Sink) -> None:
         raise _Error(
             f"{codec}: its content was not scanned: torchvet needs the {_PACKAGES[codec]} "
             "package to decompress it (pip install " + _PACKAGES[codec] + ")",
-            Category.UNSUPPORTED_FORM,
+            Seen.FORM_REFUSED,
         )
     _streams(make, _chunks(src, 0), limit, codec, sink)
 
@@ -361,7 +354,7 @@ def _streams(
                         f"read {budgets.human(out.size)} of decompressed {codec} data; the "
                         "rest was not scanned (torchvet's bound for one file: a "
                         "decompression bomb?)",
-                        Category.LIMIT,
+                        Seen.LIMIT,
                     )
         except errors as exc:
             if first:
@@ -378,7 +371,7 @@ def _decoder_problem(codec: str, exc: BaseException) -> _Error:
         return _Error(
             f"{codec} data asks for more decoder memory than torchvet allows ({text}); "
             "the rest was not scanned",
-            Category.LIMIT,
+            Seen.LIMIT,
         )
     return _Error(f"{codec} data is corrupt: {text}")
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.containers.joblib_files import PLAIN_MESSAGE
+from torchvet.observations import Included, Observation, Seen
 from torchvet.pickle.values import (
     Const,
     DictValue,
@@ -34,7 +35,6 @@ from torchvet.pickle.values import (
     TupleValue,
     Value,
 )
-from torchvet.results import Category, Finding
 from torchvet.source import ByteSource, FileSource, SliceSource
 
 METADATA_FILE = ".metadata"
@@ -185,43 +185,30 @@ def scan_metadata(src: ByteSource, ctx: ScanContext) -> tuple[ContainerScan, Dcp
     if not (isinstance(root, Instance) and root.pytype == METADATA):
         return scan, None
     scan.format = "dcp-metadata"
-    scan.findings = [f for f in scan.findings if f.message != PLAIN_MESSAGE]  # said below
-    _vouch_for_dcp_classes(scan)
+    scan.observations = [  # what a plain pickle is, said of DCP's metadata below
+        o
+        for o in scan.observations
+        if not (isinstance(o, Observation) and o.message == PLAIN_MESSAGE)
+    ]
+    # Like joblib's array wrapper: DCP's metadata classes run no code of their own.
+    scan.vouch(
+        DCP_CLASSES,
+        "a torch.distributed.checkpoint metadata class (a dataclass: pickle.load only stores "
+        "its fields)",
+        as_keys=True,
+    )
     meta = parse_metadata(root, frozenset(ctx.policy.facts.dtypes))
-    scan.add(Category.UNSUPPORTED_FORM, METADATA_MESSAGE)
+    scan.observe(Seen.FORM_REFUSED, METADATA_MESSAGE)
     files = meta.files()
-    scan.add(
-        Category.NOTE,
+    scan.observe(
+        Seen.NOTE,
         f"{len(meta.tensors)} tensors and {len(meta.objects)} objects in "
         f"{len(files)} shard file{'s' if len(files) != 1 else ''}: {', '.join(files[:5])}"
         + (", ..." if len(files) > 5 else ""),
     )
     for problem in meta.problems[:10]:
-        scan.add(Category.NOTE, f"not understood: {problem}")
+        scan.observe(Seen.NOTE, f"not understood: {problem}")
     return scan, meta
-
-
-def _vouch_for_dcp_classes(scan: ContainerScan) -> None:
-    """Like joblib's array wrapper: DCP's metadata classes run no code of their own."""
-    for i, f in enumerate(scan.findings):
-        name = f.global_name or _key_class(f.message)
-        if name in DCP_CLASSES and f.category in (Category.UNKNOWN_GLOBAL, Category.UNVERIFIED):
-            scan.findings[i] = Finding(
-                Category.NOTE,
-                f"{name}: a torch.distributed.checkpoint metadata class (a dataclass: "
-                "pickle.load only stores its fields)",
-                f.entry,
-                f.offset,
-                f.global_name,
-                f.view,
-            )
-
-
-def _key_class(message: str) -> str | None:
-    # The machine's "X(...) used as a dict key ...; cannot tell whether it is hashable":
-    # MetadataIndex is a frozen dataclass, hashable by its fields.
-    head, sep, _ = message.partition("(...) used as a dict key")
-    return head if sep else None
 
 
 def parse_metadata(root: Instance, dtypes: frozenset[str]) -> DcpMetadata:
@@ -339,14 +326,14 @@ def item_scans(
     for fqn, rec, is_tensor in records:
         where = f"{fqn}@{rec.offset}"
         if rec.offset < end:
-            scan.add(Category.MALFORMED, f"record overlaps the one before it at {end}", where)
+            scan.observe(Seen.BROKEN, f"record overlaps the one before it at {end}", where)
         end = max(end, rec.offset + rec.length)
         if rec.offset < 0 or rec.length < 0 or rec.offset + rec.length > src.size:
-            scan.add(Category.MALFORMED, f"record lies outside the {src.size}-byte file", where)
+            scan.observe(Seen.BROKEN, f"record lies outside the {src.size}-byte file", where)
             continue
         if rec.transforms:
-            scan.add(
-                Category.UNVERIFIED,
+            scan.observe(
+                Seen.UNMODELLED,
                 f"record stored through DCP extensions {list(rec.transforms)}, which torchvet "
                 "does not read",
                 where,
@@ -359,33 +346,33 @@ def item_scans(
 
 
 def _whole_file_view(scan: ContainerScan, whole: ContainerScan, count: int) -> None:
-    """What torch.load does with the shard file itself."""
+    """What torch.load does with the shard file itself: when it fails, the damage its
+    zip view reports is only that failure."""
     intro = (
         f"a torch.distributed.checkpoint shard of {count} records (each a torch.save "
         "output, read by torch.distributed.checkpoint.load on the folder)"
     )
-    if whole.torch_error is None:
-        scan.findings.extend(whole.findings)
-        scan.add(Category.NOTE, f"{intro}: torch.load reads only one record of it")
-        return
-    for f in whole.findings:
-        if f.category not in (Category.MALFORMED, Category.NOTE):  # the zip view's damage
-            scan.findings.append(f)
-    scan.torch_fails(whole.torch_error)
-    scan.add(Category.UNSUPPORTED_FORM, f"{intro}: torch.load refuses the file as a whole")
+    scan.record(
+        Included(
+            whole.observations,
+            torch_error=True,
+            failure_hides_damage=True,
+            if_torch_loads=Observation(
+                Seen.NOTE, f"{intro}: torch.load reads only one record of it"
+            ),
+            if_torch_fails=Observation(
+                Seen.FORM_REFUSED, f"{intro}: torch.load refuses the file as a whole"
+            ),
+        )
+    )
 
 
 def _merge_item(scan: ContainerScan, item: ContainerScan, where: str, is_tensor: bool) -> None:
     loader = "weights_only=True" if is_tensor else "weights_only=False"
-    for f in item.findings:
-        entry = f"{where}:{f.entry}" if f.entry else where
-        scan.findings.append(Finding(f.category, f.message, entry, f.offset, f.global_name, f.view))
-    if is_tensor and item.torch_error is not None:
-        scan.add(
-            Category.MALFORMED,
-            f"torch.load({loader}) fails on this record: {item.torch_error}",
-            where,
-        )
+    fails = Observation(Seen.BROKEN, f"torch.load({loader}) fails on this record: {{error}}", where)
+    scan.record(
+        Included(item.observations, prefix=where, if_torch_fails=fails if is_tensor else None)
+    )
 
 
 # ----------------------------------------------------------------------------- values

@@ -15,10 +15,9 @@ bytes differently, and an attacker hides a payload where only they look:
   pandas unpickles the member of a one-member archive.
 
 Each secondary reading contributes only what can run code or what stopped torchvet
-(gadgets, unknown globals, code, limits, resource findings); its decode errors mean
-only that this loader fails too, and its inert names are warnings. A reading that
-raises keeps every finding made before the error, plus a LIMIT finding: an error is
-an observation, never a reason to drop what was found.
+(``policy.readings`` weighs it). A reading that raises keeps every observation made
+before the error, plus a LIMIT observation: an error is an observation, never a reason
+to drop what was found.
 """
 
 from __future__ import annotations
@@ -42,9 +41,8 @@ from torchvet.containers import (
 from torchvet.containers.base import ContainerScan, ScanContext, collecting_scans
 from torchvet.containers.buffers import TooLarge, whole
 from torchvet.containers.sniff import describe_not_model, sniff
-from torchvet.containers.views import absorb
+from torchvet.observations import Included, Seen
 from torchvet.pickle.opcodes import BY_CODE
-from torchvet.results import Category
 from torchvet.source import ByteSource, BytesSource, FileSource, SourceFile
 
 # Views, as findings name them.
@@ -72,13 +70,13 @@ def scan_container(src: ByteSource, ctx: ScanContext) -> ContainerScan:
     """Read one source every way a real loader could; merge into the primary reading."""
     primary = guarded(TORCH_VIEW, src, ctx, _torch_reading)
     if _starts_like_pickle(src) and not primary.read_as_plain_pickles:
-        absorb(primary, guarded(PICKLE_VIEW, src, ctx, _pickle_reading), PICKLE_VIEW)
+        primary.absorb(guarded(PICKLE_VIEW, src, ctx, _pickle_reading), PICKLE_VIEW)
     if _has_zip_end_record(src):
-        absorb(primary, guarded(ZIPFILE_VIEW, src, ctx, _zipfile_reading), ZIPFILE_VIEW)
+        primary.absorb(guarded(ZIPFILE_VIEW, src, ctx, _zipfile_reading), ZIPFILE_VIEW)
     if not primary.format.startswith(("lzma", "xz")) and compressed.lzma_alone_header(
         src.read_at(0, 13)
     ):
-        absorb(primary, guarded(LZMA_VIEW, src, ctx, _lzma_alone_reading), LZMA_VIEW)
+        primary.absorb(guarded(LZMA_VIEW, src, ctx, _lzma_alone_reading), LZMA_VIEW)
     return primary
 
 
@@ -101,11 +99,9 @@ def guarded(view: str, src: ByteSource, ctx: ScanContext, reading: Reader) -> Co
             reason = f"torchvet could not finish reading it ({type(exc).__name__}: {exc})"
     partial = ContainerScan(opened[0].format if opened else "unknown")
     for scan in opened:
-        partial.findings.extend(scan.findings)
-        if partial.torch_error is None:
-            partial.torch_error = scan.torch_error
-    partial.add(
-        Category.LIMIT,
+        partial.record(Included(scan.observations, torch_error=True))
+    partial.observe(
+        Seen.LIMIT,
         f"as {view} reads it, {reason}; what was read before is judged, the rest is not "
         "(please report this file)",
     )
@@ -117,14 +113,14 @@ def _torch_reading(src: ByteSource, ctx: ScanContext) -> ContainerScan:
     fmt = sniff(src)
     if fmt == "empty":
         scan = ContainerScan("empty")
-        scan.add(Category.NOT_A_MODEL, "empty file")
+        scan.observe(Seen.NOT_A_MODEL, "empty file")
         scan.torch_fails("EOFError: Ran out of input")
         return scan
     reader = _FORMAT_READERS.get(fmt)
     if reader is not None:
         return reader(src, ctx)
     scan = ContainerScan("not-a-model")
-    scan.add(Category.NOT_A_MODEL, f"not a model file: {describe_not_model(src)}")
+    scan.observe(Seen.NOT_A_MODEL, f"not a model file: {describe_not_model(src)}")
     scan.torch_fails(f"Unsupported operand {src.read_at(0, 1)[0]}")
     return scan
 
@@ -153,7 +149,7 @@ def _pickle_reading(src: ByteSource, ctx: ScanContext) -> ContainerScan:
         with whole(src, ctx.max_pickle_bytes) as buf:
             rawpickle.scan_pickle_streams(buf, ctx, scan, "", torch_reads_first=False)  # type: ignore[arg-type]
     except TooLarge as exc:
-        scan.add(Category.LIMIT, f"not read as a pickle: {exc}")
+        scan.observe(Seen.LIMIT, f"not read as a pickle: {exc}")
     return scan
 
 
@@ -173,7 +169,7 @@ def _zipfile_reading(src: ByteSource, ctx: ScanContext) -> ContainerScan:
         return scan  # zipfile refuses it: numpy and pandas fail too
     infos = archive.infolist()
     if len(infos) > _MAX_ZIP_MEMBERS:
-        scan.add(Category.LIMIT, f"{len(infos)} zip members; the first {_MAX_ZIP_MEMBERS} read")
+        scan.observe(Seen.LIMIT, f"{len(infos)} zip members; the first {_MAX_ZIP_MEMBERS} read")
     single = len(infos) == 1  # pandas.read_pickle unpickles the only member
     for info in infos[:_MAX_ZIP_MEMBERS]:
         if not info.is_dir():
@@ -294,10 +290,10 @@ def _member_bytes(
             more = whole_member and len(out) >= limit and member.read(1) != b""
     except (*_MEMBER_ERRORS, zlib.error, lzma.LZMAError) as exc:
         if out and whole_member:
-            scan.add(Category.NOTE, f"member stops after {len(out)} bytes: {exc}", info.filename)
+            scan.observe(Seen.NOTE, f"member stops after {len(out)} bytes: {exc}", info.filename)
     if more:
-        scan.add(
-            Category.LIMIT,
+        scan.observe(
+            Seen.LIMIT,
             f"read the first {limit} decompressed bytes of this member; the rest was not scanned",
             info.filename,
         )

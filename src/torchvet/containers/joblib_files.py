@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from torchvet.containers import rawpickle
 from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.containers.buffers import Buffer
+from torchvet.observations import Seen
 from torchvet.pickle.machine import Machine
 from torchvet.pickle.opcodes import BY_CODE
 from torchvet.pickle.readers import READERS
 from torchvet.pickle.trace import IssueKind, StreamTrace
 from torchvet.pickle.values import Call, Const, DictValue, Instance, TupleValue, Value, is_falsy
-from torchvet.results import Category, Finding
 
 WRAPPER = "joblib.numpy_pickle.NumpyArrayWrapper"
 # joblib's unpickler checks isinstance(..., (NDArrayWrapper, NumpyArrayWrapper)).
@@ -83,41 +83,21 @@ def scan_joblib_or_pickle(buf: Buffer, ctx: ScanContext, entry: str = "") -> Con
     reader = ArrayReader(scan, ctx, entry)
     scan.after_build = reader
     rawpickle.scan_pickle_streams(buf, ctx, scan, entry=entry)  # type: ignore[arg-type]
-    if scan.torch_error is None:
-        scan.torch_fails("Invalid magic number; corrupt file?")
+    scan.torch_fails("Invalid magic number; corrupt file?")  # unless the pickle failed first
+    scan.after_build = None
     if reader.arrays or reader.companions:
         scan.format = "joblib"
         if reader.arrays:
-            _vouch_for_wrapper(scan)
-        scan.add(Category.UNSUPPORTED_FORM, JOBLIB_MESSAGE, entry)
-    else:
-        scan.add(Category.UNSUPPORTED_FORM, PLAIN_MESSAGE, entry)
-    result = ContainerScan(
-        scan.format,
-        scan.findings,
-        scan.torch_error,
-        scan.allowlist,
-        scan.streams,
-        scan.root,
-        scan.extra,
-    )
-    result.extra["joblib_arrays"] = reader.arrays
-    return result
-
-
-def _vouch_for_wrapper(scan: ContainerScan) -> None:
-    """In a joblib file the array wrapper is joblib's own placeholder: it runs no code,
-    and what joblib.load does with it (read the array after it) is followed here."""
-    for i, f in enumerate(scan.findings):
-        if f.global_name == WRAPPER and f.category is Category.UNKNOWN_GLOBAL:
-            scan.findings[i] = Finding(
-                Category.NOTE,
-                f"{WRAPPER}: joblib's array placeholder; joblib.load reads the array stored "
-                "after it",
-                f.entry,
-                f.offset,
-                f.global_name,
+            # joblib's own placeholder: it runs no code, and what joblib.load does with it
+            # (read the array after it) is followed here.
+            scan.vouch(
+                frozenset({WRAPPER}),
+                "joblib's array placeholder; joblib.load reads the array stored after it",
             )
+        scan.observe(Seen.FORM_REFUSED, JOBLIB_MESSAGE, entry)
+    else:
+        scan.observe(Seen.FORM_REFUSED, PLAIN_MESSAGE, entry)
+    return scan
 
 
 class _Frames:
@@ -221,8 +201,8 @@ class ArrayReader:
             return None
         self._depth += 1
         try:
-            trace = ContainerScan.run_pickle(
-                self.scan, self.ctx, m.buf, self.entry, None, start, torch_reads=False
+            trace = self.scan.run_pickle(
+                self.ctx, m.buf, self.entry, None, start, torch_reads=False
             )
         finally:
             self._depth -= 1
@@ -295,8 +275,8 @@ class ArrayReader:
         name = attrs.get("filename")
         filename = name.value if isinstance(name, Const) and type(name.value) is str else None
         if filename is None:
-            self.scan.add(
-                Category.UNVERIFIED,
+            self.scan.observe(
+                Seen.UNMODELLED,
                 f"joblib < 0.10 array wrapper at offset {m.pos}: "
                 "joblib.load opens a companion file named at load time",
                 self.entry,
@@ -305,8 +285,8 @@ class ArrayReader:
             return
         norm = posixpath.normpath(filename.replace("\\", "/"))
         if norm.startswith(("/", "../")) or norm == ".." or ":" in norm:
-            self.scan.add(
-                Category.GADGET,
+            self.scan.observe(
+                Seen.FOREIGN_LOAD,
                 f"joblib array wrapper at offset {m.pos} makes "
                 f"joblib.load run numpy.load(allow_pickle=True) on {filename!r}, "
                 "outside the file's folder",
@@ -314,8 +294,8 @@ class ArrayReader:
                 m.pos,
             )
             return
-        self.scan.add(
-            Category.UNVERIFIED,
+        self.scan.observe(
+            Seen.UNMODELLED,
             f"joblib < 0.10 array wrapper at offset {m.pos}: "
             f"joblib.load runs numpy.load(allow_pickle=True) on the companion file "
             f"{filename!r}; scan that file too",

@@ -14,35 +14,17 @@ protocol version) is a plain pickle or a joblib file; ``joblib_files`` tells the
 
 from __future__ import annotations
 
-import struct
-from dataclasses import dataclass
-
 from torchvet.containers import joblib_files, rawpickle
-from torchvet.containers.allocation import Allocations
-from torchvet.containers.base import (
-    ContainerScan,
-    ScanContext,
-    note_devices,
-    storage_location,
-)
+from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.containers.buffers import Buffer, TooLarge, whole
+from torchvet.containers.legacy_storages import LegacyStorages, read_blobs
 from torchvet.containers.safetensors_files import check_safetensors_suffix
 from torchvet.containers.sniff import describe_not_model
-from torchvet.containers.views import could_exist
+from torchvet.observations import Seen
 from torchvet.pickle.machine import Limits, run_stream
 from torchvet.pickle.trace import CallEvent, GlobalRef, StreamTrace
-from torchvet.pickle.values import (
-    Const,
-    DictValue,
-    GlobalName,
-    ListValue,
-    Opaque,
-    SetValue,
-    Storage,
-    TupleValue,
-    Value,
-)
-from torchvet.results import Category
+from torchvet.pickle.values import Const, DictValue, ListValue, SetValue, TupleValue, Value
+from torchvet.policy.readings import could_exist
 from torchvet.source import ByteSource, BytesSource
 
 MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
@@ -50,8 +32,6 @@ PROTOCOL_VERSION = 1001
 # The magic-number and protocol pickles are a handful of opcodes; a probe this small
 # never costs a real scan.
 _PROBE = Limits(max_ops=256)
-_INT64 = struct.Struct("<q")
-_UNTYPED = ("torch.storage.UntypedStorage", "torch.storage.TypedStorage", "torch.UntypedStorage")
 _ENTRIES = ("magic number", "protocol version", "sys_info", "data", "storage keys")
 
 
@@ -61,7 +41,7 @@ def scan_pickle_or_legacy(src: ByteSource, ctx: ScanContext) -> ContainerScan:
             scan = _scan(buf, ctx)
     except TooLarge as exc:
         scan = ContainerScan("pickle")
-        scan.add(Category.LIMIT, f"pickle file of {exc}; not read")
+        scan.observe(Seen.LIMIT, f"pickle file of {exc}; not read")
         scan.torch_fails("file too large for torchvet to read")
     check_safetensors_suffix(scan, src, ctx)
     return scan
@@ -102,7 +82,7 @@ def _plausible(raw: tuple[str, str]) -> bool:
 def _not_a_model(buf: Buffer) -> ContainerScan:
     scan = ContainerScan("not-a-model")
     what = describe_not_model(BytesSource(bytes(buf[:64])))
-    scan.add(Category.NOT_A_MODEL, f"not a model file: {what}")
+    scan.observe(Seen.NOT_A_MODEL, f"not a model file: {what}")
     scan.torch_fails("UnpicklingError: invalid load key")
     return scan
 
@@ -127,7 +107,6 @@ def _equals(v: Value | None, number: int) -> bool:
 
 def _scan_legacy(buf: Buffer, ctx: ScanContext) -> ContainerScan:
     scan = ContainerScan("torch-legacy")
-    scan.extra["byteorder"] = "little"
     reads = True  # torch.load is still reading (it stops at a bad magic or protocol)
     pos = 0
     for index, entry in enumerate(_ENTRIES[:3]):
@@ -138,7 +117,7 @@ def _scan_legacy(buf: Buffer, ctx: ScanContext) -> ContainerScan:
         problem = _header_problem(index, trace) if reads else None
         if problem is not None:
             message, torch_message = problem
-            scan.add(Category.MALFORMED, message, entry, trace.start)
+            scan.observe(Seen.BROKEN, message, entry, trace.start)
             scan.torch_fails(torch_message)
             reads = False  # a loader reading pickles in a loop goes on: so do we
         if index == 2:
@@ -146,7 +125,6 @@ def _scan_legacy(buf: Buffer, ctx: ScanContext) -> ContainerScan:
     storages = LegacyStorages(scan, ctx)
     trace = scan.run_pickle(ctx, buf, "data", storages, pos, torch_reads=reads)
     scan.root = trace.root
-    scan.extra["storages"] = storages
     storages.report(reads)
     if not trace.stopped:
         return scan
@@ -155,10 +133,10 @@ def _scan_legacy(buf: Buffer, ctx: ScanContext) -> ContainerScan:
         return scan  # torch never reaches the blobs, or it failed on the storages already
     keys = _storage_keys(scan, keys_trace)
     if keys is not None:
-        end = _read_blobs(scan, buf, storages, keys, keys_trace.end)
+        end = read_blobs(scan, buf, storages, keys, keys_trace.end)
         if end is not None and end < len(buf):
-            scan.add(
-                Category.NOTE,
+            scan.observe(
+                Seen.NOTE,
                 f"{len(buf) - end} bytes after the last storage (ignored by torch)",
                 "",
                 end,
@@ -190,203 +168,13 @@ def _note_sys_info(scan: ContainerScan, trace: StreamTrace) -> None:
     if isinstance(info, DictValue):
         little = info.lookup("little_endian")
         if isinstance(little, Const) and little.value is False:
-            scan.add(
-                Category.NOTE,
+            scan.observe(
+                Seen.NOTE,
                 "saved on a big-endian machine: torch ignores sys_info "
                 "and reads the storages as little-endian",
                 "sys_info",
                 trace.start,
             )
-
-
-@dataclass
-class _View:
-    storage: Storage
-    root: Storage
-    offset_bytes: int
-
-
-class LegacyStorages:
-    """torch's legacy ``persistent_load`` emulated: storages by key, views of them."""
-
-    def __init__(self, scan: ContainerScan, ctx: ScanContext) -> None:
-        self.scan = scan
-        self.ctx = ctx
-        self.loaded: dict[object, Storage] = {}  # torch's deserialized_objects
-        self.views: list[_View] = []
-        self.locations: set[str] = set()
-        self._errors: list[tuple[int, str, str, Category]] = []
-        self.failed = False  # some persistent id was refused or could not be followed
-        # torch allocates each new root storage at its persistent id, data or not.
-        self.allocations = Allocations()
-
-    def _invalid(self, pos: int, message: str, torch_message: str) -> Value:
-        self._errors.append((pos, message, torch_message, Category.MALFORMED))
-        self.failed = True
-        return Opaque(pos, "bad persistent id")
-
-    def _unverified(self, pos: int, message: str) -> Value:
-        self.scan.add(Category.UNVERIFIED, message, "data", pos)
-        self.failed = True
-        return Opaque(pos, "unverified persistent id")
-
-    def report(self, torch_reads: bool = True) -> None:
-        """Add the persistent-id errors (after the stream, so a refused global found by
-        the policy earlier in the stream stays torch's first error)."""
-        self.allocations.report(self.scan, "data")
-        for pos, message, torch_message, category in self._errors:
-            self.scan.add(category, message, "data", pos)
-            if torch_reads:
-                self.scan.torch_fails(torch_message)
-
-    def __call__(self, pid: Value, pos: int) -> Value:
-        cls = _module_class(pid)
-        if cls is not None:  # weights_only refuses it; an unrestricted load goes on
-            self._errors.append(
-                (
-                    pos,
-                    f"persistent id at offset {pos} names the module class {cls.describe()} "
-                    "(a whole nn.Module saved in the legacy format)",
-                    "Only persistent_load of storage is allowed",
-                    Category.UNSUPPORTED_STRUCTURE,
-                )
-            )
-            return cls
-        items = self._check_pid(pid, pos)
-        if items is None:
-            return Opaque(pos, "bad persistent id")
-        stype, key_v, loc_v, numel_v, view_v = items
-        dtype = self._dtype(stype, pos)
-        if dtype is None:
-            return Opaque(pos, "bad storage type")
-        try:
-            location = storage_location(loc_v)
-        except UnicodeDecodeError:
-            return self._invalid(pos, "storage location is not ASCII", "UnicodeDecodeError")
-        if location is not None:
-            self.locations.add(location)
-        if not isinstance(key_v, Const):
-            return self._unverified(pos, f"storage key at offset {pos} is {key_v.describe()}")
-        numel = numel_v.value if isinstance(numel_v, Const) else None
-        if type(numel) not in (int, bool):
-            return self._unverified(pos, f"storage size at offset {pos} is {numel_v.describe()}")
-        itemsize = self.ctx.policy.facts.dtypes[dtype].itemsize
-        nbytes = int(numel) * itemsize  # type: ignore[arg-type]
-        if nbytes < 0:
-            return self._invalid(
-                pos,
-                f"storage at offset {pos} has a negative size {numel}",
-                "alloc_cpu() seems to have been called with negative number",
-            )
-        root = self.loaded.get(key_v.value)
-        if root is None:
-            root = Storage(pos, str(key_v.value), dtype, nbytes, str(location))
-            self.loaded[key_v.value] = root
-            self.allocations.add(nbytes, f"storage {str(key_v.value)[:40]!r}", pos)
-        elif root.nbytes == 0:
-            # torch re-creates an empty storage (no data pointer) instead of sharing it.
-            root = Storage(pos, str(key_v.value), dtype, 0, str(location))
-        if isinstance(view_v, Const) and view_v.value is None:
-            return root
-        return self._view(pos, root, view_v)
-
-    def _check_pid(self, pid: Value, pos: int) -> tuple[Value, ...] | None:
-        # The weights-only unpickler's own checks come first, then _legacy_load's.
-        if isinstance(pid, Const) and type(pid.value) is int:
-            self._invalid(
-                pos,
-                f"persistent id at offset {pos} is an int, not a storage tuple",
-                "AssertionError: saved_id must be a tuple, got int",
-            )
-            return None
-        if not isinstance(pid, TupleValue):
-            self._invalid(
-                pos,
-                f"persistent id at offset {pos} is {pid.describe()}, not a tuple",
-                f"persistent_load id must be tuple or int, but got <class '{pid.pytype}'>",
-            )
-            return None
-        if not pid.items:
-            self._invalid(
-                pos,
-                f"persistent id at offset {pos} is an empty tuple",
-                "IndexError: tuple index out of range",
-            )
-            return None
-        typename = pid.items[0]
-        if not (isinstance(typename, Const) and typename.value in ("storage", b"storage")):
-            self._invalid(
-                pos,
-                f"persistent id at offset {pos} is not a ('storage', ...) tuple",
-                "Only persistent_load of storage is allowed",
-            )
-            return None
-        if len(pid.items) != 6:
-            n = len(pid.items) - 1
-            detail = "not enough" if n < 5 else "too many"
-            self._invalid(
-                pos,
-                f"storage persistent id at offset {pos} has {n + 1} items, not 6",
-                f"ValueError: {detail} values to unpack (expected 5, got {n})",
-            )
-            return None
-        return pid.items[1:]
-
-    def _dtype(self, stype: Value, pos: int) -> str | None:
-        facts = self.ctx.policy.facts
-        if isinstance(stype, GlobalName) and stype.qualname in facts.storage_types:
-            return facts.storage_types[stype.qualname]
-        if isinstance(stype, GlobalName) and stype.qualname in _UNTYPED:
-            # Legacy persistent_load reads storage_type.dtype: new dtypes (uint16, float8,
-            # ...) were saved as UntypedStorage and can never be read back.
-            self._invalid(
-                pos,
-                f"storage at offset {pos} is a {stype.name}: torch's legacy loader cannot read "
-                "it back (dtypes newer than the legacy format, e.g. uint16 or float8)",
-                f"AttributeError: type object '{stype.qualname}' has no attribute 'dtype'",
-            )
-            return None
-        self._invalid(
-            pos,
-            f"storage type {stype.describe()} at offset {pos} is not a storage class",
-            f"AttributeError: '{stype.describe()}' has no attribute 'dtype'",
-        )
-        return None
-
-    def _view(self, pos: int, root: Storage, view_v: Value) -> Value:
-        if not (isinstance(view_v, TupleValue) and len(view_v.items) == 3):
-            return self._invalid(
-                pos,
-                f"view metadata at offset {pos} is {view_v.describe()}, not (key, offset, size)",
-                "ValueError: wrong number of values to unpack",
-            )
-        vkey, off_v, size_v = view_v.items
-        off = off_v.value if isinstance(off_v, Const) else None
-        size = size_v.value if isinstance(size_v, Const) else None
-        if not isinstance(vkey, Const) or type(off) is not int or type(size) is not int:
-            return self._unverified(pos, f"view metadata at offset {pos} is not constant")
-        if off < 0 or size < 0:
-            return self._unverified(pos, f"view at offset {pos} has a negative offset or size")
-        existing = self.loaded.get(vkey.value)
-        if existing is not None:
-            return existing
-        itemsize = self.ctx.policy.facts.dtypes[root.dtype].itemsize
-        start = min(off * itemsize, root.nbytes)
-        stop = min(start + size * itemsize, root.nbytes)
-        view = Storage(pos, str(vkey.value), root.dtype, stop - start, root.location)
-        self.loaded[vkey.value] = view
-        self.views.append(_View(view, root, start))
-        return view
-
-
-def _module_class(pid: Value) -> Value | None:
-    """The legacy format pickles each nn.Module class as a persistent id
-    ``('module', cls, source_file, source)``; an unrestricted load returns ``cls`` (after
-    comparing the source), so the module is built from that class, not from an unknown."""
-    if not (isinstance(pid, TupleValue) and len(pid.items) == 4):
-        return None
-    kind = pid.items[0]
-    return pid.items[1] if isinstance(kind, Const) and kind.value in ("module", b"module") else None
 
 
 def _storage_keys(scan: ContainerScan, trace: StreamTrace) -> list[object] | None:
@@ -402,7 +190,7 @@ def _storage_keys(scan: ContainerScan, trace: StreamTrace) -> list[object] | Non
         return list(root.value)
     elif isinstance(root, Const):
         kind = type(root.value).__name__
-        scan.add(Category.MALFORMED, f"the storage key list is {root.describe()}", entry, pos)
+        scan.observe(Seen.BROKEN, f"the storage key list is {root.describe()}", entry, pos)
         scan.torch_fails(f"TypeError: '{kind}' object is not iterable")
         return None
     else:
@@ -411,13 +199,13 @@ def _storage_keys(scan: ContainerScan, trace: StreamTrace) -> list[object] | Non
             if isinstance(root, SetValue)
             else (root.describe() if root is not None else "nothing")
         )
-        scan.add(Category.UNVERIFIED, f"the storage key list is {what}", entry, pos)
+        scan.observe(Seen.UNMODELLED, f"the storage key list is {what}", entry, pos)
         return None
     keys = []
     for item in items:
         if not isinstance(item, Const):
-            scan.add(
-                Category.UNVERIFIED,
+            scan.observe(
+                Seen.UNMODELLED,
                 f"storage key {item.describe()} is not a constant",
                 entry,
                 item.pos,
@@ -425,79 +213,3 @@ def _storage_keys(scan: ContainerScan, trace: StreamTrace) -> list[object] | Non
             return None
         keys.append(item.value)
     return keys
-
-
-def _read_blobs(
-    scan: ContainerScan, buf: Buffer, storages: LegacyStorages, keys: list[object], pos: int
-) -> int | None:
-    """Check each blob's element count and length the way ``_set_from_file`` does."""
-    size = len(buf)
-    for key in keys:
-        storage = storages.loaded.get(key)
-        if storage is None:
-            scan.add(
-                Category.MALFORMED,
-                f"storage key {key!r} is listed but no persistent id declares it",
-                "storage keys",
-            )
-            scan.torch_fails(f"storage key {key!r} not found in deserialized_objects")
-            return None
-        if size - pos < 8:
-            return _eof(scan, key, pos, 8 - max(0, size - pos))
-        (count,) = _INT64.unpack_from(buf, pos)
-        itemsize = storages.ctx.policy.facts.dtypes[storage.dtype].itemsize
-        file_nbytes = _int64(count * itemsize)
-        if file_nbytes != storage.nbytes:
-            scan.add(
-                Category.MALFORMED,
-                f"blob of storage {key!r} holds {count} elements ({file_nbytes} bytes) but the "
-                f"pickle declares {storage.nbytes} bytes",
-                "",
-                pos,
-            )
-            # torch's message really prints the format string, then both numbers.
-            scan.torch_fails(
-                f"storage has wrong byte size: expected %ld got %ld{file_nbytes}{storage.nbytes}"
-            )
-            return None
-        data = pos + 8
-        if size - data < storage.nbytes:
-            return _eof(scan, key, pos, storage.nbytes - (size - data))
-        storage.record = (data, storage.nbytes)
-        pos = data + storage.nbytes
-    for view in storages.views:
-        if view.storage.record is None and view.root.record is not None:
-            view.storage.record = (view.root.record[0] + view.offset_bytes, view.storage.nbytes)
-    listed = set(keys)
-    views = {id(v.storage) for v in storages.views}
-    unread = [
-        s.key
-        for k, s in storages.loaded.items()
-        if s.nbytes and k not in listed and id(s) not in views
-    ]
-    if unread:
-        scan.add(
-            Category.NOTE,
-            f"storages {', '.join(unread[:5])} have no data blob: torch leaves their memory "
-            "uninitialised",
-            "storage keys",
-        )
-    note_devices(scan, storages.locations, "data")
-    return pos
-
-
-def _eof(scan: ContainerScan, key: object, pos: int, missing: int) -> None:
-    scan.add(
-        Category.MALFORMED,
-        f"file ends inside the blob of storage {key!r} ({missing} bytes missing)",
-        "",
-        pos,
-    )
-    scan.torch_fails(f"unexpected EOF, expected {missing} more bytes. The file might be corrupted.")
-    return None
-
-
-def _int64(value: int) -> int:
-    """C++ int64 arithmetic: the element count times the item size wraps around."""
-    value &= (1 << 64) - 1
-    return value - (1 << 64) if value >= 1 << 63 else value

@@ -20,9 +20,9 @@ import tokenize
 from dataclasses import dataclass
 
 from torchvet.containers.base import ContainerScan, ScanContext
-from torchvet.containers.buffers import Buffer, TooLarge, pickle_view_error, whole
+from torchvet.containers.buffers import Buffer, TooLarge, read_as_pickle_by_torch, whole
 from torchvet.containers.safetensors_files import check_safetensors_suffix
-from torchvet.results import Category
+from torchvet.observations import Seen
 from torchvet.source import ByteSource
 
 MAGIC = b"\x93NUMPY"
@@ -60,8 +60,8 @@ def scan_npy(src: ByteSource, ctx: ScanContext) -> ContainerScan:
     kind = scan_npy_into(scan, src, ctx, "")
     if kind == "object":
         scan.format = "npy-object"
-    scan.add(Category.UNSUPPORTED_FORM, OBJECT_MESSAGE if kind == "object" else NUMERIC_MESSAGE)
-    scan.torch_fails(pickle_view_error(src, ctx))
+    scan.observe(Seen.FORM_REFUSED, OBJECT_MESSAGE if kind == "object" else NUMERIC_MESSAGE)
+    read_as_pickle_by_torch(scan, src, ctx)
     check_safetensors_suffix(scan, src, ctx)
     return scan
 
@@ -71,18 +71,18 @@ def scan_npy_into(scan: ContainerScan, src: ByteSource, ctx: ScanContext, entry:
     try:
         header = parse_header(src.read_at(0, 12 + MAX_HEADER))
     except NpyError as exc:
-        scan.add(Category.MALFORMED, f"invalid .npy file: {exc}", entry)
+        scan.observe(Seen.BROKEN, f"invalid .npy file: {exc}", entry)
         return "invalid"
     if header.header_chars > NUMPY_MAX_HEADER:
-        scan.add(
-            Category.UNSUPPORTED_FORM,
+        scan.observe(
+            Seen.FORM_REFUSED,
             f"header of {header.header_chars} characters: "
             f"numpy.load refuses more than {NUMPY_MAX_HEADER} unless allow_pickle=True",
             entry,
             10,
         )
     if header.has_object is None:
-        scan.add(Category.UNVERIFIED, f"dtype {header.descr!r} is not one torchvet models", entry)
+        scan.observe(Seen.UNMODELLED, f"dtype {header.descr!r} is not one torchvet models", entry)
         if src.read_at(header.data_offset, 1) == b"\x80":
             _scan_data_pickle(scan, src, ctx, header, entry)
         return "invalid"
@@ -100,7 +100,7 @@ def _scan_data_pickle(
         with whole(src, ctx.max_pickle_bytes) as buf:
             _run_data_pickle(scan, buf, ctx, header, entry)
     except TooLarge as exc:
-        scan.add(Category.LIMIT, f"object array of {exc}; not read", entry)
+        scan.observe(Seen.LIMIT, f"object array of {exc}; not read", entry)
 
 
 def _run_data_pickle(
@@ -108,8 +108,8 @@ def _run_data_pickle(
 ) -> None:
     trace = scan.run_pickle(ctx, buf, entry, None, header.data_offset, torch_reads=False)  # type: ignore[arg-type]
     if trace.stopped and trace.end < len(buf):
-        scan.add(
-            Category.NOTE,
+        scan.observe(
+            Seen.NOTE,
             f"{len(buf) - trace.end} bytes after the object array's pickle (ignored by numpy)",
             entry,
             trace.end,
@@ -122,21 +122,21 @@ def _check_length(scan: ContainerScan, size: int, header: NpyHeader, entry: str)
         count *= dim
     bad = any(d < 0 or isinstance(d, bool) for d in header.shape)
     if bad or count >= 1 << 63:
-        scan.add(Category.MALFORMED, f"shape {header.shape} is not a valid array shape", entry)
+        scan.observe(Seen.BROKEN, f"shape {header.shape} is not a valid array shape", entry)
         return
     nbytes = count * (header.itemsize or 0)
     have = size - header.data_offset
     if have < nbytes:
-        scan.add(
-            Category.MALFORMED,
+        scan.observe(
+            Seen.BROKEN,
             f"array data is truncated: shape {header.shape} needs "
             f"{nbytes} bytes, the file has {have} (numpy.load fails)",
             entry,
             header.data_offset,
         )
     elif have > nbytes:
-        scan.add(
-            Category.NOTE,
+        scan.observe(
+            Seen.NOTE,
             f"{have - nbytes} bytes after the array data (ignored by numpy)",
             entry,
             header.data_offset + nbytes,

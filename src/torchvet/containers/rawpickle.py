@@ -10,30 +10,11 @@ of them are scanned.
 from __future__ import annotations
 
 from torchvet.containers.base import ContainerScan, ScanContext
+from torchvet.observations import Dormant, Seen
 from torchvet.pickle.opcodes import BY_CODE
 from torchvet.pickle.trace import StreamTrace
-from torchvet.results import Category
-from torchvet.source import ByteSource
 
 MAX_STREAMS = 4096
-
-
-def scan_pickle(src: ByteSource, ctx: ScanContext, buf: bytes | None = None) -> ContainerScan:
-    scan = ContainerScan("pickle")
-    if buf is None:
-        if src.size > ctx.max_pickle_bytes:
-            scan.add(Category.MALFORMED, f"pickle of {src.size} bytes exceeds torchvet's bound")
-            return scan
-        buf = src.read_at(0, src.size)
-    scan_pickle_streams(buf, ctx, scan, entry="")
-    if scan.torch_error is None:
-        scan.torch_fails("Invalid magic number; corrupt file?")
-    scan.add(
-        Category.UNSUPPORTED_FORM,
-        "a plain pickle, not a torch checkpoint: torch.load(weights_only=True) refuses it "
-        "(load it with the library that wrote it, if you trust it)",
-    )
-    return scan
 
 
 def scan_pickle_streams(
@@ -56,8 +37,8 @@ def scan_pickle_streams(
             break
         pos = pending.pop(0)
         if scanned == MAX_STREAMS:
-            scan.add(
-                Category.LIMIT,
+            scan.observe(
+                Seen.LIMIT,
                 f"more than {MAX_STREAMS} concatenated pickles; the ones from offset {pos} on "
                 "were not read",
                 entry,
@@ -89,12 +70,12 @@ def _next_pickles(
         if pos >= len(buf):
             continue
         if BY_CODE[buf[pos]] is None:
-            scan.add(
-                Category.NOTE, f"{len(buf) - pos} trailing bytes after the last pickle", entry, pos
+            scan.observe(
+                Seen.NOTE, f"{len(buf) - pos} trailing bytes after the last pickle", entry, pos
             )
             continue
-        scan.add(
-            Category.NOTE,
+        scan.observe(
+            Seen.NOTE,
             f"another pickle starts at offset {pos}: a loader that calls pickle.load again "
             "runs it, so it is scanned too",
             entry,
@@ -104,26 +85,13 @@ def _next_pickles(
     return found
 
 
-def dormant_gadgets(buf: bytes, pos: int, ctx: ScanContext) -> list[str]:
-    """Gadgets named by a pickle hidden in bytes no loader reads (after a final STOP)."""
-    if pos >= len(buf) or BY_CODE[buf[pos]] is None:
-        return []
-    scratch = ContainerScan("scratch")
-    scan_pickle_streams(buf, ctx, scratch, "", pos, torch_reads_first=False)
-    return sorted(
-        {f.global_name for f in scratch.findings if f.category is Category.GADGET and f.global_name}
-    )
-
-
 def warn_dormant(
     scan: ContainerScan, buf: bytes, pos: int, ctx: ScanContext, entry: str, where: str
 ) -> None:
-    names = dormant_gadgets(buf, pos, ctx)
-    if names:
-        scan.add(
-            Category.WARNING,
-            f"dormant payload {where} names {', '.join(names[:5])}: no loader reads it, "
-            "but the file was crafted to carry it",
-            entry,
-            pos,
-        )
+    """A pickle hidden in bytes no loader reads (after a final STOP): what it names is
+    worth a warning (``observations.Dormant``)."""
+    if pos >= len(buf) or BY_CODE[buf[pos]] is None:
+        return
+    scratch = ContainerScan("scratch")
+    scan_pickle_streams(buf, ctx, scratch, "", pos, torch_reads_first=False)
+    scan.record(Dormant(scratch.observations, entry, pos, where))

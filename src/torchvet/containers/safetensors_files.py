@@ -18,8 +18,8 @@ import struct
 from dataclasses import dataclass, field
 
 from torchvet.containers.base import ContainerScan, ScanContext
-from torchvet.containers.buffers import pickle_view_error
-from torchvet.results import Category
+from torchvet.containers.buffers import read_as_pickle_by_torch
+from torchvet.observations import Seen
 from torchvet.source import ByteSource
 
 MAX_HEADER = 100_000_000
@@ -69,22 +69,24 @@ def scan_safetensors(src: ByteSource, ctx: ScanContext) -> ContainerScan:
     try:
         header = read_header(src)
     except SafetensorsError as exc:
-        scan.add(Category.MALFORMED, f"invalid safetensors file: {exc}")
-        scan.torch_fails(_torch_message(str(exc)) if named else pickle_view_error(src, ctx))
+        scan.observe(Seen.BROKEN, f"invalid safetensors file: {exc}")
+        if named:
+            scan.torch_fails(_torch_message(str(exc)))
+        else:
+            read_as_pickle_by_torch(scan, src, ctx)
         return scan
-    scan.extra["safetensors"] = header
     if not named:
-        scan.add(
-            Category.UNSUPPORTED_FORM,
+        scan.observe(
+            Seen.FORM_REFUSED,
             f"a safetensors file named {ctx.path.rsplit('/', 1)[-1] or 'without a name'!r}: "
             "torch.load only reads safetensors from paths ending in .safetensors; rename it, "
             "or load it with safetensors.torch.load_file",
         )
-        scan.torch_fails(pickle_view_error(src, ctx))
+        read_as_pickle_by_torch(scan, src, ctx)
         return scan
     problem = torch_problem(header)
     if problem is not None:
-        scan.add(Category.UNSUPPORTED_FORM, f"safetensors cannot hand it to torch: {problem}")
+        scan.observe(Seen.FORM_REFUSED, f"safetensors cannot hand it to torch: {problem}")
         scan.torch_fails(f"SafetensorError: {problem}")
     return scan
 
@@ -99,9 +101,9 @@ def check_safetensors_suffix(scan: ContainerScan, src: ByteSource, ctx: ScanCont
         reason = "safetensors accepts its header"  # only when sniffing disagreed
     except SafetensorsError as exc:
         reason = str(exc)
-    scan.torch_error = _torch_message(reason)
-    scan.add(
-        Category.UNSUPPORTED_FORM,
+    scan.torch_fails(_torch_message(reason), replaces=True)
+    scan.observe(
+        Seen.FORM_REFUSED,
         f"a {scan.format} file named *.safetensors: torch.load hands such paths to "
         f"safetensors, which refuses it ({reason}); rename it to load it with torch.load",
     )

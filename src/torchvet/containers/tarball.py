@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import struct
 import tarfile
+from collections.abc import Callable
 
 from torchvet.containers import rawpickle
 from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.containers.buffers import Buffer, TooLarge, whole
 from torchvet.containers.safetensors_files import check_safetensors_suffix
+from torchvet.containers.storage_ids import tar_persistent_load
+from torchvet.observations import Seen
+from torchvet.pickle.machine import PersistentLoader
 from torchvet.pickle.opcodes import BY_CODE
 from torchvet.pickle.trace import StreamTrace
-from torchvet.pickle.values import Const, GlobalName, Opaque, TupleValue, Value
-from torchvet.results import Category
+from torchvet.pickle.values import Const, GlobalName, TupleValue
 from torchvet.source import ByteSource, ReadTooLarge, SourceFile
 
 MAX_MEMBERS = 10_000
@@ -40,8 +43,8 @@ _MAX_LINK_HOPS = 64  # chains of links, as tarfile follows them
 def scan_tar(src: ByteSource, ctx: ScanContext) -> ContainerScan:
     scan = ContainerScan("tar")
     scan.torch_fails(TORCH_ERROR)
-    scan.add(
-        Category.UNSUPPORTED_FORM,
+    scan.observe(
+        Seen.FORM_REFUSED,
         "a tar archive (torch's pre-1.0 checkpoint format): torch.load(weights_only=True) "
         "refuses it, and torch.load(weights_only=False) runs its pickles; load it only if you "
         "trust it",
@@ -52,7 +55,7 @@ def scan_tar(src: ByteSource, ctx: ScanContext) -> ContainerScan:
             with whole(src, ctx.max_pickle_bytes) as buf:
                 _scan_members(scan, buf, members, ctx)
         except TooLarge as exc:
-            scan.add(Category.LIMIT, f"tar archive of {exc}; members not read")
+            scan.observe(Seen.LIMIT, f"tar archive of {exc}; members not read")
     check_safetensors_suffix(scan, src, ctx)
     return scan
 
@@ -69,8 +72,8 @@ def _list(scan: ContainerScan, src: ByteSource) -> dict[str, tuple[int, int]]:
             infos = []
             for count, info in enumerate(tar):
                 if count >= MAX_MEMBERS:
-                    scan.add(
-                        Category.LIMIT, f"more than {MAX_MEMBERS} tar members; the rest unread"
+                    scan.observe(
+                        Seen.LIMIT, f"more than {MAX_MEMBERS} tar members; the rest unread"
                     )
                     break
                 infos.append(info)
@@ -79,12 +82,10 @@ def _list(scan: ContainerScan, src: ByteSource) -> dict[str, tuple[int, int]]:
                 if target is not None:
                     members[info.name] = (target.offset_data, target.size)
     except (tarfile.TarError, ReadTooLarge, EOFError, OSError, ValueError) as exc:
-        scan.add(Category.MALFORMED, f"tar archive unreadable: {exc}")
+        scan.observe(Seen.BROKEN, f"tar archive unreadable: {exc}")
     for name, (offset, size) in members.items():
         if offset + size > src.size:
-            scan.add(
-                Category.MALFORMED, f"tar member {name!r} extends past the end of the file", name
-            )
+            scan.observe(Seen.BROKEN, f"tar member {name!r} extends past the end of the file", name)
     return members
 
 
@@ -114,7 +115,7 @@ def _scan_members(
         elif name == "tensors":
             _tensors(scan, buf, offset, end, ctx)
         elif name == "pickle":
-            trace = _run(scan, buf, offset, name, ctx, _persistent_ids)
+            trace = _run(scan, buf, offset, name, ctx, tar_persistent_load)
             scan.root = trace.root
         elif offset < end and BY_CODE[buf[offset]] is not None:
             # Any other member may be a pickle for someone (pandas.read_pickle reads the
@@ -128,86 +129,78 @@ def _scan_members(
             )
 
 
-def _persistent_ids(pid: Value, pos: int) -> Value:
-    # The tar loader's persistent_load: ('module', cls, file, source) -> cls, else a
-    # storage or tensor by key; nothing to check beyond the globals the pickle names.
-    if isinstance(pid, TupleValue) and pid.items:
-        return pid.items[0]
-    return Opaque(pos, "storage or tensor by key")
-
-
 def _run(
     scan: ContainerScan,
     buf: Buffer,
     start: int,
     entry: str,
     ctx: ScanContext,
-    loader: object = None,
+    loader: PersistentLoader | None = None,
 ) -> StreamTrace:
     return scan.run_pickle(ctx, buf, entry, loader, start, torch_reads=False)  # type: ignore[arg-type]
 
 
-def _count(scan: ContainerScan, trace: StreamTrace, entry: str) -> int | None:
-    root = trace.root
-    is_int = isinstance(root, Const) and type(root.value) is int
-    if trace.stopped and is_int and 0 <= root.value <= _MAX_ITEMS:  # type: ignore[union-attr]
-        return root.value  # type: ignore[union-attr]
-    if trace.stopped:
-        scan.add(Category.MALFORMED, f"{entry} does not start with a count", entry, trace.start)
-    return None
+# Where the next record starts, or (what is wrong, where), or None to stop quietly.
+_Step = Callable[[StreamTrace], "int | tuple[str, int] | None"]
+
+
+def _records(
+    scan: ContainerScan, buf: Buffer, pos: int, entry: str, ctx: ScanContext, step: _Step
+) -> int | None:
+    """A member that holds a pickled count, then that many records: a pickle each, and
+    raw bytes that ``step`` skips. Returns where the records end (None: they do not)."""
+    trace = _run(scan, buf, pos, entry, ctx)
+    count = trace.root.value if isinstance(trace.root, Const) else None
+    if not (trace.stopped and type(count) is int and 0 <= count <= _MAX_ITEMS):
+        if trace.stopped:
+            scan.observe(Seen.BROKEN, f"{entry} does not start with a count", entry, trace.start)
+        return None
+    pos = trace.end
+    for _ in range(count):
+        trace = _run(scan, buf, pos, entry, ctx)
+        after = step(trace) if trace.stopped else None
+        if not isinstance(after, int):
+            if after is not None:
+                scan.observe(Seen.BROKEN, after[0], entry, after[1])
+            return None
+        pos = after
+    return pos
 
 
 def _storages(scan: ContainerScan, buf: Buffer, pos: int, end: int, ctx: ScanContext) -> None:
-    entry = "storages"
-    trace = _run(scan, buf, pos, entry, ctx)
-    count = _count(scan, trace, entry)
-    if count is None:
-        return
-    pos = trace.end
+    """(key, location, storage type), then an int64 element count and the data."""
     facts = ctx.policy.facts
-    for _ in range(count):
-        trace = _run(scan, buf, pos, entry, ctx)
-        if not trace.stopped:
-            return
+
+    def step(trace: StreamTrace) -> int | tuple[str, int]:
         root = trace.root
         stype = root.items[2] if isinstance(root, TupleValue) and len(root.items) == 3 else None
         dtype = facts.storage_types.get(stype.qualname) if isinstance(stype, GlobalName) else None
         if dtype is None or trace.end + 8 > end:
-            scan.add(
-                Category.MALFORMED,
+            return (
                 "a storage record is not (key, location, storage type) followed by its data",
-                entry,
                 trace.start,
             )
-            return
         (numel,) = struct.unpack_from("<q", buf, trace.end)
-        pos = trace.end + 8 + max(0, numel) * facts.dtypes[dtype].itemsize
-        if pos > end:
-            scan.add(
-                Category.MALFORMED, "storage data runs past the end of the member", entry, trace.end
-            )
-            return
-    _run(scan, buf, pos, entry, ctx)  # the storage views
+        after = trace.end + 8 + max(0, numel) * facts.dtypes[dtype].itemsize
+        return (
+            after if after <= end else ("storage data runs past the end of the member", trace.end)
+        )
+
+    views = _records(scan, buf, pos, "storages", ctx, step)
+    if views is not None:
+        _run(scan, buf, views, "storages", ctx)  # the storage views
 
 
 def _tensors(scan: ContainerScan, buf: Buffer, pos: int, end: int, ctx: ScanContext) -> None:
-    entry = "tensors"
-    trace = _run(scan, buf, pos, entry, ctx)
-    count = _count(scan, trace, entry)
-    if count is None:
-        return
-    pos = trace.end
-    for _ in range(count):
-        trace = _run(scan, buf, pos, entry, ctx)
-        if not trace.stopped or trace.end + 8 > end:
-            return
+    """(key, storage id, type), then int32 ndim, padding, shape, stride and offset."""
+
+    def step(trace: StreamTrace) -> int | tuple[str, int] | None:
+        if trace.end + 8 > end:
+            return None
         (ndim,) = struct.unpack_from("<i", buf, trace.end)
-        pos = trace.end + 8 + 16 * max(0, ndim) + 8
-        if ndim < 0 or pos > end:
-            scan.add(
-                Category.MALFORMED,
-                "tensor record runs past the end of the member",
-                entry,
-                trace.end,
-            )
-            return
+        after = trace.end + 8 + 16 * max(0, ndim) + 8
+        if ndim < 0 or after > end:
+            return "tensor record runs past the end of the member", trace.end
+        return after
+
+    _records(scan, buf, pos, "tensors", ctx, step)

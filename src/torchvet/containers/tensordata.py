@@ -12,10 +12,10 @@ from collections.abc import Callable
 
 from torchvet import budget as budgets
 from torchvet.containers.base import ContainerScan
+from torchvet.observations import Seen
 from torchvet.pickle.models import INT64_MAX, TensorInfo, tensor_info
 from torchvet.pickle.trace import StreamTrace
 from torchvet.pickle.values import Storage
-from torchvet.results import Category
 
 MAX_METADATA_ELEMENTS = 1 << 20
 StorageReader = Callable[[Storage], bytes | None]
@@ -68,8 +68,8 @@ def _check_nested(
     assert buf is not None and sizes is not None and strides is not None and offsets is not None
     values = [_int64_values(t, read) for t in (sizes, strides, offsets)]
     if any(v is None for v in values) or buf.storage is None or buf.offset != 0:
-        scan.add(
-            Category.UNVERIFIED,
+        scan.observe(
+            Seen.UNMODELLED,
             f"nested tensor at offset {pos}: its metadata tensors could not be read",
             trace.entry,
             pos,
@@ -91,8 +91,8 @@ def _check_nested(
             if (last + 1) * itemsize > min(capacity, INT64_MAX):
                 problem = f"component {i} reads past the end of the buffer"
         if problem is not None:
-            scan.add(
-                Category.MALFORMED, f"nested tensor at offset {pos} has {problem}", trace.entry, pos
+            scan.observe(
+                Seen.BROKEN, f"nested tensor at offset {pos} has {problem}", trace.entry, pos
             )
             scan.torch_fails("setStorage: sizes ... are out of bounds for storage")
             return

@@ -21,10 +21,10 @@ from torchvet.containers import numpy_files, torchzip
 from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.containers.safetensors_files import check_safetensors_suffix
 from torchvet.containers.sniff import sniff
+from torchvet.containers.storage_ids import ZIP_ITEMS, package_storage
 from torchvet.containers.zipreader import ZipArchive, ZipEntry, ZipError, read_archive
-from torchvet.pickle.values import Const, GlobalName, Opaque, Storage, TupleValue, Value
-from torchvet.policy.catalog import gadget_reason
-from torchvet.results import Category, Finding
+from torchvet.observations import Included, Seen
+from torchvet.pickle.values import Const, GlobalName, Opaque, TupleValue, Value
 from torchvet.source import ByteSource, BytesSource, SliceSource
 
 MAX_DEPTH = 3  # zips inside zips (a .pt2's sample inputs are a torch.save zip)
@@ -78,9 +78,12 @@ def classify(archive: ZipArchive) -> str:
     return "other"
 
 
-def _torch_view(src: ByteSource, ctx: ScanContext) -> str:
+def _torch_view(scan: ContainerScan, src: ByteSource, ctx: ScanContext) -> None:
     """torch.load's error for a zip it does not read as a checkpoint."""
-    return torchzip.scan_zip(src, ctx).torch_error or "not a torch checkpoint"
+    scan.record(
+        Included(torchzip.scan_zip(src, ctx).observations, findings=False, torch_error=True)
+    )
+    scan.torch_fails("not a torch checkpoint")  # when torch's reading found no error
 
 
 def _member(archive: ZipArchive, entry: ZipEntry, limit: int) -> ByteSource:
@@ -105,22 +108,22 @@ def _head(archive: ZipArchive, entry: ZipEntry) -> bytes:
 # -- npz -------------------------------------------------------------------------------
 def _scan_npz(src: ByteSource, archive: ZipArchive, ctx: ScanContext) -> ContainerScan:
     scan = ContainerScan("npz")
-    scan.torch_fails(_torch_view(src, ctx))
+    _torch_view(scan, src, ctx)
     kinds: list[str] = []
     for entry in archive.entries:
         try:
             kinds.append(_npz_member(scan, archive, entry, ctx))
         except ZipError as exc:
-            scan.add(Category.MALFORMED, f"member unreadable: {exc}", entry.name)
+            scan.observe(Seen.BROKEN, f"member unreadable: {exc}", entry.name)
     if "object" in kinds:
-        scan.add(
-            Category.UNSUPPORTED_FORM,
+        scan.observe(
+            Seen.FORM_REFUSED,
             "an .npz archive with object arrays: their data is "
             "a pickle that numpy.load(allow_pickle=True) runs; torch.load refuses the file",
         )
     else:
-        scan.add(
-            Category.UNSUPPORTED_FORM,
+        scan.observe(
+            Seen.FORM_REFUSED,
             "an .npz archive of numpy arrays: torch.load refuses "
             "it; load it with numpy.load(f, allow_pickle=False)",
         )
@@ -153,12 +156,8 @@ class _SizedHead:
 
     def __init__(self, head: bytes, size: int, name: str) -> None:
         self._head = head
-        self._size = size
+        self.size = size
         self.name = name
-
-    @property
-    def size(self) -> int:
-        return self._size
 
     def read_at(self, offset: int, length: int) -> bytes:
         return self._head[offset : offset + length]
@@ -174,7 +173,7 @@ def _scan_pickle_member(
     try:
         buf = archive.read(entry, limit=ctx.max_pickle_bytes)
     except ZipError as exc:
-        scan.add(Category.MALFORMED, f"record unreadable: {exc}", entry.name)
+        scan.observe(Seen.BROKEN, f"record unreadable: {exc}", entry.name)
         return
     scan.run_pickle(ctx, buf, entry.name, loader, torch_reads=False)  # type: ignore[arg-type]
 
@@ -182,10 +181,10 @@ def _scan_pickle_member(
 # -- torch.package ---------------------------------------------------------------------
 def _scan_package(src: ByteSource, archive: ZipArchive, ctx: ScanContext) -> ContainerScan:
     scan = ContainerScan("torch-package")
-    scan.torch_fails(_torch_view(src, ctx))
+    _torch_view(scan, src, ctx)
     code = [e.name for e in archive.entries if e.name.endswith(".py")]
-    scan.add(
-        Category.CODE,
+    scan.observe(
+        Seen.CODE_ARCHIVE,
         f"a torch.package archive: torch.package.PackageImporter imports and runs its code "
         f"({len(code)} Python files) when it unpickles; torch.load refuses it",
         next((e.name for e in archive.entries if e.name.endswith("extern_modules")), ""),
@@ -208,30 +207,21 @@ class _PackageIds:
     def __call__(self, pid: Value, pos: int) -> Value:
         items = pid.items if isinstance(pid, TupleValue) else ()
         kind = items[0].value if items and isinstance(items[0], Const) else None
-        if kind == "storage" and len(items) == 5:
-            stype, key, _location, numel = items[1:]
-            name = stype.qualname if isinstance(stype, GlobalName) else ""
-            dtype = self.facts.storage_types.get(name, "torch.uint8")
-            if isinstance(key, Const) and isinstance(numel, Const) and type(numel.value) is int:
-                nbytes = numel.value * self.facts.dtypes[dtype].itemsize
-                return Storage(
-                    pos, str(key.value), dtype, nbytes, "cpu", f".data/{key.value}.storage"
-                )
+        if kind == "storage" and len(items) == ZIP_ITEMS:
+            storage = package_storage(items[1:], pos, self.facts)
+            if storage is not None:
+                return storage
         if kind == "reduce_package" and len(items) in (3, 4):
             func = items[-2]
-            name = func.qualname if isinstance(func, GlobalName) else func.describe()
-            reason = gadget_reason(name) if isinstance(func, GlobalName) else None
-            category = Category.GADGET if reason else Category.UNKNOWN_GLOBAL
-            self.scan.add(
-                category,
-                f"torch.package's persistent_load calls {name}" + (f": {reason}" if reason else ""),
-                self.entry,
-                pos,
-                name,
-            )
+            if isinstance(func, GlobalName):
+                seen, name = Seen.NAMED_CALL, func.qualname
+            else:
+                seen, name = Seen.UNKNOWN_NAME, func.describe()
+            message = f"torch.package's persistent_load calls {name}"
+            self.scan.observe(seen, message, self.entry, pos, name)
             return Opaque(pos, "reduce_package result")
-        self.scan.add(
-            Category.UNVERIFIED,
+        self.scan.observe(
+            Seen.UNMODELLED,
             f"persistent id at offset {pos} is {pid.describe()}",
             self.entry,
             pos,
@@ -242,9 +232,9 @@ class _PackageIds:
 # -- torch.export ----------------------------------------------------------------------
 def _scan_pt2(src: ByteSource, archive: ZipArchive, ctx: ScanContext, depth: int) -> ContainerScan:
     scan = ContainerScan("torch-export")
-    scan.torch_fails(_torch_view(src, ctx))
-    scan.add(
-        Category.UNSUPPORTED_FORM,
+    _torch_view(scan, src, ctx)
+    scan.observe(
+        Seen.FORM_REFUSED,
         "a torch.export archive (.pt2): torch.load refuses it; load it with torch.export.load",
     )
     pickled = _pickled_weights(archive)
@@ -255,7 +245,7 @@ def _scan_pt2(src: ByteSource, archive: ZipArchive, ctx: ScanContext, depth: int
         try:
             head = _head(archive, entry)[:64]
         except ZipError as exc:
-            scan.add(Category.MALFORMED, f"record unreadable: {exc}", name)
+            scan.observe(Seen.BROKEN, f"record unreadable: {exc}", name)
             continue
         if head.startswith(b"PK\x03\x04") or name in pickled or name.endswith(_NESTED_SUFFIXES):
             _scan_nested(scan, archive, entry, ctx, depth)
@@ -291,19 +281,16 @@ def _scan_nested(
     from torchvet.containers.dispatch import scan_container  # nested files: every reading
 
     if depth >= MAX_DEPTH:
-        scan.add(Category.LIMIT, f"archives nested more than {MAX_DEPTH} deep", entry.name)
+        scan.observe(Seen.LIMIT, f"archives nested more than {MAX_DEPTH} deep", entry.name)
         return
     try:
         member = _member(archive, entry, ctx.max_pickle_bytes)
     except ZipError as exc:
-        scan.add(Category.MALFORMED, f"record unreadable: {exc}", entry.name)
+        scan.observe(Seen.BROKEN, f"record unreadable: {exc}", entry.name)
         return
     if sniff(member) == "zip":
         inner = _scan(member, ctx.for_path(entry.name), depth + 1)
     else:
         inner = scan_container(member, ctx.for_path(entry.name))
-    for f in inner.findings:
-        where = f"{entry.name}:{f.entry}" if f.entry else entry.name
-        # A record that should hold a model and does not: the archive is damaged.
-        category = Category.MALFORMED if f.category is Category.NOT_A_MODEL else f.category
-        scan.findings.append(Finding(category, f.message, where, f.offset, f.global_name, f.view))
+    # A record that should hold a model and does not: the archive is damaged.
+    scan.record(Included(inner.observations, prefix=entry.name, not_a_model_is_broken=True))

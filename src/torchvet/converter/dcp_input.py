@@ -19,17 +19,16 @@ from torchvet.containers.dcp import (
     item_scans,
     scan_metadata,
 )
-from torchvet.containers.zipreader import ZipArchive
 from torchvet.converter.blobs import BlobError
 from torchvet.converter.chunks import ComposedBlob, Piece
 from torchvet.converter.dtypes import TARGETS
 from torchvet.converter.gather import gather, is_contiguous
 from torchvet.converter.inputs import InputError, Opened
 from torchvet.converter.plan import StorageResolver
+from torchvet.observations import Included
 from torchvet.pickle.models import TensorInfo, tensor_info
 from torchvet.pickle.values import Const, DictValue, Instance, Storage, Value
-from torchvet.results import Finding
-from torchvet.scan import conclude
+from torchvet.policy.verdict import conclude
 from torchvet.source import BytesSource, FileSource
 
 Items = dict[tuple[str, int], ContainerScan]  # (file, offset) -> that record's scan
@@ -47,7 +46,7 @@ def open_dcp(folder: str, ctx: ScanContext, stack: ExitStack) -> Opened:
     if meta is None:
         raise InputError(f"{meta_path} is not torch.distributed.checkpoint metadata")
     combined = ContainerScan("dcp")
-    _merge(combined, mscan, METADATA_FILE)
+    combined.record(_included(mscan, METADATA_FILE))
     items: Items = {}
     size = 0
     for name in meta.files():
@@ -58,21 +57,17 @@ def open_dcp(folder: str, ctx: ScanContext, stack: ExitStack) -> Opened:
             raise InputError(f"shard {name} named by {METADATA_FILE}: {exc.strerror}") from None
         size += shard.size
         sscan, found = item_scans(shard, ctx.for_path(path), meta, name)
-        _merge(combined, sscan, name)
+        combined.record(_included(sscan, name))
         items.update({(name, offset): scan for (_, offset), scan in found.items()})
-    result = conclude(folder, combined, size)
+    result = conclude(folder, combined.format, combined.observations, size, ctx.policy)
     resolver = StorageResolver(ctx, BytesSource(b"", "<dcp>"))
     root = _tree(meta, _leaves(meta, items, resolver, ctx))
     return Opened("torch-distributed-checkpoint", combined, result, root, resolver)
 
 
-def _merge(into: ContainerScan, scan: ContainerScan, where: str) -> None:
-    for f in scan.findings:
-        entry = f"{where}:{f.entry}" if f.entry else where
-        into.findings.append(Finding(f.category, f.message, entry, f.offset, f.global_name))
-    for name in scan.allowlist:
-        if name not in into.allowlist:
-            into.allowlist.append(name)
+def _included(scan: ContainerScan, where: str) -> Included:
+    """One file of the folder: what was found in it counts for the folder."""
+    return Included(scan.observations, prefix=where, keep_view=False, allowlist=True)
 
 
 def _leaves(meta: DcpMetadata, items: Items, resolver: StorageResolver, ctx: ScanContext) -> dict:
@@ -101,7 +96,7 @@ def _tensor(entry: TensorEntry, items: Items, resolver: StorageResolver, ctx: Sc
             return Instance(0, f"tensor whose chunk at {chunk.offsets} is unreadable")
         if info.kind != "dense" or info.dtype != entry.dtype or info.shape != chunk.sizes:
             return Instance(0, f"tensor whose chunk at {chunk.offsets} does not match its metadata")
-        if item.extra.get("byteorder", "little") != "little":
+        if item.byteorder != "little":
             return Instance(0, "tensor saved big-endian in a DCP shard")
         _adopt(item, resolver)
         pieces.append((chunk.offsets, info, item))
@@ -156,9 +151,8 @@ def _reader(info: TensorInfo, resolver: StorageResolver, itemsize: int):  # type
 
 
 def _adopt(item: ContainerScan, resolver: StorageResolver) -> None:
-    archive = item.extra.get("archive")
-    if isinstance(archive, ZipArchive):
-        resolver.adopt(archive)
+    if item.archive is not None:
+        resolver.adopt(item.archive)
 
 
 def _tree(meta: DcpMetadata, leaves: dict[str, Value]) -> DictValue:

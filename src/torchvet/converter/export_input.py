@@ -160,7 +160,7 @@ def _nested(
     archive: ZipArchive, entry: ZipEntry, ctx: ScanContext, resolver: StorageResolver
 ) -> Value:
     """A ``torch.save`` output inside the archive: its object, storages read from it."""
-    from torchvet.scan import scan_container
+    from torchvet.containers.dispatch import scan_container
 
     if entry.method != 0:
         return Instance(0, "compressed torch.save record")
@@ -170,10 +170,9 @@ def _nested(
     except ZipError as exc:
         return Instance(0, f"unreadable record ({exc})")
     scan = scan_container(member, ctx.for_path(entry.name))
-    inner = scan.extra.get("archive")
-    if scan.root is None or not isinstance(inner, ZipArchive):
+    if scan.root is None or scan.archive is None:
         return Instance(0, f"unreadable {scan.format} record")
-    resolver.adopt(inner)
+    resolver.adopt(scan.archive)
     return scan.root
 
 

@@ -15,16 +15,16 @@ from typing import TYPE_CHECKING
 
 from torchvet import budget as budgets
 from torchvet.containers.base import ContainerScan, ScanContext
+from torchvet.containers.dispatch import scan_container
 from torchvet.containers.joblib_files import InlineArray
-from torchvet.containers.zipreader import ZipArchive
 from torchvet.converter.arrays import array_tensor, pickled_dtype, reconstructed_array
 from torchvet.converter.plan import StorageResolver
 from torchvet.converter.walk import ArrayReader
 from torchvet.pickle.models import TensorInfo
 from torchvet.pickle.values import Instance, Value
+from torchvet.policy.verdict import conclude
 from torchvet.remote.urls import is_url
 from torchvet.results import Category, ScanResult
-from torchvet.scan import conclude, scan_container
 from torchvet.source import ByteSource, FileSource
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ def scan_source(src: ByteSource, ctx: ScanContext) -> tuple[ContainerScan, ScanR
         raise InputError(
             f"the file exceeds torchvet's resource bounds ({type(exc).__name__})"
         ) from None
-    return scan, conclude(ctx.path, scan, src.size)
+    return scan, conclude(ctx.path, scan.format, scan.observations, src.size, ctx.policy)
 
 
 def open_scanned(
@@ -108,17 +108,13 @@ def open_scanned(
 
         root, resolver = pt2_root(src, ctx)
         return Opened(fmt, scan, result, root, resolver)
-    if ":" in fmt and isinstance(scan.extra.get("inner"), ContainerScan):
+    if ":" in fmt and scan.inner is not None:
         return _open_compressed(scan, result, src, ctx, stack)
     if fmt not in TORCH_FORMATS:
         raise InputError(f"cannot convert a {fmt} file: {first_problem(result)}")
     if scan.root is None:
         raise InputError(f"nothing readable in the file: {first_problem(result)}")
-    archive = scan.extra.get("archive")
-    byteorder = str(scan.extra.get("byteorder", "little"))
-    resolver = StorageResolver(
-        ctx, src, archive if isinstance(archive, ZipArchive) else None, byteorder
-    )
+    resolver = StorageResolver(ctx, src, scan.archive, scan.byteorder)
     inline = src if fmt == "joblib" else None  # joblib arrays: offsets into this file
     return Opened(fmt, scan, result, scan.root, resolver, array_reader(inline))
 

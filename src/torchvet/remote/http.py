@@ -21,12 +21,12 @@ from urllib.parse import urljoin, urlsplit
 
 from torchvet.remote.errors import (
     AccessDenied,
-    MissingExtra,
     NoRangeSupport,
     NotFound,
     RemoteError,
     Unavailable,
     hint_for,
+    require,
 )
 from torchvet.remote.options import RemoteOptions
 from torchvet.remote.rangesource import RangeSource
@@ -41,11 +41,7 @@ _pool: Any = None
 
 
 def _urllib3() -> Any:
-    try:
-        import urllib3
-    except ImportError:
-        raise MissingExtra("reading http(s) URLs", "urllib3") from None
-    return urllib3
+    return require("urllib3", "reading http(s) URLs")
 
 
 def pool() -> Any:

@@ -6,18 +6,11 @@ never fsspec's block-cached file objects (they fetch megabytes around every read
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
-from torchvet.remote.errors import (
-    AccessDenied,
-    MissingExtra,
-    NotFound,
-    RemoteError,
-    Unavailable,
-    hint_for,
-)
+from torchvet.remote.errors import MissingExtra, RemoteError, fsspec_errors, require
 from torchvet.remote.options import RemoteOptions
 from torchvet.remote.rangesource import RangeSource
 from torchvet.remote.retry import retrying
@@ -30,10 +23,7 @@ BACKENDS = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "a
 
 def filesystem(url: str) -> tuple[Any, str]:
     scheme = scheme_of(url)
-    try:
-        import fsspec
-    except ImportError:
-        raise MissingExtra(f"reading {scheme}:// URLs", "fsspec") from None
+    fsspec = require("fsspec", f"reading {scheme}:// URLs")
     try:
         return fsspec.core.url_to_fs(url)
     except ImportError as exc:
@@ -44,23 +34,7 @@ def filesystem(url: str) -> tuple[Any, str]:
 
 
 def _call(url: str, options: RemoteOptions, fn: Callable[[], T]) -> T:
-    def attempt() -> T:
-        try:
-            return fn()
-        except (RemoteError, MissingExtra):
-            raise
-        except FileNotFoundError:
-            raise NotFound("no such file or folder") from None
-        except PermissionError as exc:
-            raise AccessDenied(f"access denied: {exc}", hint_for(scheme_of(url))) from None
-        except (OSError, TimeoutError, asyncio.TimeoutError) as exc:
-            raise Unavailable(f"{type(exc).__name__}: {exc}") from None
-        except Exception as exc:
-            if "credential" in type(exc).__name__.lower():  # botocore's NoCredentialsError
-                raise AccessDenied(str(exc), hint_for(scheme_of(url))) from None
-            raise RemoteError(f"{type(exc).__name__}: {exc}") from None
-
-    return retrying(attempt, options)
+    return retrying(fn, options, partial(fsspec_errors, scheme_of(url)))
 
 
 class FsspecFetcher:

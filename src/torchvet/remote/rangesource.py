@@ -21,6 +21,8 @@ from bisect import bisect_right, insort
 from collections import OrderedDict
 from typing import Protocol
 
+from torchvet.source import readable
+
 MIN_READ_AHEAD = 512  # a zip local header, its name and torch's alignment padding
 MAX_READ_AHEAD = 1 << 20
 # Fetch a gap this small rather than start a separate span: the spans stay few and
@@ -102,7 +104,7 @@ class RangeSource:
         self, name: str, size: int, fetcher: Fetcher, head: bytes = b"", downloaded: bool = False
     ) -> None:
         self.name = name
-        self._size = size
+        self.size = size
         self._fetcher = fetcher
         self._spans = _Spans(CACHE_BYTES)
         self._read_ahead = MIN_READ_AHEAD
@@ -115,14 +117,8 @@ class RangeSource:
         if head:
             self._spans.put(0, head)
 
-    @property
-    def size(self) -> int:
-        return self._size
-
     def read_at(self, offset: int, length: int) -> bytes:
-        if offset < 0 or length < 0:
-            raise ValueError("negative offset or length")
-        length = max(0, min(length, self._size - offset))
+        length = readable(offset, length, self.size)
         if length == 0:
             return b""
         end = offset + length
@@ -140,7 +136,7 @@ class RangeSource:
         start = offset
         if held is not None and held[0] + len(held[1]) >= offset - COALESCE_GAP:
             start = held[0] + len(held[1])  # continue the span instead of a new one
-        stop = min(self._size, end + self._read_ahead)
+        stop = min(self.size, end + self._read_ahead)
         nxt = self._spans.next_start(offset)
         if nxt is not None and end <= nxt < stop:
             stop = nxt  # the rest is cached already

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import TypeVar
 
 from torchvet.remote.errors import Unavailable
@@ -12,10 +13,17 @@ from torchvet.remote.options import RemoteOptions
 T = TypeVar("T")
 
 
-def retrying(fn: Callable[[], T], options: RemoteOptions) -> T:
+def retrying(
+    fn: Callable[[], T],
+    options: RemoteOptions,
+    errors: Callable[[], AbstractContextManager[object]] = nullcontext,
+) -> T:
+    """``fn()``, called again after a failure that may pass; ``errors`` turns a backend's
+    exceptions into ``RemoteError``s (only ``Unavailable`` is retried)."""
     for attempt in range(options.retries + 1):
         try:
-            return fn()
+            with errors():
+                return fn()
         except Unavailable:
             if attempt == options.retries:
                 raise

@@ -8,12 +8,13 @@ local file that cannot be read); a scan that loses its connection half-way is an
 from __future__ import annotations
 
 from torchvet.check.detect import content_kind, has_model_suffix
+from torchvet.policy import verdict
 from torchvet.policy.judge import Policy
 from torchvet.remote.errors import RemoteError
 from torchvet.remote.options import RemoteOptions
 from torchvet.remote.rangesource import RangeSource
 from torchvet.remote.stores import open_source
-from torchvet.results import Category, Finding, ScanResult, Verdict
+from torchvet.results import ScanResult
 from torchvet.scan import scan_source
 
 DOWNLOADED = (
@@ -55,29 +56,16 @@ def scan_remote(
             return incomplete(src.name, src.failure, src)
     result.bytes_read = src.bytes_read
     if src.downloaded:
-        result.findings.append(Finding(Category.NOTE, DOWNLOADED.format(size=src.size)))
+        verdict.add_note(result, DOWNLOADED.format(size=src.size))
     return result
 
 
 def unreadable(path: str, why: str, size: int = 0) -> ScanResult:
     """Nothing could be read: reported like a local file that cannot be opened."""
-    return ScanResult(
-        path=path,
-        format="unreadable",
-        verdict=Verdict.MALFORMED,
-        findings=[Finding(Category.MALFORMED, f"cannot read file: {why}")],
-        size=size,
-        bytes_read=0,
-    )
+    return verdict.unreadable(path, why, size, bytes_read=0)
 
 
 def incomplete(path: str, why: BaseException | str, src: RangeSource | None = None) -> ScanResult:
     """The scan started but could not finish: never better than unknown."""
-    return ScanResult(
-        path=path,
-        format="error",
-        verdict=Verdict.UNKNOWN,
-        findings=[Finding(Category.LIMIT, f"the scan could not finish: {why}")],
-        size=src.size if src is not None else 0,
-        bytes_read=src.bytes_read if src is not None else None,
-    )
+    size, bytes_read = (src.size, src.bytes_read) if src is not None else (0, None)
+    return verdict.incomplete(path, why, size, bytes_read)

@@ -1,4 +1,4 @@
-"""Merging what a secondary reading found into the primary one (see ``dispatch``).
+"""What a secondary reading adds to the primary one (``containers.dispatch`` composes them).
 
 A secondary reading (``pickle.load`` from byte 0, Python's ``zipfile``, another copy of a
 duplicated zip record) contributes only what can run code or what stopped torchvet;
@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import sys
 
-from torchvet.containers.base import ContainerScan
 from torchvet.guarding import GUARD_DATA
+from torchvet.pickle.trace import StreamTrace
+from torchvet.policy.judge import Judgement
 from torchvet.results import Category, Finding
 
 # What a secondary reading may add: what can run code, or what kept torchvet from
@@ -44,11 +45,12 @@ COMMON_PACKAGES = frozenset({
 # fmt: on
 
 
-def absorb(primary: ContainerScan, other: ContainerScan, view: str) -> None:
-    """Merge what a secondary reading found that can run code (or stopped torchvet)."""
+def absorb(primary: Judgement, streams: list[StreamTrace], other: Judgement, view: str) -> None:
+    """Add to ``primary`` (whose reading ran ``streams``) what ``other``, the reading of
+    the loader ``view``, found that can run code or stopped torchvet."""
     seen = {(f.category, f.entry, f.offset, f.global_name, f.message) for f in primary.findings}
     named = {(f.category, f.global_name) for f in primary.findings if f.global_name}
-    expected = _modules_named(primary)
+    expected = _modules_named(primary, streams)
     for f in other.findings:
         category, message = f.category, f.message
         if category is Category.INERT_GLOBAL:
@@ -80,11 +82,11 @@ def absorb(primary: ContainerScan, other: ContainerScan, view: str) -> None:
         )
 
 
-def _modules_named(scan: ContainerScan) -> frozenset[str]:
+def _modules_named(primary: Judgement, streams: list[StreamTrace]) -> frozenset[str]:
     """Top-level modules the primary reading names: the ones the file's author expects."""
     return frozenset(
-        f.global_name.split(".", 1)[0] for f in scan.findings if f.global_name is not None
-    ) | frozenset(g.module.split(".", 1)[0] for trace in scan.streams for g in trace.globals())
+        f.global_name.split(".", 1)[0] for f in primary.findings if f.global_name is not None
+    ) | frozenset(g.module.split(".", 1)[0] for trace in streams for g in trace.globals())
 
 
 def could_exist(name: str, expected: frozenset[str]) -> bool:
