@@ -29,9 +29,8 @@ from torchvet.containers import rawpickle
 from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.containers.buffers import Buffer
 from torchvet.numpy_dtypes import NUMERIC, OBJECT_CODES, OBJECT_ITEMSIZE
+from torchvet.pickle.genops import iter_ops
 from torchvet.pickle.machine import Machine
-from torchvet.pickle.opcodes import BY_CODE
-from torchvet.pickle.readers import READERS
 from torchvet.pickle.trace import IssueKind, StreamTrace
 from torchvet.pickle.values import Call, Const, DictValue, Instance, TupleValue, Value, is_falsy
 from torchvet.results import Category, Finding
@@ -123,19 +122,13 @@ class _Frames:
     def advance(self, buf: Buffer, pos: int) -> bool:
         """Walk opcodes from the cursor to ``pos``; False if they do not line up."""
         p = self.cursor
-        while p < pos:
-            if self.frame_end is not None and p >= self.frame_end:
+        for op, arg, at, p in iter_ops(buf, self.cursor, pos, past_stop=True):
+            if self.frame_end is not None and at >= self.frame_end:
                 self.frame_end = None
-            op = BY_CODE[buf[p]]
-            if op is None:
-                return False
-            q = p + 1
-            arg = None
-            if op.arg is not None:
-                arg, q = READERS[op.arg](buf, q)  # decoded once already by the machine
             if op.name == "FRAME":
-                self.frame_end = q + arg  # type: ignore[operator]
-            p = q
+                self.frame_end = p + arg  # type: ignore[operator]
+        if p < pos:  # a byte that is no opcode
+            return False
         if self.frame_end is not None and p >= self.frame_end:
             self.frame_end = None
         self.cursor = p

@@ -7,7 +7,7 @@ What a known callable returns (a tensor, an OrderedDict, a numpy dtype whose run
 type BUILD will check) comes from ``models``.
 
 Dispatch is table-driven: ``_handler_table()`` maps each opcode byte of the pickletools
-table to one small effect method, and ``_stack_needs()`` gives, from the same table,
+table to one small effect method, and ``genops.STACK_NEEDS`` gives, from the same table,
 how many stack items the opcode takes, checked before its effect runs. The effects live
 by family: framing, stack and memo here, values in ``valueops.py``, globals and calls
 in ``callops.py``. Every read is bounded by the bytes present, and the machine stops
@@ -18,7 +18,6 @@ hostile stream costs bounded time and memory.
 from __future__ import annotations
 
 import functools
-import pickletools
 import sys
 from collections.abc import Callable
 from typing import NoReturn
@@ -28,6 +27,7 @@ from torchvet.pickle import models
 from torchvet.pickle.accounting import _MAX_MESSAGE, _SIZED_ARGS, Accounting, Limits, _Stop
 from torchvet.pickle.callops import CallOps, PersistentLoader
 from torchvet.pickle.frames import FramePolicy, Frames
+from torchvet.pickle.genops import STACK_NEEDS
 from torchvet.pickle.hashwork import HashWork
 from torchvet.pickle.naming import Naming
 from torchvet.pickle.opcodes import BY_CODE, Opcode
@@ -92,7 +92,7 @@ class Machine(Accounting, ValueOps, CallOps):
         limits = self.limits
         trace = self.trace
         handlers = _handler_table()  # built once: a zip of 10k pickles runs 10k machines
-        needs = _stack_needs()
+        needs = STACK_NEEDS
         max_value = self._max_value
         self.sync_budget()
         try:
@@ -333,24 +333,6 @@ class Machine(Accounting, ValueOps, CallOps):
 def _handler_table() -> list[Callable[[Machine, object, Opcode], None] | None]:
     """The effect function of each opcode byte (None for bytes that are no opcode)."""
     return [getattr(Machine, "op_" + op.name) if op is not None else None for op in BY_CODE]
-
-
-# Opcodes whose effect checks the stack itself, where CPython does: POP pops a MARK when
-# the stack is empty, MEMOIZE checks the memo's bounds first. Opcodes that take a MARK
-# check it (and what lies below it) in their effect too: INST imports before that.
-_CHECKED_BY_EFFECT = frozenset({"POP", "MEMOIZE"})
-
-
-@functools.cache
-def _stack_needs() -> list[int]:
-    """How many stack items (above the last MARK) each opcode byte takes: pickletools'
-    ``stack_before``, checked before the effect runs, with CPython's message."""
-    needs = [0] * 256
-    for info in pickletools.opcodes:
-        marked = pickletools.markobject in info.stack_before
-        if not marked and info.name not in _CHECKED_BY_EFFECT:
-            needs[ord(info.code)] = len(info.stack_before)
-    return needs
 
 
 def run_stream(
