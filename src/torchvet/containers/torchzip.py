@@ -235,7 +235,9 @@ class ZipStorages:
             self.scan.add(Category.NOTE, message, self.entry, pos)
         return Opaque(pos, "bad persistent id")
 
-    def __call__(self, pid: Value, pos: int) -> Value:
+    def _storage_id(self, pid: Value, pos: int) -> tuple[str, Value, Value, Value] | Value:
+        """(dtype, key, location, numel) of a ``('storage', type, key, location, numel)``
+        persistent id, or the value torch's refusal leaves."""
         if isinstance(pid, Const) and type(pid.value) is int:
             return self._invalid(
                 pos,
@@ -274,6 +276,13 @@ class ZipStorages:
                 f"storage type {stype.describe()} at offset {pos} is not a storage class",
                 "AttributeError: storage type has no dtype",
             )
+        return dtype_name, key_v, loc_v, numel_v
+
+    def __call__(self, pid: Value, pos: int) -> Value:
+        parsed = self._storage_id(pid, pos)
+        if isinstance(parsed, Value):
+            return parsed
+        dtype_name, key_v, loc_v, numel_v = parsed
         if not (isinstance(key_v, Const) and type(key_v.value) in (str, int)):
             self.scan.add(
                 Category.UNVERIFIED,
@@ -300,7 +309,13 @@ class ZipStorages:
                 pos,
             )
             return Opaque(pos, "unusual storage size")
-        itemsize = facts.dtypes[dtype_name].itemsize
+        return self._storage(pos, key, dtype_name, numel, location)
+
+    def _storage(
+        self, pos: int, key: str | int, dtype_name: str, numel: int, location: str | None
+    ) -> Value:
+        """The storage torch reads from record ``<folder>/<key>``, checked as torch does."""
+        itemsize = self.ctx.policy.facts.dtypes[dtype_name].itemsize
         nbytes = numel * itemsize
         name = f"{self.folder}/{key}"
         record = _record(self.archive, self.prefix, name, self.scan)
