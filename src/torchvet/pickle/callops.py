@@ -85,7 +85,7 @@ class CallOps:
         ):
             self.push(self._global(module.value, name.value, "STACK_GLOBAL"))
             return
-        if _not_exactly_str(module) or _not_exactly_str(name):
+        if values.surely_not_str(module) or values.surely_not_str(name):
             # Values whose type is known and is not exactly str: every unpickler stops.
             self._fail(
                 self.pos,
@@ -169,17 +169,7 @@ class CallOps:
         args: tuple[Value, ...] | None,
         kwargs: Value | None = None,
     ) -> Value:
-        if isinstance(
-            func,
-            (
-                values.Const,
-                values.TupleValue,
-                values.ListValue,
-                values.DictValue,
-                values.SetValue,
-                values.Storage,
-            ),
-        ):
+        if isinstance(func, values.UNCALLABLE):
             # A value of a known type that is not callable: every unpickler stops here.
             self._fail(
                 self.pos,
@@ -238,26 +228,3 @@ class CallOps:
                 "unsupported persistent id encountered",
             )
         self.push(self.persistent_load(pid, self.pos))
-
-
-def _not_exactly_str(v: Value) -> bool:
-    """Whether ``v`` is certainly not of type ``str`` exactly (STACK_GLOBAL's check).
-
-    An instance NEWOBJ made is of its class (a class whose ``__new__`` returns something
-    else is itself an unknown global, already reported)."""
-    if isinstance(v, values.Const):
-        return type(v.value) is not str
-    if isinstance(v, values.Instance):
-        made_by_new = v.call is not None and v.call.opcode in ("NEWOBJ", "NEWOBJ_EX")
-        return made_by_new and v.pytype not in (None, "builtins.str")
-    return isinstance(
-        v,
-        (
-            values.TupleValue,
-            values.ListValue,
-            values.DictValue,
-            values.SetValue,
-            values.GlobalName,
-            values.Storage,
-        ),
-    )

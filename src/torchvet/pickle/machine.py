@@ -126,7 +126,7 @@ class Machine(Accounting, ValueOps, CallOps):
                     arg, q = self._read_arg(op, q)
                 self.next_pos = q
                 if len(self.stack) < needs[code]:
-                    self._fail(p, f"stack underflow at offset {p}", "IndexError")
+                    self._underflow()
                 handlers[code](self, arg, op)  # type: ignore[misc]
                 p = self.next_pos
                 if op.name == "STOP":
@@ -200,8 +200,11 @@ class Machine(Accounting, ValueOps, CallOps):
 
     def top(self) -> Value:
         if not self.stack:
-            self._fail(self.pos, f"stack underflow at offset {self.pos}", "IndexError")
+            self._underflow()
         return self.stack[-1]
+
+    def _underflow(self) -> NoReturn:
+        self._fail(self.pos, f"stack underflow at offset {self.pos}", "IndexError")
 
     def pop_mark(self) -> list[Value]:
         if not self.metastack:

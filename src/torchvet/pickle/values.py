@@ -284,6 +284,23 @@ def is_falsy(v: Value) -> bool | None:
     return None
 
 
+# Values of a type that is not callable: every unpickler stops calling one.
+UNCALLABLE = (Const, TupleValue, ListValue, DictValue, SetValue, Storage)
+
+
+def surely_not_str(v: Value) -> bool:
+    """Whether ``v`` is certainly not of type ``str`` exactly (STACK_GLOBAL's check).
+
+    An instance NEWOBJ made is of its class (a class whose ``__new__`` returns something
+    else is itself an unknown global, already reported)."""
+    if isinstance(v, Const):
+        return type(v.value) is not str
+    if isinstance(v, Instance):
+        made_by_new = v.call is not None and v.call.opcode in ("NEWOBJ", "NEWOBJ_EX")
+        return made_by_new and v.pytype not in (None, "builtins.str")
+    return isinstance(v, (TupleValue, ListValue, DictValue, SetValue, GlobalName, Storage))
+
+
 # ---------------------------------------------------------------------------- accessors
 def int_of(v: Value) -> int | None:
     """The value of a constant of type ``int`` exactly (a bool is not one)."""

@@ -19,9 +19,11 @@ _SMALL_BYTEARRAY = 1 << 16  # bytearray(n) contents modelled exactly up to this 
 _MAX_ENCODED = 1 << 16  # largest input torchvet runs a codec on for _codecs.encode
 
 
-@new_model("collections.OrderedDict", "collections.Counter", "collections.defaultdict")
-@new_model("builtins.dict")
-@model("collections.defaultdict")
+_DICTS = ("builtins.dict", "collections.OrderedDict", "collections.Counter")
+
+
+@new_model(*_DICTS, "collections.defaultdict")
+@model("collections.defaultdict")  # its arguments are a factory, not items
 def empty_dict(fx: Effects, call: Call) -> Value:
     return values.DictValue(call.pos, call.target, call)  # type: ignore[arg-type]
 
