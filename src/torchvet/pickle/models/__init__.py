@@ -31,7 +31,8 @@ from torchvet.pickle.values import Call, Value
 
 __all__ = ["INT64_MAX", "Effects", "Knowledge", "TensorInfo", "target_name", "tensor_info"]
 
-# The model families: each registers its models (``@model``) when imported.
+# The model families: each registers its models (``@model``) when imported (gadgets too,
+# imported above for its chain resolution).
 FAMILIES = ("tensors", "parameters", "quantized", "sparse", "torchtypes", "pytypes", "numpytypes")
 for _family in FAMILIES:
     importlib.import_module(f"{__name__}.{_family}")
