@@ -22,6 +22,7 @@ that runs before the stream breaks is still a payload). Text fails within a line
 
 from __future__ import annotations
 
+import itertools
 import lzma
 import re
 import struct
@@ -38,10 +39,11 @@ from torchvet.containers.compressed import decompressed_head
 from torchvet.containers.sniff import codec_of, sniff
 from torchvet.containers.zipfamily import classify
 from torchvet.containers.zipreader import ZipError, read_archive
+from torchvet.pickle.genops import iter_ops
 from torchvet.pickle.machine import Limits, Machine, Naming
 from torchvet.pickle.models import Knowledge
 from torchvet.pickle.opcodes import BY_CODE
-from torchvet.pickle.readers import READERS, DecodeError
+from torchvet.pickle.readers import DecodeError
 from torchvet.pickle.trace import CallEvent, GlobalRef, Issue, IssueKind
 from torchvet.source import ByteSource, BytesSource, FileSource, SourceFile
 
@@ -311,19 +313,12 @@ def _one_stream(buf: Buffer, start: int) -> tuple[bool | None, int]:
 
 def _newest_protocol(buf: Buffer, pos: int) -> int:
     """The newest protocol among the opcodes from ``pos`` up to STOP."""
-    newest, end = 0, len(buf)
-    for _ in range(_PROBE_OPS):
-        if pos >= end or (op := BY_CODE[buf[pos]]) is None:
-            break
-        newest = max(newest, op.proto)
-        if op.name == "STOP":
-            break
-        pos += 1
-        if op.arg is not None:
-            try:
-                _, pos = READERS[op.arg](buf, pos)
-            except DecodeError:
-                break
+    newest = 0
+    try:
+        for op, _, _, _ in itertools.islice(iter_ops(buf, pos), _PROBE_OPS):
+            newest = max(newest, op.proto)
+    except DecodeError:
+        pass
     return newest
 
 

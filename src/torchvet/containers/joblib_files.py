@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from torchvet.containers import rawpickle
 from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.containers.buffers import Buffer
+from torchvet.numpy_dtypes import NUMERIC, OBJECT_CODES, OBJECT_ITEMSIZE
 from torchvet.observations import Seen
+from torchvet.pickle.genops import iter_ops
 from torchvet.pickle.machine import Machine
-from torchvet.pickle.opcodes import BY_CODE
-from torchvet.pickle.readers import READERS
 from torchvet.pickle.trace import IssueKind, StreamTrace
 from torchvet.pickle.values import Call, Const, DictValue, Instance, TupleValue, Value, is_falsy
 
@@ -56,14 +56,6 @@ PLAIN_MESSAGE = (
     "a plain pickle, not a torch checkpoint: torch.load(weights_only=True) refuses it "
     "(load it with the library that wrote it, if you trust it)"
 )
-
-# numpy dtype strings (as numpy pickles them) -> item size, for dtypes numpy creates
-# as fixed singletons (their pickled state is ignored).
-_NUMERIC = {
-    "b1": 1, "i1": 1, "u1": 1, "i2": 2, "u2": 2, "f2": 2, "i4": 4, "u4": 4, "f4": 4,
-    "i8": 8, "u8": 8, "f8": 8, "c8": 8, "f12": 12, "f16": 16, "c16": 16, "c24": 24, "c32": 32,
-}  # fmt: skip
-_OBJECT = frozenset({"O", "O4", "O8"})
 
 
 @dataclass(frozen=True)
@@ -110,19 +102,13 @@ class _Frames:
     def advance(self, buf: Buffer, pos: int) -> bool:
         """Walk opcodes from the cursor to ``pos``; False if they do not line up."""
         p = self.cursor
-        while p < pos:
-            if self.frame_end is not None and p >= self.frame_end:
+        for op, arg, at, p in iter_ops(buf, self.cursor, pos, past_stop=True):
+            if self.frame_end is not None and at >= self.frame_end:
                 self.frame_end = None
-            op = BY_CODE[buf[p]]
-            if op is None:
-                return False
-            q = p + 1
-            arg = None
-            if op.arg is not None:
-                arg, q = READERS[op.arg](buf, q)  # decoded once already by the machine
             if op.name == "FRAME":
-                self.frame_end = q + arg  # type: ignore[operator]
-            p = q
+                self.frame_end = p + arg  # type: ignore[operator]
+        if p < pos:  # a byte that is no opcode
+            return False
         if self.frame_end is not None and p >= self.frame_end:
             self.frame_end = None
         self.cursor = p
@@ -356,10 +342,10 @@ def _dtype_layout(v: Value | None) -> tuple[bool, int] | None:
     if not isinstance(v.info, str):
         return None
     code = v.info.lstrip("<>|=")
-    if code in _NUMERIC:
-        return False, _NUMERIC[code]
-    if code in _OBJECT:
-        return True, 8
+    if code in NUMERIC:  # numpy makes these as fixed singletons: their state is ignored
+        return False, NUMERIC[code].itemsize
+    if code in OBJECT_CODES:
+        return True, OBJECT_ITEMSIZE
     kind, digits = code[:1], code[1:]
     if kind not in "MmUSV" or not (digits == "" or digits.isdigit()):
         return None

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.containers.buffers import Buffer, TooLarge, read_as_pickle_by_torch, whole
 from torchvet.containers.safetensors_files import check_safetensors_suffix
+from torchvet.numpy_dtypes import dtype_layout
 from torchvet.observations import Seen
 from torchvet.source import ByteSource
 
@@ -222,81 +223,3 @@ def _drop_long_suffix(text: str) -> str:
 def _short(v: object) -> str:
     text = repr(v)
     return text if len(text) <= 80 else text[:77] + "..."
-
-
-# -- dtypes ----------------------------------------------------------------------------
-# numpy's dtype strings and names -> item size (object dtypes are handled apart).
-_CHAR_SIZES = {
-    "?": 1, "b": 1, "B": 1, "h": 2, "H": 2, "i": 4, "I": 4, "l": 8, "L": 8, "q": 8,
-    "Q": 8, "p": 8, "P": 8, "n": 8, "N": 8, "e": 2, "f": 4, "d": 8, "g": 16, "F": 8,
-    "D": 16, "G": 32, "c": 1,
-}  # fmt: skip
-_KIND_SIZES = {
-    "b": (1,), "i": (1, 2, 4, 8), "u": (1, 2, 4, 8), "f": (2, 4, 8, 16), "c": (8, 16, 32),
-}  # fmt: skip
-_NAMES = {
-    "bool": 1, "bool_": 1, "int8": 1, "uint8": 1, "byte": 1, "ubyte": 1, "int16": 2,
-    "uint16": 2, "short": 2, "ushort": 2, "int32": 4, "uint32": 4, "intc": 4, "uintc": 4,
-    "int64": 8, "uint64": 8, "long": 8, "ulong": 8, "longlong": 8, "ulonglong": 8,
-    "intp": 8, "uintp": 8, "int": 8, "float16": 2, "half": 2, "float32": 4, "single": 4,
-    "float64": 8, "double": 8, "float": 8, "longdouble": 16, "float128": 16,
-    "complex64": 8, "csingle": 8, "complex128": 16, "cdouble": 16, "complex": 16,
-    "clongdouble": 32, "complex256": 32, "datetime64": 8, "timedelta64": 8,
-}  # fmt: skip
-_OBJECT_NAMES = frozenset({"O", "O8", "O4", "object", "object_"})
-
-
-def dtype_layout(descr: object) -> tuple[bool, int] | None:
-    """(holds Python objects, item size) for a header's ``descr``, or None if unknown."""
-    if isinstance(descr, str):
-        return _dtype_str(descr)
-    if isinstance(descr, tuple) and len(descr) == 2:
-        base = dtype_layout(descr[0])
-        shape = descr[1]
-        if isinstance(shape, int):
-            shape = (shape,)
-        if (
-            base is None
-            or not isinstance(shape, tuple)
-            or not all(isinstance(d, int) and d >= 0 for d in shape)
-        ):
-            return None
-        n = 1
-        for d in shape:
-            n *= d
-        return base[0], base[1] * n
-    if isinstance(descr, list) and descr:
-        has_object, size = False, 0
-        for fld in descr:
-            if not isinstance(fld, tuple) or len(fld) not in (2, 3):
-                return None
-            part = dtype_layout(fld[1] if len(fld) == 2 else (fld[1], fld[2]))
-            if part is None:
-                return None
-            has_object = has_object or part[0]
-            size += part[1]
-        return has_object, size
-    return None
-
-
-def _dtype_str(s: str) -> tuple[bool, int] | None:
-    if "," in s:  # "i4,f8": a structured dtype
-        parts = [_dtype_str(p.strip()) for p in s.split(",")]
-        if any(p is None for p in parts):
-            return None
-        return any(p[0] for p in parts), sum(p[1] for p in parts)  # type: ignore[index]
-    code = s[1:] if s[:1] in "<>|=" else s
-    if code in _OBJECT_NAMES:
-        return True, 8
-    if code in _NAMES:
-        return False, _NAMES[code]
-    if code in _CHAR_SIZES:
-        return False, _CHAR_SIZES[code]
-    kind, rest = code[:1], code[1:]
-    if kind in "Mm" and (rest == "8" or rest.startswith("8[")) and rest.endswith(("8", "]")):
-        return False, 8
-    if kind in "SaUV" and rest.isdigit():
-        return False, int(rest) * (4 if kind == "U" else 1)
-    if kind in _KIND_SIZES and rest.isdigit() and int(rest) in _KIND_SIZES[kind]:
-        return False, int(rest)
-    return None

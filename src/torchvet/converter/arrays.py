@@ -12,27 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from torchvet.converter.blobs import SourceRange
-from torchvet.pickle.models import TensorInfo
+from torchvet.numpy_dtypes import TORCH_DTYPES
+from torchvet.pickle.tensorinfo import TensorInfo
 from torchvet.pickle.values import Call, Const, Instance, ListValue, Storage, TupleValue, Value
 from torchvet.source import ByteSource, BytesSource
 
-# (numpy kind, item size) -> the torch dtype holding the same values.
-_TORCH_DTYPES = {
-    ("b", 1): "torch.bool",
-    ("i", 1): "torch.int8",
-    ("u", 1): "torch.uint8",
-    ("i", 2): "torch.int16",
-    ("u", 2): "torch.uint16",
-    ("i", 4): "torch.int32",
-    ("u", 4): "torch.uint32",
-    ("i", 8): "torch.int64",
-    ("u", 8): "torch.uint64",
-    ("f", 2): "torch.float16",
-    ("f", 4): "torch.float32",
-    ("f", 8): "torch.float64",
-    ("c", 8): "torch.complex64",
-    ("c", 16): "torch.complex128",
-}
 _RECONSTRUCT = frozenset(
     {"numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct"}
 )
@@ -53,7 +37,7 @@ def numpy_dtype(descr: object) -> NumpyDtype:
         order, code = (descr[0], descr[1:]) if descr[0] in "<>|=" else ("=", descr)
         kind, digits = code[:1], code[1:]
         if digits.isdigit():
-            name = _TORCH_DTYPES.get((kind, int(digits)))
+            name = TORCH_DTYPES.get((kind, int(digits)))
             if name is not None:
                 return NumpyDtype(name, order == ">")
     return NumpyDtype(f"numpy dtype {descr!r}")
@@ -96,7 +80,7 @@ def array_tensor(
 
 
 def _itemsize(dtype: NumpyDtype) -> int:
-    for (_, size), name in _TORCH_DTYPES.items():
+    for (_, size), name in TORCH_DTYPES.items():
         if name == dtype.torch_dtype:
             return size
     return 1  # not storable: planning refuses it before any byte is read

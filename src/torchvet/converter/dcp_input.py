@@ -26,7 +26,7 @@ from torchvet.converter.gather import gather, is_contiguous
 from torchvet.converter.inputs import InputError, Opened
 from torchvet.converter.plan import StorageResolver
 from torchvet.observations import Included
-from torchvet.pickle.models import TensorInfo, tensor_info
+from torchvet.pickle.tensorinfo import TensorInfo, tensor_info
 from torchvet.pickle.values import Const, DictValue, Instance, Storage, Value
 from torchvet.policy.verdict import conclude
 from torchvet.source import BytesSource, FileSource

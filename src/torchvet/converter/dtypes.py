@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from torchvet.pickle.torchfacts import load_facts, shipped_versions
+
 
 @dataclass(frozen=True)
 class Target:
@@ -15,29 +17,37 @@ class Target:
     neg: str | None = None
 
 
-TARGETS: dict[str, Target] = {
-    "torch.float64": Target("F64", 8, "float", "sign"),
-    "torch.float32": Target("F32", 4, "float", "sign"),
-    "torch.float16": Target("F16", 2, "float", "sign"),
-    "torch.bfloat16": Target("BF16", 2, "float", "sign"),
-    "torch.int64": Target("I64", 8, "int", "twos"),
-    "torch.int32": Target("I32", 4, "int", "twos"),
-    "torch.int16": Target("I16", 2, "int", "twos"),
-    "torch.int8": Target("I8", 1, "int", "twos"),
-    "torch.uint8": Target("U8", 1, "uint", "twos"),
-    "torch.uint16": Target("U16", 2, "uint"),
-    "torch.uint32": Target("U32", 4, "uint"),
-    "torch.uint64": Target("U64", 8, "uint"),
-    "torch.bool": Target("BOOL", 1, "bool"),
-    "torch.complex64": Target("C64", 8, "complex", "sign"),
-    "torch.float8_e4m3fn": Target("F8_E4M3", 1, "float"),
-    "torch.float8_e5m2": Target("F8_E5M2", 1, "float"),
-    "torch.float8_e4m3fnuz": Target("F8_E4M3FNUZ", 1, "fnuz"),
-    "torch.float8_e5m2fnuz": Target("F8_E5M2FNUZ", 1, "fnuz"),
-    "torch.float8_e8m0fnu": Target("F8_E8M0", 1, "e8m0"),
+# torch dtype -> (safetensors code, kind, negation).
+_TARGETS: dict[str, tuple[str, str, str | None]] = {
+    "torch.float64": ("F64", "float", "sign"),
+    "torch.float32": ("F32", "float", "sign"),
+    "torch.float16": ("F16", "float", "sign"),
+    "torch.bfloat16": ("BF16", "float", "sign"),
+    "torch.int64": ("I64", "int", "twos"),
+    "torch.int32": ("I32", "int", "twos"),
+    "torch.int16": ("I16", "int", "twos"),
+    "torch.int8": ("I8", "int", "twos"),
+    "torch.uint8": ("U8", "uint", "twos"),
+    "torch.uint16": ("U16", "uint", None),
+    "torch.uint32": ("U32", "uint", None),
+    "torch.uint64": ("U64", "uint", None),
+    "torch.bool": ("BOOL", "bool", None),
+    "torch.complex64": ("C64", "complex", "sign"),
+    "torch.float8_e4m3fn": ("F8_E4M3", "float", None),
+    "torch.float8_e5m2": ("F8_E5M2", "float", None),
+    "torch.float8_e4m3fnuz": ("F8_E4M3FNUZ", "fnuz", None),
+    "torch.float8_e5m2fnuz": ("F8_E5M2FNUZ", "fnuz", None),
+    "torch.float8_e8m0fnu": ("F8_E8M0", "e8m0", None),
     # Two 4-bit values per byte: safetensors counts 4-bit elements, so the last
     # dimension doubles in the header.
-    "torch.float4_e2m1fn_x2": Target("F4", 1, "packed4"),
+    "torch.float4_e2m1fn_x2": ("F4", "packed4", None),
+}
+# Item sizes are torch's, from the generated table the scanner reads (the newest
+# release's: it knows every dtype above).
+_DTYPES = load_facts(shipped_versions()[-1]).dtypes
+TARGETS: dict[str, Target] = {
+    name: Target(code, _DTYPES[name].itemsize, kind, neg)
+    for name, (code, kind, neg) in _TARGETS.items()
 }
 
 # Why a dtype cannot go into a safetensors file (for the per-tensor report).

@@ -20,7 +20,7 @@ from torchvet.containers.base import ScanContext
 from torchvet.containers.zipreader import ZipArchive, ZipEntry, ZipError, read_archive
 from torchvet.converter.inputs import InputError
 from torchvet.converter.plan import StorageResolver
-from torchvet.pickle.models import TensorInfo
+from torchvet.pickle.tensorinfo import TensorInfo
 from torchvet.pickle.values import Const, DictValue, Instance, Storage, Value
 from torchvet.source import ByteSource, SliceSource
 

@@ -20,7 +20,7 @@ from torchvet.containers.joblib_files import InlineArray
 from torchvet.converter.arrays import array_tensor, pickled_dtype, reconstructed_array
 from torchvet.converter.plan import StorageResolver
 from torchvet.converter.walk import ArrayReader
-from torchvet.pickle.models import TensorInfo
+from torchvet.pickle.tensorinfo import TensorInfo
 from torchvet.pickle.values import Instance, Value
 from torchvet.policy.verdict import conclude
 from torchvet.remote.urls import is_url

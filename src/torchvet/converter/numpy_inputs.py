@@ -14,7 +14,7 @@ from torchvet.converter.arrays import array_tensor, numpy_dtype
 from torchvet.converter.blobs import BlobError, SubBlob, zip_blob
 from torchvet.converter.inputs import InputError
 from torchvet.converter.plan import StorageResolver
-from torchvet.pickle.models import TensorInfo
+from torchvet.pickle.tensorinfo import TensorInfo
 from torchvet.pickle.values import Const, DictValue, Instance, Value
 from torchvet.source import ByteSource, BytesSource
 

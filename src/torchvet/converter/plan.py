@@ -12,8 +12,8 @@ from torchvet.converter.dtypes import TARGETS, Target, header_shape, unstorable_
 from torchvet.converter.gather import is_contiguous
 from torchvet.converter.legacy_input import LegacyError, read_legacy
 from torchvet.converter.walk import Leaf
-from torchvet.pickle.models import TensorInfo, tensor_info
-from torchvet.pickle.values import Const, DictValue, Instance, Storage, TupleValue, Value
+from torchvet.pickle.tensorinfo import TensorInfo, check_view, tensor_info
+from torchvet.pickle.values import Const, DictValue, Instance, Storage, Value, int_of, ints_of
 from torchvet.source import ByteSource, BytesSource
 
 EXPAND_LIMIT = 64 << 20  # largest stride-0 (expanded) view materialised
@@ -176,20 +176,15 @@ class StorageResolver:
         if target != "torch._utils._rebuild_tensor_v2" or len(args) not in (6, 7):
             return None
         storage = self.nested_storage(args[0])
-        offset, size, stride = _int(args[1]), _ints(args[2]), _ints(args[3])
+        offset, size, stride = int_of(args[1]), ints_of(args[2]), ints_of(args[3])
         if storage is None or offset is None or size is None or stride is None:
             return None
-        facts = self.ctx.policy.facts
-        dtype = facts.dtypes.get(storage.dtype)
-        if dtype is None or len(size) != len(stride) or offset < 0:
+        dtype = self.ctx.policy.facts.dtypes.get(storage.dtype)
+        if dtype is None:
             return None
-        if any(n < 0 for n in size) or any(s < 0 for s in stride):
-            return None
+        if check_view(offset, size, stride, dtype.itemsize, storage.nbytes) is not None:
+            return None  # torch's set_ refuses this view
         info = TensorInfo("dense", storage.dtype, size, stride, offset, storage)
-        if info.numel:
-            last = offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True))
-            if (last + 1) * dtype.itemsize > storage.nbytes:
-                return None
         if len(args) == 7 and isinstance(args[6], DictValue):
             for k, x in args[6].items:
                 if isinstance(k, Const) and isinstance(x, Const):
@@ -198,20 +193,6 @@ class StorageResolver:
                     elif k.value == "neg":
                         info.neg = True
         return info
-
-
-def _int(v: Value) -> int | None:
-    return v.value if isinstance(v, Const) and type(v.value) is int else None
-
-
-def _ints(v: Value) -> tuple[int, ...] | None:
-    if isinstance(v, Instance) and v.pytype == "torch.Size" and isinstance(v.info, tuple):
-        return v.info
-    if isinstance(v, TupleValue):
-        out = [_int(x) for x in v.items]
-        if all(x is not None for x in out):
-            return tuple(out)  # type: ignore[arg-type]
-    return None
 
 
 def plan(leaves: list[Leaf], resolver: StorageResolver, rename: Callable[[str], str]) -> Plans:

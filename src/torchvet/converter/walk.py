@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from torchvet.pickle.models import PARAMETER, TENSOR, TensorInfo, tensor_info
+from torchvet.pickle.tensorinfo import PARAMETER, TENSOR, TensorInfo, tensor_info
 from torchvet.pickle.values import (
     Const,
     DictValue,

@@ -26,7 +26,7 @@ from torchvet.pickle.trace import IssueKind
 from torchvet.pickle.values import Const, DictValue, Instance, SetValue, TupleValue, Value
 
 if TYPE_CHECKING:
-    from torchvet.pickle.machine import Machine
+    from torchvet.pickle.models.effects import Effects
 
 # One hash visiting more tuples than this is out of proportion to any file.
 MAX_HASH_VISITS = 10_000_000
@@ -96,7 +96,7 @@ class HashWork:
             done[id(node)] = (node, hash(tuple(hashes)) if hashes is not None else None, visits)
         return done[id(top)][1:]
 
-    def insert(self, m: Machine, container: Value, keys: list[Value]) -> None:
+    def insert(self, m: Effects, container: Value, keys: list[Value]) -> None:
         """``keys`` go into ``container`` (a dict or set): count the comparisons CPython
         makes with earlier keys of the same hash, and the cost of hashing each key."""
         if not isinstance(container, (DictValue, SetValue)):
@@ -136,7 +136,7 @@ class HashWork:
                 "the loader)",
             )
 
-    def _report(self, m: Machine, what: str, message: str) -> None:
+    def _report(self, m: Effects, what: str, message: str) -> None:
         if what not in self._reported:
             self._reported.add(what)
             m.issue(IssueKind.RESOURCE, message)

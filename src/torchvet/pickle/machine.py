@@ -4,12 +4,15 @@ It reads every opcode of protocols 0-5 and keeps a symbolic value (``values.py``
 every stack and memo slot, exactly where a real unpickler keeps objects, but it never
 imports a module and never calls anything: a global is a name, a call is a record.
 What a known callable returns (a tensor, an OrderedDict, a numpy dtype whose runtime
-type BUILD will check) comes from ``models.py``.
+type BUILD will check) comes from ``models``.
 
 Dispatch is table-driven: ``_handler_table()`` maps each opcode byte of the pickletools
-table to one small effect method. Every read is bounded by the bytes present, and
-the machine stops with a LIMIT issue when a pickle exceeds the op, stack, memo or
-nesting bounds, so a hostile stream costs bounded time and memory.
+table to one small effect method, and ``genops.STACK_NEEDS`` gives, from the same table,
+how many stack items the opcode takes, checked before its effect runs. The effects live
+by family: framing, stack and memo here, values in ``valueops.py``, globals and calls
+in ``callops.py``. Every read is bounded by the bytes present, and the machine stops
+with a LIMIT issue when a pickle exceeds the op, stack, memo or nesting bounds, so a
+hostile stream costs bounded time and memory.
 """
 
 from __future__ import annotations
@@ -22,34 +25,25 @@ from typing import NoReturn
 from torchvet import budget as budgets
 from torchvet.pickle import models
 from torchvet.pickle.accounting import _MAX_MESSAGE, _SIZED_ARGS, Accounting, Limits, _Stop
+from torchvet.pickle.callops import CallOps, PersistentLoader
 from torchvet.pickle.frames import FramePolicy, Frames
+from torchvet.pickle.genops import STACK_NEEDS
 from torchvet.pickle.hashwork import HashWork
-from torchvet.pickle.naming import Naming, pickle_reading
+from torchvet.pickle.naming import Naming
 from torchvet.pickle.opcodes import BY_CODE, Opcode
-from torchvet.pickle.readers import DecodeError, PartialGlobal, RawString
-from torchvet.pickle.trace import CallEvent, GlobalRef, Issue, IssueKind, StreamTrace, TypeUse
-from torchvet.pickle.values import (
-    Attr,
-    Call,
-    Const,
-    DictValue,
-    GlobalName,
-    Instance,
-    ListValue,
-    Opaque,
-    SetValue,
-    Storage,
-    TupleValue,
-    Value,
-)
+from torchvet.pickle.readers import DecodeError, PartialGlobal
+from torchvet.pickle.trace import Issue, IssueKind, StreamTrace
+from torchvet.pickle.valueops import ValueOps
+from torchvet.pickle.values import Const, Value
 
-PersistentLoader = Callable[[Value, int], Value]
+__all__ = ["AfterBuild", "Limits", "Machine", "Naming", "PersistentLoader", "run_stream"]
+
 # Called after BUILD with (machine, instance, state); returns how many bytes to skip
 # before the next opcode (joblib reads array data inline), or -1 to stop reading.
 AfterBuild = Callable[["Machine", Value, Value], int]
 
 
-class Machine(Accounting):
+class Machine(Accounting, ValueOps, CallOps):
     """Runs one pickle stream symbolically. Create one per stream."""
 
     def __init__(
@@ -89,7 +83,7 @@ class Machine(Accounting):
         self._seen_globals: set[tuple[str, str, str]] = set()
         self._seen_types: set[str] = set()
         self.hashes = HashWork()  # what inserting the stream's keys costs a real unpickler
-        self.allocated = 0  # bytes the stream's calls make the loader allocate (models.py)
+        self.effects = models.Effects(self, self.knowledge.facts, self.hashes)  # for models
 
     # ------------------------------------------------------------------ driver
     def run(self) -> StreamTrace:
@@ -99,6 +93,7 @@ class Machine(Accounting):
         limits = self.limits
         trace = self.trace
         handlers = _handler_table()  # built once: a zip of 10k pickles runs 10k machines
+        needs = STACK_NEEDS
         max_value = self._max_value
         weights_only = self.facts.weights_only_opcodes
         self.sync_budget()
@@ -132,6 +127,8 @@ class Machine(Accounting):
                         self._check_value_size(op, p)
                     arg, q = self._read_arg(op, q)
                 self.next_pos = q
+                if len(self.stack) < needs[code]:
+                    self._underflow()
                 handlers[code](self, arg, op)  # type: ignore[misc]
                 p = self.next_pos
                 if op.name == "STOP":
@@ -203,15 +200,13 @@ class Machine(Accounting):
     def push(self, v: Value) -> None:
         self.stack.append(v)
 
-    def pop(self) -> Value:
-        if not self.stack:
-            self._fail(self.pos, f"stack underflow at offset {self.pos}", "IndexError")
-        return self.stack.pop()
-
     def top(self) -> Value:
         if not self.stack:
-            self._fail(self.pos, f"stack underflow at offset {self.pos}", "IndexError")
+            self._underflow()
         return self.stack[-1]
+
+    def _underflow(self) -> NoReturn:
+        self._fail(self.pos, f"stack underflow at offset {self.pos}", "IndexError")
 
     def pop_mark(self) -> list[Value]:
         if not self.metastack:
@@ -224,6 +219,15 @@ class Machine(Accounting):
 
     def const(self, value: object) -> Const:
         return Const(self.pos, value)
+
+    def _after_build(self, inst: Value, state: Value) -> None:
+        if self.after_build is not None:
+            self.sync_budget()  # the hook may run nested streams on the same budget
+            skip = self.after_build(self, inst, state)
+            self.sync_budget()
+            if skip < 0:
+                raise _Stop
+            self.next_pos += skip
 
     # ------------------------------------------------------------------ protocol framing
     def op_PROTO(self, arg: object, op: Opcode) -> None:
@@ -256,7 +260,7 @@ class Machine(Accounting):
         self.trace.frame_end = self.frames.furthest
 
     def op_STOP(self, arg: object, op: Opcode) -> None:
-        self.trace.root = self.pop()
+        self.trace.root = self.stack.pop()
 
     # ------------------------------------------------------------------ stack manipulation
     def op_MARK(self, arg: object, op: Opcode) -> None:
@@ -275,183 +279,7 @@ class Machine(Accounting):
         self.pop_mark()
 
     def op_DUP(self, arg: object, op: Opcode) -> None:
-        self.push(self.top())
-
-    # ------------------------------------------------------------------ constants
-    def _push_const(self, arg: object, op: Opcode) -> None:
-        self.push(self.const(arg))
-
-    op_INT = op_BININT = op_BININT1 = op_BININT2 = op_LONG = op_LONG1 = op_LONG4 = _push_const
-    op_FLOAT = op_BINFLOAT = _push_const
-    op_UNICODE = op_SHORT_BINUNICODE = op_BINUNICODE = op_BINUNICODE8 = _push_const
-    op_BINBYTES = op_SHORT_BINBYTES = op_BINBYTES8 = _push_const
-
-    def op_NONE(self, arg: object, op: Opcode) -> None:
-        self.push(self.const(None))
-
-    def op_NEWTRUE(self, arg: object, op: Opcode) -> None:
-        self.push(self.const(True))
-
-    def op_NEWFALSE(self, arg: object, op: Opcode) -> None:
-        self.push(self.const(False))
-
-    def _push_string(self, arg: object, op: Opcode) -> None:
-        # Protocol 0-2 byte strings: torch.load decodes them as UTF-8 (strictly).
-        assert isinstance(arg, RawString)
-        try:
-            self.push(self.const(bytes(arg).decode("utf-8")))
-        except UnicodeDecodeError:
-            self.issue(
-                IssueKind.INVALID,
-                f"{op.name} at offset {self.pos} is not valid UTF-8, which torch.load requires",
-                torch_message="UnicodeDecodeError: 'utf-8' codec can't decode",
-            )
-            self.push(self.const(bytes(arg)))
-
-    op_STRING = op_BINSTRING = op_SHORT_BINSTRING = _push_string
-
-    def op_BYTEARRAY8(self, arg: object, op: Opcode) -> None:
-        self.push(Instance(self.pos, "builtins.bytearray", hashable=False, info=bytes(arg)))  # type: ignore[arg-type]
-
-    def op_NEXT_BUFFER(self, arg: object, op: Opcode) -> None:
-        # Fails unless the loader passes buffers=...; one that does reads on.
-        self.issue(
-            IssueKind.NOTE,
-            f"NEXT_BUFFER at offset {self.pos} takes out-of-band data the file does not "
-            "contain: only a loader that passes buffers= reads on",
-        )
-        self.push(Opaque(self.pos, "out-of-band buffer"))
-
-    def op_READONLY_BUFFER(self, arg: object, op: Opcode) -> None:
-        self.top()
-
-    # ------------------------------------------------------------------ containers
-    def op_EMPTY_TUPLE(self, arg: object, op: Opcode) -> None:
-        self.push(TupleValue(self.pos, ()))
-
-    def op_TUPLE(self, arg: object, op: Opcode) -> None:
-        self.push(TupleValue(self.pos, tuple(self.pop_mark())))
-
-    def op_TUPLE1(self, arg: object, op: Opcode) -> None:
-        self._tuple_n(1)
-
-    def op_TUPLE2(self, arg: object, op: Opcode) -> None:
-        self._tuple_n(2)
-
-    def op_TUPLE3(self, arg: object, op: Opcode) -> None:
-        self._tuple_n(3)
-
-    def _tuple_n(self, n: int) -> None:
-        if len(self.stack) < n:
-            self._fail(self.pos, f"stack underflow at offset {self.pos}", "IndexError")
-        items = tuple(self.stack[-n:])
-        del self.stack[-n:]
-        self.push(TupleValue(self.pos, items))
-
-    def op_EMPTY_LIST(self, arg: object, op: Opcode) -> None:
-        self.push(ListValue(self.pos))
-
-    def op_LIST(self, arg: object, op: Opcode) -> None:
-        self.push(ListValue(self.pos, self.pop_mark()))
-
-    def op_EMPTY_DICT(self, arg: object, op: Opcode) -> None:
-        self.push(DictValue(self.pos))
-
-    def op_DICT(self, arg: object, op: Opcode) -> None:
-        items = self.pop_mark()
-        d = DictValue(self.pos)
-        self._fill_dict(d, items)
-        self.push(d)
-
-    def op_EMPTY_SET(self, arg: object, op: Opcode) -> None:
-        self.push(SetValue(self.pos))
-
-    def op_FROZENSET(self, arg: object, op: Opcode) -> None:
-        items = self.pop_mark()
-        self._check_hashable(items, "FROZENSET")
-        s = SetValue(self.pos, items, frozen=True)
-        self.hashes.insert(self, s, items)
-        self.push(s)
-
-    def op_ADDITEMS(self, arg: object, op: Opcode) -> None:
-        items = self.pop_mark()
-        target = self.top()
-        if isinstance(target, SetValue):
-            self._check_hashable(items, "ADDITEMS")
-            self.hashes.insert(self, target, items)
-            target.items.extend(items)
-
-    def op_APPEND(self, arg: object, op: Opcode) -> None:
-        item = self.pop()
-        self._append(self.top(), [item], "append to", "APPEND")
-
-    def op_APPENDS(self, arg: object, op: Opcode) -> None:
-        items = self.pop_mark()
-        self._append(self.top(), items, "extend", "APPENDS")
-
-    def _append(self, target: Value, items: list[Value], verb: str, opname: str) -> None:
-        if target.pytype in self.facts.append_types:
-            if isinstance(target, ListValue):
-                target.items.extend(items)
-            return
-        kind = target.pytype
-        self.issue(
-            IssueKind.STRUCTURE,
-            f"{opname} at offset {self.pos} targets {target.describe()}; torch only appends to "
-            "exact lists",
-            torch_message=self.facts.message(opname, type=f"<class '{kind or 'object'}'>"),
-        )
-
-    def op_SETITEM(self, arg: object, op: Opcode) -> None:
-        value = self.pop()
-        key = self.pop()
-        self._setitems(self.top(), [key, value], "SETITEM")
-
-    def op_SETITEMS(self, arg: object, op: Opcode) -> None:
-        items = self.pop_mark()
-        self._setitems(self.top(), items, "SETITEMS")
-
-    def _setitems(self, target: Value, items: list[Value], opname: str) -> None:
-        if target.pytype not in self.facts.setitem_types:
-            self.issue(
-                IssueKind.STRUCTURE,
-                f"{opname} at offset {self.pos} targets {target.describe()}; torch only sets items "
-                "on exact dict, OrderedDict and Counter",
-                torch_message=self.facts.message(
-                    "SETITEM", opcode=opname, type=f"<class '{target.pytype or 'object'}'>"
-                ),
-            )
-        if isinstance(target, DictValue):
-            self._fill_dict(target, items)
-
-    def _fill_dict(self, d: DictValue, items: list[Value]) -> None:
-        if len(items) % 2:
-            # pickle.py drops nothing silently: an odd count means a missing value.
-            self.issue(
-                IssueKind.INVALID,
-                f"odd number of items for a dict at offset {self.pos}",
-                torch_message="IndexError: list index out of range",
-            )
-            items = items[:-1]
-        keys = items[0::2]
-        self._check_hashable(keys, "dict key")
-        self.hashes.insert(self, d, keys)
-        d.items.extend(zip(keys, items[1::2], strict=True))
-
-    def _check_hashable(self, items: list[Value], what: str) -> None:
-        for item in items:
-            if item.hashable is False:
-                self.issue(
-                    IssueKind.INVALID,
-                    f"unhashable {item.describe()} used as a {what} at offset {self.pos}",
-                    torch_message=f"TypeError: unhashable type: '{(item.pytype or 'object').rsplit('.', 1)[-1]}'",
-                )
-            elif item.hashable is None:
-                self.issue(
-                    IssueKind.UNVERIFIED,
-                    f"{item.describe()} used as a {what} at offset {self.pos}; torchvet cannot tell "
-                    "whether it is hashable",
-                )
+        self.push(self.stack[-1])
 
     # ------------------------------------------------------------------ memo
     def _get(self, idx: object) -> None:
@@ -504,191 +332,6 @@ class Machine(Accounting):
 
     def op_MEMOIZE(self, arg: object, op: Opcode) -> None:
         self._put(len(self.memo))
-
-    # ------------------------------------------------------------------ globals and calls
-    def _global(self, module: str, name: str, opname: str) -> GlobalName:
-        raw = (module, name)
-        mapped_module, mapped_name = self.naming.map(module, name)
-        # The policy judges a name once; a file repeating it must not cost an event each.
-        key = (module, name, opname)
-        if key not in self._seen_globals:
-            self._seen_globals.add(key)
-            events = self.trace.events
-            events.append(GlobalRef(self.pos, mapped_module, mapped_name, opname, raw))
-            # Where pickle's own mapping differs, pickle.load resolves another name.
-            other = pickle_reading(module, name, self.proto)
-            if other != (mapped_module, mapped_name) and other != raw:
-                events.append(GlobalRef(self.pos, *other, opname, raw))
-        return GlobalName(self.pos, mapped_module, mapped_name, raw)
-
-    def op_GLOBAL(self, arg: object, op: Opcode) -> None:
-        module, name = arg  # type: ignore[misc]
-        self.push(self._global(module, name, "GLOBAL"))
-
-    def op_STACK_GLOBAL(self, arg: object, op: Opcode) -> None:
-        name = self.pop()
-        module = self.pop()
-        if (
-            isinstance(module, Const)
-            and isinstance(name, Const)
-            and type(module.value) is str
-            and type(name.value) is str
-        ):
-            self.push(self._global(module.value, name.value, "STACK_GLOBAL"))
-            return
-        if _not_exactly_str(module) or _not_exactly_str(name):
-            # Values whose type is known and is not exactly str: every unpickler stops.
-            self._fail(
-                self.pos,
-                f"STACK_GLOBAL at offset {self.pos} requires str",
-                "STACK_GLOBAL requires str",
-            )
-        self.issue(
-            IssueKind.DYNAMIC,
-            f"STACK_GLOBAL at offset {self.pos} imports a name computed at load time "
-            f"({module.describe()}, {name.describe()})",
-        )
-        self.push(Opaque(self.pos, "dynamic global"))
-
-    def op_EXT1(self, arg: object, op: Opcode) -> None:
-        self.issue(
-            IssueKind.DYNAMIC,
-            f"{op.name} at offset {self.pos} names extension code {arg}: it resolves to whatever "
-            "the loading process registered with copyreg.add_extension",
-        )
-        self.push(Opaque(self.pos, "extension code"))
-
-    op_EXT2 = op_EXT4 = op_EXT1
-
-    def op_REDUCE(self, arg: object, op: Opcode) -> None:
-        args = self.pop()
-        func = self.pop()
-        # An attribute (getattr result) can only exist after a call of a global torch
-        # refuses; the call itself is judged by where it leads, so say nothing more here.
-        if not isinstance(func, (GlobalName, Attr)):
-            self.issue(
-                IssueKind.STRUCTURE,
-                f"REDUCE at offset {self.pos} calls {func.describe()}, which is not a global",
-                torch_message=self.facts.message("REDUCE", value=func.describe()),
-            )
-        self.push(self.call("REDUCE", func, self._unpack_args(args, "REDUCE")))
-
-    def op_NEWOBJ(self, arg: object, op: Opcode) -> None:
-        args = self.pop()
-        cls = self.pop()
-        if not isinstance(cls, GlobalName):
-            self.issue(
-                IssueKind.STRUCTURE,
-                f"NEWOBJ at offset {self.pos} instantiates {cls.describe()}, which is not a global",
-                torch_message=self.facts.message("NEWOBJ", value=cls.describe()),
-            )
-        self.push(self.call("NEWOBJ", cls, self._unpack_args(args, "NEWOBJ")))
-
-    def op_NEWOBJ_EX(self, arg: object, op: Opcode) -> None:
-        kwargs = self.pop()
-        args = self.pop()
-        cls = self.pop()
-        self.push(self.call("NEWOBJ_EX", cls, self._unpack_args(args, "NEWOBJ_EX"), kwargs))
-
-    def op_INST(self, arg: object, op: Opcode) -> None:
-        module, name = arg  # type: ignore[misc]
-        cls = self._global(module, name, "INST")  # pickle.py imports it before the MARK
-        args = tuple(self.pop_mark())
-        self.push(self.call("INST", cls, args))
-
-    def op_OBJ(self, arg: object, op: Opcode) -> None:
-        items = self.pop_mark()
-        if not items:
-            self._fail(self.pos, f"OBJ at offset {self.pos} has no class", "IndexError")
-        self.push(self.call("OBJ", items[0], tuple(items[1:])))
-
-    def _unpack_args(self, args: Value, opname: str) -> tuple[Value, ...] | None:
-        if isinstance(args, ListValue):
-            self.charge(len(args.items) >> 3)  # copied for every call that passes it
-        if isinstance(args, (TupleValue, ListValue)):
-            return tuple(args.items)
-        return None  # arguments that cannot be enumerated statically
-
-    def call(
-        self, opname: str, func: Value, args: tuple[Value, ...] | None, kwargs: Value | None = None
-    ) -> Value:
-        if isinstance(func, (Const, TupleValue, ListValue, DictValue, SetValue, Storage)):
-            # A value of a known type that is not callable: every unpickler stops here.
-            self._fail(
-                self.pos,
-                f"{opname} at offset {self.pos} calls {func.describe()}, which is not callable",
-                f"TypeError: {func.describe()} is not callable",
-            )
-        target = models.target_name(func)
-        if target is not None and len(target) > 256:
-            self.charge(len(target) >> 6)  # the policy reads the name of every call
-        c = Call(self.pos, opname, func, args if args is not None else (), kwargs, target)
-        self.trace.events.append(CallEvent(c))
-        if target is None and not isinstance(func, GlobalName):
-            self.issue(
-                IssueKind.DYNAMIC,
-                f"{opname} at offset {self.pos} calls {func.describe()}, a callable obtained at "
-                "load time that torchvet cannot resolve",
-            )
-        if args is None:
-            self.issue(
-                IssueKind.UNVERIFIED,
-                f"{opname} at offset {self.pos} passes arguments that are not a tuple",
-            )
-            return Instance(self.pos, None, c)
-        return self.knowledge.apply(self, c)
-
-    def op_BUILD(self, arg: object, op: Opcode) -> None:
-        state = self.pop()
-        inst = self.top()
-        self.knowledge.build(self, inst, state)
-        if self.after_build is not None:
-            self.sync_budget()  # the hook may run nested streams on the same budget
-            skip = self.after_build(self, inst, state)
-            self.sync_budget()
-            if skip < 0:
-                raise _Stop
-            self.next_pos += skip
-
-    def note_build_type(self, inst: Value) -> None:
-        """Record the runtime type BUILD acts on, for the policy to check."""
-        t = inst.pytype
-        if t is None:
-            return
-        if t in self.facts.build_types or t in self._seen_types:
-            return
-        self._seen_types.add(t)
-        self.trace.events.append(TypeUse(self.pos, t, "build"))
-
-    # ------------------------------------------------------------------ persistent ids
-    def op_PERSID(self, arg: object, op: Opcode) -> None:
-        self._persistent(self.const(arg))
-
-    def op_BINPERSID(self, arg: object, op: Opcode) -> None:
-        self._persistent(self.pop())
-
-    def _persistent(self, pid: Value) -> None:
-        if self.persistent_load is None:
-            # pickle, pickle._Unpickler and torch all raise here without a persistent_load.
-            self._fail(
-                self.pos,
-                f"persistent id at offset {self.pos} outside a container that defines them",
-                self.facts.message("persistent_load"),
-            )
-        self.push(self.persistent_load(pid, self.pos))
-
-
-def _not_exactly_str(v: Value) -> bool:
-    """Whether ``v`` is certainly not of type ``str`` exactly (STACK_GLOBAL's check).
-
-    An instance NEWOBJ made is of its class (a class whose ``__new__`` returns something
-    else is itself an unknown global, already reported)."""
-    if isinstance(v, Const):
-        return type(v.value) is not str
-    if isinstance(v, Instance):
-        made_by_new = v.call is not None and v.call.opcode in ("NEWOBJ", "NEWOBJ_EX")
-        return made_by_new and v.pytype not in (None, "builtins.str")
-    return isinstance(v, (TupleValue, ListValue, DictValue, SetValue, GlobalName, Storage))
 
 
 @functools.cache

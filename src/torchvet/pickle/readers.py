@@ -130,12 +130,17 @@ def read_string1(buf: bytes, pos: int) -> tuple[object, int]:
     return RawString(data), pos
 
 
-def read_string4(buf: bytes, pos: int) -> tuple[object, int]:
-    _need(buf, pos, 4, "string4 length")
+def _sized4(buf: bytes, pos: int, what: str, opname: str) -> tuple[bytes, int]:
+    """A signed 4-byte length, then that many bytes (BINSTRING, LONG4)."""
+    _need(buf, pos, 4, f"{what} length")
     n = _I4.unpack_from(buf, pos)[0]
     if n < 0:
-        raise DecodeError("BINSTRING pickle has negative byte count")
-    data, pos = _sized(buf, pos + 4, n, "string4")
+        raise DecodeError(f"{opname} pickle has negative byte count")
+    return _sized(buf, pos + 4, n, what)
+
+
+def read_string4(buf: bytes, pos: int) -> tuple[object, int]:
+    data, pos = _sized4(buf, pos, "string4", "BINSTRING")
     return RawString(data), pos
 
 
@@ -200,11 +205,7 @@ def read_long1(buf: bytes, pos: int) -> tuple[object, int]:
 
 
 def read_long4(buf: bytes, pos: int) -> tuple[object, int]:
-    _need(buf, pos, 4, "long4 length")
-    n = _I4.unpack_from(buf, pos)[0]
-    if n < 0:
-        raise DecodeError("LONG pickle has negative byte count")
-    data, pos = _sized(buf, pos + 4, n, "long4")
+    data, pos = _sized4(buf, pos, "long4", "LONG")
     return int.from_bytes(data, "little", signed=True), pos
 
 

@@ -282,3 +282,58 @@ def is_falsy(v: Value) -> bool | None:
     if isinstance(v, DictValue):
         return not v.items
     return None
+
+
+# Values of a type that is not callable: every unpickler stops calling one.
+UNCALLABLE = (Const, TupleValue, ListValue, DictValue, SetValue, Storage)
+
+
+def surely_not_str(v: Value) -> bool:
+    """Whether ``v`` is certainly not of type ``str`` exactly (STACK_GLOBAL's check).
+
+    An instance NEWOBJ made is of its class (a class whose ``__new__`` returns something
+    else is itself an unknown global, already reported)."""
+    if isinstance(v, Const):
+        return type(v.value) is not str
+    if isinstance(v, Instance):
+        made_by_new = v.call is not None and v.call.opcode in ("NEWOBJ", "NEWOBJ_EX")
+        return made_by_new and v.pytype not in (None, "builtins.str")
+    return isinstance(v, (TupleValue, ListValue, DictValue, SetValue, GlobalName, Storage))
+
+
+# ---------------------------------------------------------------------------- accessors
+def int_of(v: Value) -> int | None:
+    """The value of a constant of type ``int`` exactly (a bool is not one)."""
+    if isinstance(v, Const) and type(v.value) is int:
+        return v.value
+    return None
+
+
+def bool_of(v: Value) -> bool | None:
+    if isinstance(v, Const) and type(v.value) is bool:
+        return v.value
+    return None
+
+
+def str_of(v: Value) -> str | None:
+    if isinstance(v, Const) and type(v.value) is str:
+        return v.value
+    return None
+
+
+def is_shape_like(v: Value) -> bool:
+    """A tuple, list or ``torch.Size``: what torch's IntArrayRef arguments may be."""
+    return isinstance(v, (TupleValue, ListValue)) or (
+        isinstance(v, Instance) and v.pytype == "torch.Size"
+    )
+
+
+def ints_of(v: Value) -> tuple[int, ...] | None:
+    """A list / tuple / torch.Size made of exact ints only (what IntArrayRef accepts)."""
+    if isinstance(v, Instance) and v.pytype == "torch.Size" and isinstance(v.info, tuple):
+        return v.info
+    if isinstance(v, (TupleValue, ListValue)):
+        items = v.items
+        out = tuple(x.value for x in items if type(x) is Const and type(x.value) is int)
+        return out if len(out) == len(items) else None
+    return None
