@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from torchvet.pickle.models import numpy_dtype_class
+from torchvet.numpy_dtypes import dtype_class as numpy_dtype_class
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from torchvet.pickle.models import numpy_dtype_class
+from torchvet.numpy_dtypes import dtype_class as numpy_dtype_class
 from torchvet.pickle.torchfacts import installed_torch_version, load_facts
 from torchvet.policy.catalog import gadget_reason, inert_reason, inert_type_reason
 

@@ -54,9 +54,10 @@ def test_server_errors_are_retried(server: LoopbackServer, model: Path) -> None:
     assert result is not None
     assert same_verdict(result.to_json(), steady.to_json())
     assert same_verdict(result.to_json(), scan_file(model).to_json())
-    requests = server.served.requests
-    # Each failure cost one more request (a slow machine may time out and retry more).
-    assert requests["/http/flaky.pt"] >= requests["/http/steady.pt"] + 2
+    # Both 503s were served and retried past: one request each, then the real reads.
+    # (Not compared with the steady scan's count: a loaded machine may time out there too.)
+    assert server.served.rules["/http/flaky.pt"].fail == 0
+    assert server.served.requests["/http/flaky.pt"] >= 3
 
 
 def test_a_server_that_keeps_failing(server: LoopbackServer, model: Path) -> None:
