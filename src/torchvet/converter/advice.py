@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import shlex
 
-from torchvet.converter.core import ConvertError, decide, open_for_conversion
+from torchvet.converter.core import ConvertError, PlanOptions, decide, open_for_conversion
 
 # Options tried in order: the plain command first, then what lets it go through.
-_ATTEMPTS: tuple[tuple[tuple[str, ...], dict[str, object]], ...] = (
-    ((), {}),
-    (("--skip-unsupported",), {"skip_unsupported": True}),
-    (("--include", "all"), {"include": ("all",)}),
+_ATTEMPTS: tuple[tuple[tuple[str, ...], PlanOptions], ...] = (
+    ((), PlanOptions()),
+    (("--skip-unsupported",), PlanOptions(skip_unsupported=True)),
+    (("--include", "all"), PlanOptions(include=("all",))),
 )
 
 
@@ -31,7 +31,7 @@ def convert_command(path: str) -> str | None:
         with open_for_conversion(target) as source:  # scanned once, planned per attempt
             for flags, options in _ATTEMPTS:
                 try:
-                    decide(source, **options)  # type: ignore[arg-type]
+                    decide(source, options)
                 except ConvertError:
                     continue
                 return shlex.join(["torchvet", "convert", target, output_name(target), *flags])

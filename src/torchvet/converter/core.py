@@ -87,17 +87,10 @@ def convert(
     """
     src_path, out_path = os.fspath(source), os.fspath(output)
     _check_paths(src_path, out_path, force)
-    with plan_conversion(
-        src_path,
-        force=force,
-        include=include,
-        unwrap=unwrap,
-        strip_prefix=strip_prefix,
-        prefix=prefix,
-        skip_unsupported=skip_unsupported,
-        allow=allow,
-        torch_version=torch_version,
-    ) as conv:
+    options = PlanOptions(
+        force, tuple(include), unwrap, tuple(strip_prefix), prefix, skip_unsupported
+    )
+    with plan_conversion(src_path, options, allow=allow, torch_version=torch_version) as conv:
         report = conv.report
         report.output = out_path
         try:
@@ -108,31 +101,30 @@ def convert(
     return report
 
 
+@dataclass(frozen=True)
+class PlanOptions:
+    """``convert``'s choices that shape what is written (see ``convert`` for each)."""
+
+    force: bool = False
+    include: tuple[str, ...] = ()
+    unwrap: bool = True
+    strip_prefix: tuple[str, ...] = ()
+    prefix: str = ""
+    skip_unsupported: bool = False
+
+
 @contextmanager
 def plan_conversion(
     source: str | os.PathLike[str],
+    options: PlanOptions = PlanOptions(),
     *,
-    force: bool = False,
-    include: Iterable[str] = (),
-    unwrap: bool = True,
-    strip_prefix: Iterable[str] = (),
-    prefix: str = "",
-    skip_unsupported: bool = False,
     allow: Iterable[str] = (),
     torch_version: str | None = None,
 ) -> Iterator[Conversion]:
     """Everything ``convert`` decides before writing; raises ``ConvertError`` exactly when
     ``convert`` would refuse. The input stays open while the context is active."""
     with open_for_conversion(source, allow=allow, torch_version=torch_version) as opened:
-        yield decide(
-            opened,
-            force=force,
-            include=include,
-            unwrap=unwrap,
-            strip_prefix=strip_prefix,
-            prefix=prefix,
-            skip_unsupported=skip_unsupported,
-        )
+        yield decide(opened, options)
 
 
 @dataclass
@@ -165,44 +157,32 @@ def open_for_conversion(
         yield OpenInput(src_path, policy, opened)
 
 
-def decide(
-    source: OpenInput,
-    *,
-    force: bool = False,
-    include: Iterable[str] = (),
-    unwrap: bool = True,
-    strip_prefix: Iterable[str] = (),
-    prefix: str = "",
-    skip_unsupported: bool = False,
-) -> Conversion:
+def decide(source: OpenInput, options: PlanOptions = PlanOptions()) -> Conversion:
     """The conversion of an open input with these options, or ``ConvertError``."""
-    include = tuple(include)
-    bad = [i for i in include if i not in INCLUDE_CHOICES]
+    bad = [i for i in options.include if i not in INCLUDE_CHOICES]
     if bad:
         raise ConvertError(f"unknown --include value {bad[0]!r} (choose from {INCLUDE_CHOICES})")
     opened = source.opened
     try:
-        report = ConvertReport(source.path, "", opened.format, opened.result.verdict, forced=force)
-        _check_danger(opened.scan, opened.result, opened.resolver, force)
+        report = ConvertReport(
+            source.path, "", opened.format, opened.result.verdict, forced=options.force
+        )
+        _check_danger(opened.scan, opened.result, opened.resolver, options.force)
         walker = Walker(frozenset(source.policy.facts.dtypes), opened.arrays)
-        sel = select(opened.root, walker, include, unwrap)
-        plans = plan(sel.walk.tensors, opened.resolver, _renamer(tuple(strip_prefix), prefix))
+        sel = select(opened.root, walker, options.include, options.unwrap)
+        plans = plan(
+            sel.walk.tensors, opened.resolver, _renamer(options.strip_prefix, options.prefix)
+        )
     except (InputError, BlobError, ZipError) as exc:
         raise ConvertError(str(exc)) from None
     _fill_report(report, sel, plans)
-    _check_plans(plans, report, skip_unsupported)
+    _check_plans(plans, report, options.skip_unsupported)
     metadata = _metadata(sel, plans, report)
     try:
         header_for(plans, metadata)
     except WriteError as exc:
         raise ConvertError(str(exc)) from None
     return Conversion(report, plans, metadata)
-
-
-def check_conversion(source: str | os.PathLike[str], **options: object) -> ConvertReport:
-    """``convert``'s verdict on ``source`` without writing: the report, or ConvertError."""
-    with plan_conversion(source, **options) as conv:  # type: ignore[arg-type]
-        return conv.report
 
 
 # ------------------------------------------------------------------------- steps
