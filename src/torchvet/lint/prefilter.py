@@ -7,7 +7,7 @@ value that is not the safe one (``weights_only=True`` alone cannot be a finding)
 
 ``hot_lines(code, words)``: the lines holding one of the rules' terminals or keywords
 as a whole identifier (``load`` but not ``download``); statements elsewhere are only
-scanned for name bindings. ``tests/lint/test_shortcuts.py`` checks both against a
+scanned for name bindings. ``tests/lint/test_prefilter.py`` checks both against a
 run without them.
 
 Substring tests (``str.find``, ``in``) are far faster than regular expressions

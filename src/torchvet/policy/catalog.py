@@ -12,7 +12,7 @@
   BUILD, SETITEM or APPEND then does to what it returns, it only ever calls objects the
   pickle itself had to name (each of which is judged), never reaches a name it computes
   from data (no getattr, import, or file path taken from its arguments), and touches no
-  files, processes or network. ``tests/load/test_redteam.py`` holds the cases found.
+  files, processes or network. ``tests/redteam/test_guard_and_load.py`` holds the cases found.
 * GADGETS: names that run code, touch files, processes or the network, import
   modules, reach arbitrary attributes, or load nested pickles. Any of them makes a
   file ``dangerous``. Each entry carries its reason.
