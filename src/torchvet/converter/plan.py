@@ -12,7 +12,7 @@ from torchvet.converter.dtypes import TARGETS, Target, header_shape, unstorable_
 from torchvet.converter.gather import is_contiguous
 from torchvet.converter.legacy_input import LegacyError, read_legacy
 from torchvet.converter.walk import Leaf
-from torchvet.pickle.tensorinfo import TensorInfo, check_view, tensor_info
+from torchvet.pickle.tensorinfo import TensorInfo, check_view, set_strides, tensor_info
 from torchvet.pickle.values import Const, DictValue, Instance, Storage, Value, int_of, ints_of
 from torchvet.source import ByteSource, BytesSource
 
@@ -184,6 +184,7 @@ class StorageResolver:
             return None
         if check_view(offset, size, stride, dtype.itemsize, storage.nbytes) is not None:
             return None  # torch's set_ refuses this view
+        stride = set_strides(size, stride)
         info = TensorInfo("dense", storage.dtype, size, stride, offset, storage)
         if len(args) == 7 and isinstance(args[6], DictValue):
             for k, x in args[6].items:

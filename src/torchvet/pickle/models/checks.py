@@ -14,6 +14,7 @@ from torchvet.pickle.tensorinfo import (
     TensorInfo,
     ViewProblem,
     check_view,
+    set_strides,
     tensor_info,
     view_nbytes,
 )
@@ -121,14 +122,14 @@ def view(
             fx.unverified(call, "size or stride contains values torchvet cannot read")
         return None
     problem = check_view(offset, size, stride, itemsize, storage.nbytes)
-    if problem is ViewProblem.EMPTY_NEGATIVE_STRIDE:
-        fx.unverified(call, "negative stride on an empty tensor")
+    if problem is ViewProblem.EMPTY_NEGATIVE:
+        fx.unverified(call, "an empty tensor with a negative size")
         return None
     if problem is not None:
         where = f"tensor at offset {call.pos}"
         fx.invalid(*_refusal(problem, where, storage, itemsize, (offset, size, stride)))
         return None
-    return offset, size, stride
+    return offset, size, set_strides(size, stride)
 
 
 # (torchvet's message, torch's) for each view ``set_`` refuses.
@@ -144,6 +145,10 @@ _REFUSALS = {
     ViewProblem.OFFSET: (
         "{where} has negative storage offset {offset}",
         "Tensor: invalid storage offset {offset}",
+    ),
+    ViewProblem.STRIDE_CALC: (
+        "{where} has strides {stride} whose computed values overflow int64",
+        "Stride calculation overflowed",
     ),
     ViewProblem.SIZE: (
         "{where} has a negative size {size}",
@@ -176,6 +181,6 @@ def _refusal(
     if problem not in (ViewProblem.LENGTHS, ViewProblem.INT64):  # each value fits int64
         fields.update(offset=offset, size=shown(size), stride=shown(stride))
         fields.update(key=repr(storage.key), nbytes=storage.nbytes)
-        fields["needed"] = view_nbytes(offset, size, stride, itemsize)
+        fields["needed"] = view_nbytes(offset, size, set_strides(size, stride), itemsize)
     ours, torch = _REFUSALS[problem]
     return ours.format(**fields), torch.format(**fields)
