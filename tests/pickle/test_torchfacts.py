@@ -60,6 +60,14 @@ REFUSED = {
         Asm().empty_list().empty_tuple().reduce().stop(),
         ("REDUCE", {"value": str([])}),
     ),
+    "reduce an int": (
+        Asm().int_(7).empty_tuple().reduce().stop(),
+        ("REDUCE", {"value": str(7)}),
+    ),
+    "newobj of a dict": (
+        Asm().empty_dict().empty_tuple().newobj().stop(),
+        ("NEWOBJ", {"value": str({})}),
+    ),
     "blocked module": (
         Asm().global_("os", "system").stop(),
         ("blocked_module", {"name": "os.system", "module": "os"}),
@@ -132,8 +140,9 @@ def test_message_templates_rebuild_torchs_messages(installed: TorchFacts) -> Non
     for name in must_import:
         cases[name] = Asm().global_(*name.rsplit(".", 1)).stop().bytes()
     said = torch_messages(cases)
-    for name, (_, (key, fields)) in REFUSED.items():
+    for name, (asm, (key, fields)) in REFUSED.items():
         assert said[name] == installed.message(key, **fields), name
+        assert _error(asm.bytes(), installed) == said[name], name  # what the scan predicts
     assert said["unsupported global"] == unsupported_global_message("argparse.Namespace")
     assert said["builtins global"] == unsupported_global_message("builtins.print")
     for name, message in must_import.items():
@@ -190,9 +199,9 @@ def test_another_table_changes_target_types() -> None:
     )
     assert _error(dict_, other) == (
         "Can only SETITEM for dict, collections.OrderedDict, collections.Counter, "
-        "but got <class 'builtins.dict'>"
+        "but got <class 'dict'>"
     )
-    assert _error(list_, other) == "Can only append to lists, but got <class 'builtins.list'>"
+    assert _error(list_, other) == "Can only append to lists, but got <class 'list'>"
 
 
 def test_another_table_changes_every_message() -> None:

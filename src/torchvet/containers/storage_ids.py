@@ -14,7 +14,7 @@ from __future__ import annotations
 from torchvet.containers.allocation import Allocations
 from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.observations import Seen
-from torchvet.pickle.torchfacts import TorchFacts
+from torchvet.pickle.torchfacts import TorchFacts, class_repr
 from torchvet.pickle.values import Const, GlobalName, Opaque, Storage, TupleValue, Value
 
 ZIP_ITEMS = 5  # zip checkpoints, TorchScript and torch.package archives
@@ -42,10 +42,9 @@ def storage_items(pid: Value, pos: int, count: int) -> tuple[Value, ...]:
             "AssertionError: saved_id must be a tuple, got int",
         )
     if not isinstance(pid, TupleValue):
-        kind = (pid.pytype or "object").removeprefix("builtins.")
         raise Refused(
             f"persistent id at offset {pos} is {pid.describe()}, not a tuple",
-            f"persistent_load id must be tuple or int, but got <class '{kind}'>",
+            f"persistent_load id must be tuple or int, but got {class_repr(pid.pytype)}",
         )
     items = pid.items
     if not items:  # the loaders read saved_id[0]

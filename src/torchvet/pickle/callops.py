@@ -114,7 +114,7 @@ class CallOps:
             self.issue(
                 IssueKind.STRUCTURE,
                 f"REDUCE at offset {self.pos} calls {func.describe()}, which is not a global",
-                torch_message=self.facts.message("REDUCE", value=func.describe()),
+                torch_message=self.facts.message("REDUCE", value=values.python_str(func)),
             )
         self.push(self.call("REDUCE", func, self._unpack_args(args)))
 
@@ -125,7 +125,7 @@ class CallOps:
             self.issue(
                 IssueKind.STRUCTURE,
                 f"NEWOBJ at offset {self.pos} instantiates {cls.describe()}, which is not a global",
-                torch_message=self.facts.message("NEWOBJ", value=cls.describe()),
+                torch_message=self.facts.message("NEWOBJ", value=values.python_str(cls)),
             )
         self.push(self.call("NEWOBJ", cls, self._unpack_args(args)))
 

@@ -52,6 +52,12 @@ class TorchFacts:
         return self.messages[key].format(**fields)
 
 
+def class_repr(name: str | None) -> str:
+    """A class as ``repr(type)`` prints it in torch's messages: ``<class 'list'>`` for a
+    builtin, ``<class 'collections.OrderedDict'>`` otherwise."""
+    return f"<class '{(name or 'object').removeprefix('builtins.')}'>"
+
+
 def shipped_versions() -> list[str]:
     """Torch versions torchvet has tables for, oldest first."""
     names = [

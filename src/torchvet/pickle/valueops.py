@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from torchvet.pickle.readers import RawString
+from torchvet.pickle.torchfacts import class_repr
 from torchvet.pickle.trace import IssueKind
 from torchvet.pickle.values import (
     Const,
@@ -161,12 +162,11 @@ class ValueOps:
             if isinstance(target, ListValue):
                 target.items.extend(items)
             return
-        kind = target.pytype
         self.issue(
             IssueKind.STRUCTURE,
             f"{opname} at offset {self.pos} targets {target.describe()}; torch only appends to "
             "exact lists",
-            torch_message=self.facts.message(opname, type=f"<class '{kind or 'object'}'>"),
+            torch_message=self.facts.message(opname, type=class_repr(target.pytype)),
         )
 
     def op_SETITEM(self, arg: object, op: Opcode) -> None:
@@ -185,7 +185,7 @@ class ValueOps:
                 f"{opname} at offset {self.pos} targets {target.describe()}; torch only sets items "
                 "on exact dict, OrderedDict and Counter",
                 torch_message=self.facts.message(
-                    "SETITEM", opcode=opname, type=f"<class '{target.pytype or 'object'}'>"
+                    "SETITEM", opcode=opname, type=class_repr(target.pytype)
                 ),
             )
         if isinstance(target, DictValue):

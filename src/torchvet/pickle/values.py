@@ -128,6 +128,26 @@ class SetValue(Value):
         self.hashable = frozen
 
 
+_EMPTY_STR = {
+    "builtins.list": "[]",
+    "builtins.tuple": "()",
+    "builtins.dict": "{}",
+    "builtins.set": "set()",
+    "builtins.frozenset": "frozenset()",
+}
+
+
+def python_str(v: Value) -> str:
+    """``str(v)`` as the loader would print it, where the file fixes it (short constants,
+    empty builtin containers); otherwise torchvet's description."""
+    if isinstance(v, Const) and not isinstance(v.value, (bytes, bytearray)):
+        text = v.describe()
+        return str(v.value) if isinstance(v.value, str) and len(v.value) <= _SHOWN else text
+    if isinstance(v, (ListValue, TupleValue, DictValue, SetValue)) and not v.items:
+        return _EMPTY_STR.get(v.pytype or "", v.describe())
+    return v.describe()
+
+
 class GlobalName(Value):
     """A reference to a global ``module.name`` (after torch's Python 2 name mapping)."""
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from torchvet.pickle.torchfacts import TorchFacts, load_facts
+from torchvet.pickle.torchfacts import TorchFacts, class_repr, load_facts
 from torchvet.pickle.trace import CallEvent, GlobalRef, Issue, IssueKind, StreamTrace, TypeUse
 from torchvet.pickle.values import GlobalName
 from torchvet.policy.catalog import (
@@ -191,7 +191,7 @@ def _judge_type(out: _Collector, policy: Policy, t: TypeUse) -> None:
     name = t.type_name
     if policy.allowed(name):
         return
-    out.fatal(policy.facts.message("BUILD", type=f"<class '{name}'>"))
+    out.fatal(policy.facts.message("BUILD", type=class_repr(name)))
     if name.rpartition(".")[0] in UNBUILDABLE_MODULES:
         out.add(
             Category.UNSUPPORTED_STRUCTURE,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from torchvet.pickle import values
 from torchvet.pickle.models.effects import Effects
 from torchvet.pickle.tensorinfo import PARAMETER, TENSOR
+from torchvet.pickle.torchfacts import class_repr
 from torchvet.pickle.trace import IssueKind
 from torchvet.pickle.values import Value, is_falsy
 
@@ -48,7 +49,7 @@ def _build_on_non_instance(fx: Effects, inst: Value) -> None:
     fx.issue(
         IssueKind.STRUCTURE,
         f"BUILD at offset {fx.pos} applies state to {inst.describe()}",
-        torch_message=fx.facts.message("BUILD", type="<class 'type'>"),
+        torch_message=fx.facts.message("BUILD", type=class_repr("builtins.type")),
     )
     if isinstance(
         inst, (values.GlobalName, values.ModuleValue)
