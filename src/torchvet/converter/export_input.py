@@ -17,8 +17,8 @@ import json
 import posixpath
 
 from torchvet.containers.base import ScanContext
-from torchvet.containers.zipreader import ZipArchive, ZipEntry, ZipError, read_archive
-from torchvet.converter.inputs import InputError
+from torchvet.containers.zipreader import ZipArchive, ZipEntry, ZipError
+from torchvet.converter.inputs import InputError, read_input_archive
 from torchvet.converter.plan import StorageResolver
 from torchvet.pickle.tensorinfo import TensorInfo
 from torchvet.pickle.values import Const, DictValue, Instance, Storage, Value
@@ -55,10 +55,7 @@ _LEGACY_MEMBERS = ("serialized_state_dict.pt", "serialized_constants.pt")
 
 
 def pt2_root(src: ByteSource, ctx: ScanContext) -> tuple[Value, StorageResolver]:
-    try:
-        archive = read_archive(src)
-    except ZipError as exc:
-        raise InputError(f"zip archive unreadable: {exc}") from None
+    archive = read_input_archive(src)
     resolver = StorageResolver(ctx, src, archive)
     programs: dict[str, DictValue] = {}
     for entry in archive.entries:

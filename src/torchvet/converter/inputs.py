@@ -17,6 +17,7 @@ from torchvet import budget as budgets
 from torchvet.containers.base import ContainerScan, ScanContext
 from torchvet.containers.dispatch import scan_container
 from torchvet.containers.joblib_files import InlineArray
+from torchvet.containers.zipreader import ZipArchive, ZipError, read_archive
 from torchvet.converter.arrays import array_tensor, pickled_dtype, reconstructed_array
 from torchvet.converter.plan import StorageResolver
 from torchvet.converter.walk import ArrayReader
@@ -35,6 +36,14 @@ TORCH_FORMATS = ("torch-zip", "torchscript", "torch-legacy", "pickle", "joblib")
 
 class InputError(Exception):
     """The input cannot be converted; the message says why (and what to do)."""
+
+
+def read_input_archive(src: ByteSource) -> ZipArchive:
+    """A zip input's central directory (npz, .pt2), or InputError."""
+    try:
+        return read_archive(src)
+    except ZipError as exc:
+        raise InputError(f"zip archive unreadable: {exc}") from None
 
 
 @dataclass

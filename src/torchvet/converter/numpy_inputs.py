@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from torchvet.containers.base import ScanContext
 from torchvet.containers.numpy_files import MAGIC, MAX_HEADER, NpyError, NpyHeader, parse_header
-from torchvet.containers.zipreader import ZipArchive, ZipEntry, ZipError, read_archive
+from torchvet.containers.zipreader import ZipArchive, ZipEntry, ZipError
 from torchvet.converter.arrays import array_tensor, numpy_dtype
 from torchvet.converter.blobs import BlobError, SubBlob, zip_blob
-from torchvet.converter.inputs import InputError
+from torchvet.converter.inputs import InputError, read_input_archive
 from torchvet.converter.plan import StorageResolver
 from torchvet.pickle.tensorinfo import TensorInfo
 from torchvet.pickle.values import Const, DictValue, Instance, Value
@@ -27,10 +27,7 @@ def npy_root(src: ByteSource, ctx: ScanContext) -> tuple[Value, StorageResolver]
 
 
 def npz_root(src: ByteSource, ctx: ScanContext) -> tuple[Value, StorageResolver]:
-    try:
-        archive = read_archive(src)
-    except ZipError as exc:
-        raise InputError(f"zip archive unreadable: {exc}") from None
+    archive = read_input_archive(src)
     resolver = StorageResolver(ctx, src, archive)
     root = DictValue(0)
     for entry in archive.entries:
