@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.commands.test_scan import run_cli
+from tests.support.cli import run_cli
 
 
 @pytest.mark.parametrize("command", ["scan", "lint", "check", "convert"])

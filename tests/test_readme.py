@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_cli
 from tests.support.worktree import REPO, copy_tree
 from torchvet.lint.rules import RULES
 
@@ -81,14 +82,7 @@ def test_readme_example_target_exists() -> None:
 
 def test_pasted_output_is_what_check_prints() -> None:
     """The same command from this checkout (the fresh-install test below repeats it)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "torchvet", "check", "examples/"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, PYTHONPATH=str(REPO / "src")),
-        check=False,
-    )
+    result = run_cli("check", "examples/", cwd=REPO)
     assert result.returncode == 1
     assert _normalise(result.stdout, REPO) == _normalise(_pasted_output(), REPO)
     _assert_expected(_pasted_output())

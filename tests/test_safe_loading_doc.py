@@ -10,6 +10,7 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
+from tests.support.cli import run_cli
 from tests.support.markers import needs_torch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,13 +41,7 @@ def test_every_snippet_and_command_runs(tmp_path: Path) -> None:
                     continue
                 argv = shlex.split(line[2:])
                 assert argv[0] == "torchvet"
-                proc = subprocess.run(
-                    [sys.executable, "-m", "torchvet", *argv[1:]],
-                    cwd=tmp_path,
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                )
+                proc = run_cli(*argv[1:], cwd=tmp_path, env=env)
                 assert proc.returncode == EXPECTED_EXIT[argv[1]], (line, proc.stdout, proc.stderr)
                 assert "Traceback" not in proc.stderr
                 if argv[1] == "scan":

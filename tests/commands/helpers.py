@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,18 +40,3 @@ def make_project(root: Path) -> Path:
     (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
     shutil.copy(MODELS / "poc_attack.pt", venv / "cached.pt")
     return root
-
-
-def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, **kwargs):
-    full_env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
-    full_env.pop("FORCE_COLOR", None)
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "torchvet", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=full_env,
-        check=False,
-        **kwargs,
-    )

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.corpus import Corpus
-from tests.support.worktree import REPO
+from tests.support.cli import run_cli
 
 torch = pytest.importorskip("torch")
-SRC = str(REPO / "src")
 
 
 def _save(obj, path, **kw):
@@ -23,15 +19,9 @@ def _save(obj, path, **kw):
 
 def test_cli_exit_codes_and_messages(tmp_path):
     src = _save({"w": torch.ones(2)}, tmp_path / "a.pt")
-    env = {**os.environ, "PYTHONPATH": SRC}
 
     def cli(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "torchvet", "convert", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-        )
+        return run_cli("convert", *args)
 
     ok = cli(str(src), str(tmp_path / "o.safetensors"))
     assert ok.returncode == 0 and "wrote" in ok.stdout and ok.stderr == ""
@@ -42,13 +32,6 @@ def test_cli_exit_codes_and_messages(tmp_path):
     res = cli(str(bad), str(tmp_path / "b.safetensors"))
     assert res.returncode == 1 and "git lfs" in res.stderr and "Traceback" not in res.stderr
     assert cli().returncode == 2
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": SRC}
-    return subprocess.run(
-        [sys.executable, "-m", "torchvet", *args], capture_output=True, text=True, env=env
-    )
 
 
 def test_convert_cli_polish(tmp_path: Path, corpus: Corpus) -> None:

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import os
 import pickle
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.support.cli import SRC, run_cli
 from tests.support.worktree import REPO
-
-SRC = str(REPO / "src")
 
 
 class _Payload:
@@ -32,21 +29,11 @@ def test_torchvet_run_guards_a_script(tmp_path):
         "pickle.loads(pickle.dumps({'ok': 1}))\n"
         f"pickle.load(open({str(evil)!r}, 'rb'))\n"
     )
-    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + str(Path(__file__).resolve().parents[2])}
-    res = subprocess.run(
-        [sys.executable, "-m", "torchvet", "run", "--", str(script), "x"],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    env = {"PYTHONPATH": SRC + os.pathsep + str(REPO)}  # the payload class lives in tests/
+    res = run_cli("run", "--", str(script), "x", env=env)
     assert res.returncode == 1
     assert "args ['x']" in res.stdout
     assert "blocked the global posix.system" in res.stderr
     assert not marker.exists()
-    mod = subprocess.run(
-        [sys.executable, "-m", "torchvet", "run", "-m", "json.tool", "--help"],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    mod = run_cli("run", "-m", "json.tool", "--help", env=env)
     assert mod.returncode == 0 and "usage" in mod.stdout

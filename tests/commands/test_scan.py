@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.corpus import Corpus
+from tests.support.cli import imported_by, run_cli
 from torchvet.cli import main
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "torchvet", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"},
-    )
 
 
 def test_safe_file_exits_0(corpus: Corpus, capsys: pytest.CaptureFixture[str]) -> None:
@@ -103,18 +90,6 @@ def test_sarif_output_is_valid(corpus: Corpus, tmp_path: Path) -> None:
 
 
 def test_scan_imports_neither_torch_nor_numpy(corpus: Corpus) -> None:
-    code = (
-        "import sys, runpy\n"
-        f"sys.argv = ['torchvet', 'scan', {str(corpus.by_id('numpy-scalar').path)!r}]\n"
-        "from torchvet.cli import main\n"
-        "main()\n"
-        "bad = [m for m in ('torch', 'numpy') if m in sys.modules]\n"
-        "assert not bad, bad\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        env={"PYTHONPATH": str(ROOT / "src")},
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stderr
+    path = str(corpus.by_id("numpy-scalar").path)
+    code = f"from torchvet.cli import main\nmain(['scan', {path!r}])\n"
+    assert imported_by(code, ("torch", "numpy")) == []

@@ -10,10 +10,9 @@ Snapshots live beside the fixtures (``tests/fixtures/lint/<rule>/expected.txt`` 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.support import cli
 from torchvet.lint.api import lint_paths
 from torchvet.lint.config import Config
 from torchvet.lint.engine import Options, lint_file_text
@@ -50,16 +49,8 @@ def render_run(run, folder: Path) -> str:
 
 
 def run_cli(*args: str, cwd: Path | None = None, stdin: str | None = None):
-    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
-    return subprocess.run(
-        [sys.executable, "-m", "torchvet", "lint", *args],
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
+    """``torchvet lint ARGS`` in a fresh interpreter."""
+    return cli.run_cli("lint", *args, cwd=cwd, stdin=stdin)
 
 
 def lint(path: str, text: str, **options):

@@ -4,13 +4,13 @@ stdin, --verbose, and a start-up that imports neither torch nor numpy."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from .helpers import FIXTURES, REPO, SAMPLE, run_cli
+from tests.support.cli import imported_by
+
+from .helpers import FIXTURES, SAMPLE, run_cli
 
 
 @pytest.fixture
@@ -173,20 +173,9 @@ def test_many_files_go_through_worker_processes(tmp_path: Path) -> None:
 
 def test_lint_imports_neither_torch_nor_numpy() -> None:
     code = (
-        "import sys, json\n"
-        "from torchvet.cli import main\n"
-        "rc = main(['lint', '--exit-zero', '-q', sys.argv[1]])\n"
-        "heavy = [m for m in sys.modules if m.split('.')[0] in ('torch', 'numpy')]\n"
-        "print(json.dumps(sorted(heavy)))\n"
+        f"from torchvet.cli import main\nmain(['lint', '--exit-zero', '-q', {str(FIXTURES)!r}])\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code, str(FIXTURES)],
-        capture_output=True,
-        text=True,
-        env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"},
-        check=True,
-    )
-    assert json.loads(result.stdout.splitlines()[-1]) == []
+    assert imported_by(code, ("torch", "numpy")) == []
 
 
 def test_unparsed_blocks_are_listed_only_with_verbose(tmp_path: Path) -> None:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.remote import ROOT, run_cli
+from tests.support.cli import run_cli
+from tests.support.remote import ROOT
 from tests.support.servers import LoopbackServer, Rule
 from torchvet.many import scan_many
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.remote import run_cli, same_verdict
+from tests.support.cli import run_cli
+from tests.support.remote import same_verdict
 from tests.support.servers import LoopbackServer
 from torchvet.remote.options import RemoteOptions
 from torchvet.remote.scanning import scan_remote, scan_url

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.remote import run_cli, same_verdict
+from tests.support.cli import run_cli
+from tests.support.remote import same_verdict
 from tests.support.servers import LoopbackServer
 from torchvet.many import scan_many
 from torchvet.scan import scan_file

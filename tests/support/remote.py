@@ -3,9 +3,6 @@ of the tests that read files over a network: remote/, many/, commands/test_urls.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,22 +17,6 @@ ROOT = Path(__file__).resolve().parents[2]
 def server() -> Iterator[LoopbackServer]:
     with LoopbackServer() as s:
         yield s
-
-
-def run_cli(
-    *args: str, env: dict[str, str] | None = None, stdin: str | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    """``python -m torchvet ARGS`` with this tree's sources."""
-    full = {**os.environ, "PYTHONPATH": str(ROOT / "src"), **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "torchvet", *args],
-        env=full,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=300,
-    )
 
 
 def same_verdict(remote: dict, local: dict) -> bool:
