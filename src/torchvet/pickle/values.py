@@ -140,9 +140,8 @@ _EMPTY_STR = {
 def python_str(v: Value) -> str:
     """``str(v)`` as the loader would print it, where the file fixes it (short constants,
     empty builtin containers); otherwise torchvet's description."""
-    if isinstance(v, Const) and not isinstance(v.value, (bytes, bytearray)):
-        text = v.describe()
-        return str(v.value) if isinstance(v.value, str) and len(v.value) <= _SHOWN else text
+    if isinstance(v, Const) and isinstance(v.value, str) and len(v.value) <= _SHOWN:
+        return v.value  # other constants: describe() is their repr, which str() equals
     if isinstance(v, (ListValue, TupleValue, DictValue, SetValue)) and not v.items:
         return _EMPTY_STR.get(v.pytype or "", v.describe())
     return v.describe()
