@@ -75,6 +75,7 @@ def test_check_view_agrees_with_set_() -> None:
         ((3, 2), (), None),  # an empty stride list: torch computes contiguous strides
         ((3, 5), (), ViewProblem.BOUNDS),  # ... and checks the contiguous span
         ((-1, 0), (1, 7), ViewProblem.EMPTY_NEGATIVE),  # numel 0 in uint64: torch builds it
+        ((-1, 0), (), ViewProblem.EMPTY_NEGATIVE),  # the same, with contiguous strides
         ((2, 1), (1, -1), None),  # a negative stride on a size-1 dimension is ignored
         ((2, 3), (1, -1), ViewProblem.STRIDE),
         ((3, 2**31, 0), (-1, 2**40, 7), ViewProblem.STRIDE_CALC),  # -1 means "compute it"

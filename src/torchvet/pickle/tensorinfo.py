@@ -137,19 +137,20 @@ def check_view(
     if offset < 0:
         return ViewProblem.OFFSET
     numel = _u64_numel(size)
-    if not contiguous and not fits_int64(set_strides(size, stride)):
-        return ViewProblem.STRIDE_CALC  # strided: checked before the element count
+    strides_fit = fits_int64(set_strides(size, stride))
+    if not contiguous and not strides_fit:
+        return ViewProblem.STRIDE_CALC  # set_sizes_and_strides: before the element count
     if numel is None:
         return ViewProblem.SIZE if min(size) < 0 else ViewProblem.NUMEL
-    if contiguous:
-        if not fits_int64(set_strides(size, stride)):
-            return ViewProblem.STRIDE_CALC
-        needed = (offset + numel) * itemsize  # checked for overflow even when empty
-        if needed > INT64_MAX:
-            return ViewProblem.SPAN
-        return None if numel == 0 or needed <= nbytes else ViewProblem.BOUNDS
+    if not strides_fit:
+        return ViewProblem.STRIDE_CALC  # contiguous strides: computed after the count
+    needed = (offset + numel) * itemsize
+    if contiguous and needed > INT64_MAX:
+        return ViewProblem.SPAN  # computeStorageNbytesContiguous checks even when empty
     if numel == 0:  # computeStorageNbytes returns 0 at the first zero size
         return ViewProblem.EMPTY_NEGATIVE if min(size) < 0 else None
+    if contiguous:
+        return ViewProblem.BOUNDS if needed > nbytes else None
     if _u64_span_overflows(offset, size, stride):
         negative = any(st < 0 for n, st in zip(size, stride, strict=True) if n > 1)
         return ViewProblem.STRIDE if negative else ViewProblem.SPAN
